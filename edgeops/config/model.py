@@ -1,0 +1,200 @@
+"""Typed, frozen view of ``edgeops.yaml`` after loading, schema validation and defaults.
+
+Everything after the loader works on these objects. Defaults are filled in here (not left as
+``None``), so a default written explicitly in YAML never shows as a diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+OptimizeFor = Literal["latency", "balanced", "accuracy"]
+Split = Literal["train", "validation", "test"]
+SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class LocalBackendSpec:
+    path: Path  # absolute, resolved against the config file's folder
+
+
+@dataclass(frozen=True)
+class GoogleBackendSpec:
+    project: str
+    location: str = "us-central1"
+    bucket: str = ""
+    prefix: str = "edgeops"
+    price_per_node_hour: float = 3.15  # USD; see schema description for the source
+    firebase_project: str = ""  # defaults to `project` when empty
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    kind: Literal["local", "google"]
+    local: LocalBackendSpec | None = None
+    google: GoogleBackendSpec | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a dataset's images come from. Exactly one kind.
+
+    - ``zip``: a structured zip, one top-level folder per label (optionally under one root folder).
+    - ``folder``: a folder of the same shape.
+    - ``csv``: an index, one row per image: ``uri,label[,label...]``; paths relative to the CSV.
+    - ``images``: a folder of (possibly unlabelled) images, labels from ``labels_file``
+      (a CSV ``path,label[,label...]`` kept in the repository, paths relative to ``images``).
+    """
+
+    kind: Literal["zip", "folder", "csv", "images"]
+    path: Path  # absolute
+    labels_file: Path | None = None  # only for kind == "images"; absolute
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Percentages of images assigned to each split, from each image's content hash."""
+
+    train: int = 80
+    validation: int = 10
+    test: int = 10
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    source: SourceSpec
+    multi_label: bool = False
+    split: SplitSpec = field(default_factory=SplitSpec)
+    line: int = 0  # line in edgeops.yaml where the dataset is declared (for messages)
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    node_hours: float = 0.1  # local: hours of wall time on this machine; google: node hours
+    early_stopping: bool = True
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """How the confidence threshold of a model version is picked. Exactly one is set."""
+
+    value: float | None = None
+    target_precision: float | None = None
+    target_recall: float | None = None
+    max_f1: bool = False
+
+    @classmethod
+    def fixed(cls, value: float) -> ThresholdRule:
+        return cls(value=value)
+
+    def describe(self) -> str:
+        if self.value is not None:
+            return f"value {self.value:g}"
+        if self.target_precision is not None:
+            return f"target_precision {self.target_precision:g}"
+        if self.target_recall is not None:
+            return f"target_recall {self.target_recall:g}"
+        return "max_f1"
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """Quality bar at the chosen threshold; None means no bar for that metric."""
+
+    min_precision: float | None = None
+    min_recall: float | None = None
+    min_au_prc: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    seed: int = 0
+    augment: bool = True
+    label_smoothing: float = 0.1
+    fine_tune: Literal["auto", "never"] = "auto"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    dataset: str
+    optimize_for: OptimizeFor = "latency"
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    threshold: ThresholdRule = field(default_factory=lambda: ThresholdRule(value=0.5))
+    gate: GateSpec = field(default_factory=GateSpec)
+    training: TrainingOptions = field(default_factory=TrainingOptions)
+    keep: int | None = None  # retention: keep the newest N versions; None keeps all
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RegistryTarget:
+    display_name: str
+    tags: tuple[str, ...] = ()
+    published: bool = True
+    version: int | None = None  # pin a model version (rollback); None = current fingerprint
+    protect: bool = True
+
+
+@dataclass(frozen=True)
+class BundleTarget:
+    path: Path  # absolute path of the .tflite file in the app tree
+    format: Literal["int8", "float32"] = "int8"
+    protect: bool = True
+
+
+@dataclass(frozen=True)
+class FirebaseTarget:
+    display_name: str
+    tags: tuple[str, ...] = ()
+    published: bool = True
+    protect: bool = True
+
+
+@dataclass(frozen=True)
+class OnlineTarget:
+    name: str  # the served model name: POST /v1/models/{name}:predict
+    format: Literal["int8", "float32"] = "int8"
+    protect: bool = True
+
+
+@dataclass(frozen=True)
+class GcsTarget:
+    path: str  # gs://bucket/path/model.tflite
+    format: Literal["int8", "float32"] = "int8"
+    protect: bool = True
+
+
+PublishTarget = RegistryTarget | BundleTarget | FirebaseTarget | OnlineTarget | GcsTarget
+
+
+@dataclass(frozen=True)
+class PublishSpec:
+    """All publish targets of one model, keyed by kind (``registry``, ``bundle``, ...)."""
+
+    model: str
+    targets: tuple[tuple[str, PublishTarget], ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the edgeops.yaml file, absolute
+    version: int
+    backend: BackendSpec
+    datasets: tuple[DatasetSpec, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
+    publish: tuple[PublishSpec, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def dataset(self, name: str) -> DatasetSpec:
+        return next(d for d in self.datasets if d.name == name)
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
