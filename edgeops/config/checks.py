@@ -1,0 +1,185 @@
+"""Cross-field checks the JSON Schema cannot express, in one place.
+
+They run on the plain document after it passed schema validation (so shapes and types are known
+to be right) and return every problem found; the loader adds file and line and raises.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+ConfigPath = tuple[str | int, ...]
+LineOf = Callable[[ConfigPath], int]
+
+GOOGLE_ONLY_TARGETS = ("firebase", "gcs")
+LOCAL_ONLY_TARGETS = ("online",)
+SPLIT_DEFAULTS = {"train": 80, "validation": 10, "test": 10}
+NODE_HOURS_DEFAULT = 0.1
+GOOGLE_MIN_NODE_HOURS = 1.0  # AutoML Edge image models: 1,000..100,000 milli node hours
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the config: where (a path into the document) and what/how to fix."""
+
+    path: ConfigPath
+    message: str
+
+
+def dotted(path: ConfigPath) -> str:
+    """``("models", "a", "tags", 0)`` -> ``models.a.tags[0]``; the empty path is ``(top level)``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def did_you_mean(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Problem]:
+    """Every cross-field problem in a schema-valid document; ``root`` is the config's folder."""
+    problems: list[Problem] = []
+    problems += _check_datasets(doc)
+    problems += _check_model_refs(doc)
+    problems += _check_publish(doc, root, line_of)
+    return problems
+
+
+def backend_kind(doc: Mapping[str, Any]) -> str:
+    return "google" if "google" in doc.get("backend", {}) else "local"
+
+
+def _check_datasets(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    for name, dataset in doc.get("datasets", {}).items():
+        split = {**SPLIT_DEFAULTS, **dataset.get("split", {})}
+        total = split["train"] + split["validation"] + split["test"]
+        if total != 100:
+            fix = "make them sum to 100"
+            train = 100 - split["validation"] - split["test"]
+            if 1 <= train <= 98:
+                fix += f", e.g. train: {train}"
+            yield Problem(
+                ("datasets", name, "split"),
+                f"train {split['train']} + validation {split['validation']} + test "
+                f"{split['test']} = {total}, not 100; {fix}",
+            )
+        source = dataset["source"]
+        if "labels_file" in source and "images" not in source:
+            kind = next(k for k in ("zip", "folder", "csv") if k in source)
+            yield Problem(
+                ("datasets", name, "source", "labels_file"),
+                f"labels_file only works with an `images` source, not `{kind}` (which carries "
+                f"its own labels); remove labels_file, or use `images: <folder>` with it",
+            )
+
+
+def _check_model_refs(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    datasets = list(doc.get("datasets", {}))
+    google = backend_kind(doc) == "google"
+    for name, model in doc.get("models", {}).items():
+        ref = model["dataset"]
+        if ref not in datasets:
+            yield Problem(("models", name, "dataset"), _unknown("dataset", ref, datasets))
+        node_hours = model.get("budget", {}).get("node_hours")
+        if google and (node_hours if node_hours is not None else NODE_HOURS_DEFAULT) < 1:
+            if node_hours is None:
+                yield Problem(
+                    ("models", name),
+                    f"budget.node_hours defaults to {NODE_HOURS_DEFAULT}, below the AutoML "
+                    f"Edge minimum of 1 node hour on the google backend; add "
+                    f"`budget: {{node_hours: 1}}` (or more, at most 100)",
+                )
+            else:
+                yield Problem(
+                    ("models", name, "budget", "node_hours"),
+                    f"{node_hours:g} is below the AutoML Edge minimum of 1 node hour on the "
+                    f"google backend; use a number from 1 to 100",
+                )
+
+
+def _unknown(kind: str, ref: str, defined: list[str]) -> str:
+    if not defined:
+        return f"unknown {kind} '{ref}': no {kind}s are defined; add it under `{kind}s:`"
+    hint = did_you_mean(ref, defined)
+    listed = ", ".join(defined)
+    return f"unknown {kind} '{ref}'; " + (
+        f"{hint} (defined {kind}s: {listed})" if hint else f"defined {kind}s: {listed}"
+    )
+
+
+def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Iterator[Problem]:
+    models = list(doc.get("models", {}))
+    kind = backend_kind(doc)
+    seen: dict[tuple[str, str], ConfigPath] = {}  # (unique-name space, value) -> first path
+    for model, targets in doc.get("publish", {}).items():
+        if model not in models:
+            yield Problem(("publish", model), _unknown("model", model, models))
+        for target, spec in targets.items():
+            path: ConfigPath = ("publish", model, target)
+            if kind == "local" and target in GOOGLE_ONLY_TARGETS:
+                yield Problem(
+                    path,
+                    f"`{target}` targets need the google backend, but this config uses the "
+                    f"local backend; use `registry` or `bundle`, or set `backend: {{google: ...}}`",
+                )
+            if kind == "google" and target in LOCAL_ONLY_TARGETS:
+                yield Problem(
+                    path,
+                    "`online` targets need the local backend: Vertex AI AutoML Edge models "
+                    "cannot be deployed for online prediction; publish with `gcs`, `firebase`, "
+                    "`registry` or `bundle` instead",
+                )
+            if target == "bundle":
+                escape = _escapes(spec["path"], root)
+                if escape:
+                    yield Problem(path + ("path",), escape)
+            for field, space, label in _UNIQUE.get(target, ()):
+                value = spec[field]
+                key = (space, _normal(value, root) if target == "bundle" else value)
+                first = seen.setdefault(key, path + (field,))
+                if first != path + (field,):
+                    yield Problem(
+                        path + (field,),
+                        f"{label} '{value}' is already used by {dotted(first[:3])} (line "
+                        f"{line_of(first)}); each model needs its own {label}",
+                    )
+
+
+_UNIQUE: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "registry": (("display_name", "registry", "registry display_name"),),
+    "firebase": (("display_name", "firebase", "Firebase display_name"),),
+    "online": (("name", "online", "online name"),),
+    "bundle": (("path", "file", "bundle path"),),
+    "gcs": (("path", "gcs", "gcs path"),),
+}
+
+
+def _normal(value: str, root: Path) -> str:
+    return os.path.normpath(root / value)
+
+
+def _escapes(value: str, root: Path) -> str:
+    """Why a bundle path leaves the config's folder, or ``""`` when it stays inside."""
+    if Path(value).is_absolute() or PurePosixPath(value).is_absolute():
+        return (
+            f"'{value}' is an absolute path; bundle paths are relative to the folder of "
+            f"edgeops.yaml and stay inside it, e.g. app/src/main/assets/model.tflite"
+        )
+    resolved = Path(os.path.normpath(root / value))
+    if resolved != root and root not in resolved.parents:
+        return (
+            f"'{value}' leaves the folder of edgeops.yaml; bundle paths must stay inside the "
+            f"repository, e.g. app/src/main/assets/model.tflite"
+        )
+    return ""
