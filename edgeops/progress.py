@@ -18,7 +18,8 @@ class Task(Protocol):
 
 
 class Reporter(Protocol):
-    def task(self, description: str, total: int | None) -> AbstractContextManager[Task]:  # a progress bar
+    # a progress bar: `with reporter.task("importing", total) as t: t.advance()`
+    def task(self, description: str, total: int | None) -> AbstractContextManager[Task]:
         ...
 
     def info(self, message: str) -> None:  # a line for the user

@@ -1,0 +1,28 @@
+"""Backends by name. Each module is imported only when its backend is used."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgeops.backends.base import Backend
+    from edgeops.config.model import Config
+
+# name -> "module:factory"; the factory takes the loaded Config
+BACKENDS = {
+    "local": "edgeops.backends.local.backend:LocalBackend",
+}
+
+
+def get_backend(config: Config) -> Backend:
+    from edgeops.errors import EdgeopsError
+
+    target = BACKENDS.get(config.backend.kind)
+    if target is None:
+        raise EdgeopsError(
+            f"{config.path}: backend '{config.backend.kind}' is not available in this version "
+            f"of edgeops (available: {', '.join(sorted(BACKENDS))})"
+        )
+    module, factory = target.split(":")
+    return getattr(import_module(module), factory)(config)  # type: ignore[no-any-return]

@@ -1,0 +1,52 @@
+"""The backend contract: what plan and apply need from a place that holds datasets and models.
+
+A backend is registered by name in ``edgeops.backends.BACKENDS``. The local backend is the
+reference implementation; the google backend implements the same operations on Google Cloud.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from edgeops.progress import Reporter
+from edgeops.state import DesiredDataset, DesiredModel, DesiredPublish, LiveState, LiveVersion
+
+
+class Backend(Protocol):
+    name: str
+
+    # Read everything edgeops manages, including drift of publish targets. No writes.
+    def read(self) -> LiveState: ...
+
+    # Hold the one-apply-at-a-time lock; raises LockError naming the holder.
+    def lock(self, command: str) -> AbstractContextManager[None]: ...
+
+    # Remove the lock whoever holds it; returns the holder's info, or None when unlocked.
+    def force_unlock(self) -> dict[str, Any] | None: ...
+
+    # Make the dataset's images and labels exactly the desired ones (all or nothing).
+    def import_dataset(self, dataset: DesiredDataset, reporter: Reporter) -> None: ...
+
+    # Stop managing a dataset; stored images are kept.
+    def forget_dataset(self, address: str) -> None: ...
+
+    # Train, evaluate and export a new version of a model on its (already imported) dataset.
+    def train_model(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveVersion: ...
+
+    # Re-pick the threshold and re-check the gate of an existing version (no retraining).
+    def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion: ...
+
+    # Delete the given versions of a model (explicit retention only).
+    def delete_versions(self, address: str, versions: list[int]) -> None: ...
+
+    # Stop managing a model; its versions are kept.
+    def forget_model(self, address: str) -> None: ...
+
+    # Point a publish target at a (blessed) version; create or update in place.
+    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None: ...
+
+    # Remove a publish target.
+    def unpublish(self, address: str) -> None: ...

@@ -1,0 +1,383 @@
+"""The local backend: everything on this machine, no account.
+
+Layout under the backend path (default ``.edgeops/`` beside edgeops.yaml)::
+
+    registry.sqlite      datasets, model versions, publish targets, registry entries (WAL)
+    store/ab/<sha256>    images, content-addressed
+    models/<name>/vN/    one folder per trained model version (tflite files, labels, model card)
+    cache/               hash and feature caches (safe to delete)
+    lock.json            present while an apply runs; names its holder
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from edgeops.backends.local import lock as lockfile
+from edgeops.backends.local.registry import Registry
+from edgeops.backends.local.store import BlobStore, atomic_write
+from edgeops.config.model import BundleTarget, Config, RegistryTarget
+from edgeops.errors import EdgeopsError
+from edgeops.progress import Reporter
+from edgeops.state import (
+    DesiredDataset,
+    DesiredModel,
+    DesiredPublish,
+    LiveModel,
+    LivePublish,
+    LiveState,
+    LiveVersion,
+)
+
+MODEL_FILES = {"int8": "model_int8.tflite", "float32": "model_float32.tflite"}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bundle_paths(model_path: Path) -> tuple[Path, Path, Path]:
+    """The files a bundle target writes: the model, its labels and its JSON card."""
+    stem = model_path.with_suffix("")
+    return model_path, Path(f"{stem}.labels.txt"), Path(f"{stem}.json")
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, config: Config) -> None:
+        assert config.backend.local is not None
+        self.config = config
+        self.root = config.backend.local.path
+        self._registry: Registry | None = None
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry(self.root / "registry.sqlite")
+        return self._registry
+
+    @property
+    def store(self) -> BlobStore:
+        return BlobStore(self.root / "store")
+
+    def version_dir(self, address: str, version: int) -> Path:
+        return self.root / "models" / address.split(".", 1)[1] / f"v{version}"
+
+    # --- read ------------------------------------------------------------------------------
+
+    def read(self) -> LiveState:
+        if not (self.root / "registry.sqlite").exists():
+            return LiveState(backend=self.name)
+        reg = self.registry
+        publish: dict[str, LivePublish] = {}
+        entries = reg.registry_entries()
+        for address, (model, kind, version, spec, state) in reg.publish_rows().items():
+            publish[address] = LivePublish(
+                address=address,
+                model=model,
+                kind=kind,
+                version=version,
+                spec=spec,
+                state=state,
+                drift=tuple(self._drift(kind, spec, state, entries)),
+            )
+        return LiveState(
+            backend=self.name,
+            datasets=reg.datasets(),
+            models=reg.models(),
+            publish=publish,
+        )
+
+    def _drift(
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        state: dict[str, Any],
+        entries: dict[str, dict[str, Any]],
+    ) -> Iterator[str]:
+        if kind == "bundle":
+            for rel, want in sorted(state.get("files", {}).items()):
+                path = self.config.root / rel
+                if not path.exists():
+                    yield f"{rel} was deleted"
+                elif sha256_file(path) != want:
+                    yield f"{rel} was edited or replaced"
+        elif kind == "registry":
+            entry = entries.get(spec.get("display_name", ""))
+            if entry is None:
+                yield f"registry entry '{spec.get('display_name')}' was removed"
+            else:
+                if entry["tags"] != state.get("tags"):
+                    yield f"registry tags changed to {entry['tags']}"
+                if entry["published"] != state.get("published"):
+                    yield f"registry published flag changed to {str(entry['published']).lower()}"
+                if entry["version"] != state.get("version"):
+                    yield f"registry entry points at v{entry['version']}"
+
+    # --- lock ------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, command: str) -> Iterator[None]:
+        with lockfile.file_lock(self.root / "lock.json", command):
+            yield
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        return lockfile.force_unlock(self.root / "lock.json")
+
+    # --- datasets --------------------------------------------------------------------------
+
+    def import_dataset(self, dataset: DesiredDataset, reporter: Reporter) -> None:
+        from edgeops.datasets import iter_image_bytes
+
+        manifest = dataset.manifest
+        store = self.store
+        missing = [r for r in manifest.images if not store.has(r.sha256)]
+        if missing:
+            with reporter.task(f"importing {dataset.address}", len(missing)) as task:
+                for record, data in iter_image_bytes(dataset.spec, missing, root=self.config.root):
+                    store.put(record.sha256, data)
+                    task.advance()
+        rows = [(r.sha256, tuple(r.labels), r.split, r.source) for r in manifest.images]
+        self.registry.replace_dataset(
+            dataset.address, dataset.fingerprint, dataset.spec.multi_label, rows
+        )
+        reporter.info(
+            f"{dataset.address}: {len(manifest.images)} images ({len(missing)} new in the store)"
+        )
+
+    def forget_dataset(self, address: str) -> None:
+        self.registry.delete_dataset(address)
+
+    # --- models ----------------------------------------------------------------------------
+
+    def train_model(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveVersion:
+        from edgeops.backends.local.ml import trainer
+
+        reg = self.registry
+        live = reg.datasets().get(dataset.address)
+        if live is None or live.fingerprint != model.inputs.get("dataset"):
+            raise EdgeopsError(
+                f"{model.address}: {dataset.address} in the backend is not the data this plan "
+                "trains on; run `edgeops plan` again"
+            )
+        examples = [
+            trainer.TrainingExample(
+                image_path=self.store.path(r.sha256), labels=r.labels, split=r.split
+            )
+            for r in live.images
+        ]
+        labels = sorted({label for r in live.images for label in r.labels})
+        version = reg.begin_version(model.address, model.fingerprint, model.eval_fingerprint)
+        out_dir = self.version_dir(model.address, version)
+        try:
+            outcome = trainer.train_and_export(
+                examples,
+                labels,
+                dataset.spec.multi_label,
+                model.spec,
+                out_dir,
+                version=version,
+                dataset_fingerprint=dataset.fingerprint,
+                reporter=reporter,
+                cache_dir=self.root / "cache" / "ml",
+            )
+        except BaseException:
+            reg.finish_version(
+                model.address,
+                version,
+                status="failed",
+                eval_fingerprint=model.eval_fingerprint,
+                blessed=False,
+                threshold=None,
+                metrics={"inputs": model.inputs},
+                stop_reason="",
+                cost_node_hours=0.0,
+                files={},
+            )
+            raise
+        metrics = _metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
+        metrics["timings"] = outcome.timings
+        reg.finish_version(
+            model.address,
+            version,
+            status="ready",
+            eval_fingerprint=model.eval_fingerprint,
+            blessed=bool(outcome.gate.passed),
+            threshold=float(outcome.threshold),
+            metrics=metrics,
+            stop_reason=outcome.stop_reason,
+            cost_node_hours=float(outcome.cost_node_hours),
+            files=dict(outcome.sha256),
+        )
+        v = reg.version(model.address, version)
+        assert v is not None
+        return v
+
+    def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
+        from edgeops.backends.local.ml import trainer
+        from edgeops.evaluation import Evaluation
+
+        reg = self.registry
+        out_dir = self.version_dir(model.address, version)
+        threshold, gate = trainer.re_evaluate(out_dir, model.spec)
+        evaluation = Evaluation.from_dict(json.loads((out_dir / "evaluation.json").read_text()))
+        old = reg.version(model.address, version)
+        assert old is not None
+        metrics = {**old.metrics, **_metrics(model, evaluation, threshold, gate)}
+        reg.update_evaluation(
+            model.address,
+            version,
+            eval_fingerprint=model.eval_fingerprint,
+            blessed=bool(gate.passed),
+            threshold=float(threshold),
+            metrics=metrics,
+        )
+        card = out_dir / "model_card.json"
+        if card.exists():
+            data = json.loads(card.read_text())
+            data["threshold"] = float(threshold)
+            data["blessed"] = bool(gate.passed)
+            atomic_write(card, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        v = reg.version(model.address, version)
+        assert v is not None
+        return v
+
+    def delete_versions(self, address: str, versions: list[int]) -> None:
+        self.registry.delete_versions(address, versions)
+        for v in versions:
+            shutil.rmtree(self.version_dir(address, v), ignore_errors=True)
+
+    def forget_model(self, address: str) -> None:
+        self.registry.unmanage_model(address)
+
+    def models_for_show(self) -> dict[str, LiveModel]:
+        return self.registry.models()
+
+    # --- publish ---------------------------------------------------------------------------
+
+    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None:
+        address = f"model.{target.model}"
+        vdir = self.version_dir(address, version.version)
+        labels = (vdir / "labels.txt").read_text().splitlines()
+        old = self.registry.publish_rows().get(target.address)
+        if isinstance(target.target, RegistryTarget):
+            t = target.target
+            model_file = vdir / MODEL_FILES["int8"]
+            sha = sha256_file(model_file)
+            state = {
+                "version": version.version,
+                "tags": list(t.tags),
+                "published": t.published,
+                "sha256": sha,
+                "threshold": version.threshold,
+                "eval_fingerprint": version.eval_fingerprint,
+            }
+            entry = {
+                "display_name": t.display_name,
+                "model": target.model,
+                "version": version.version,
+                "tags": list(t.tags),
+                "published": t.published,
+                "file": str(model_file),
+                "sha256": sha,
+                "size": model_file.stat().st_size,
+                "threshold": version.threshold,
+            }
+            self.registry.set_publish(
+                target.address,
+                target.model,
+                target.kind,
+                version.version,
+                target.spec,
+                state,
+                registry_entry=entry,
+                replaces_entry=old[3].get("display_name") if old else None,
+            )
+        elif isinstance(target.target, BundleTarget):
+            t2 = target.target
+            model_path, labels_path, card_path = bundle_paths(t2.path)
+            src = vdir / MODEL_FILES[t2.format]
+            data = src.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            labels_blob = ("\n".join(labels) + "\n").encode()
+            card = {
+                "model": target.model,
+                "version": version.version,
+                "format": t2.format,
+                "labels": labels,
+                "threshold": version.threshold,
+                "sha256": sha,
+                "size": len(data),
+            }
+            card_blob = (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
+            if old:  # a renamed bundle path: remove the files edgeops wrote before
+                for rel in old[4].get("files", {}):
+                    p = self.config.root / rel
+                    if p not in (model_path, labels_path, card_path):
+                        p.unlink(missing_ok=True)
+            atomic_write(model_path, data)
+            atomic_write(labels_path, labels_blob)
+            atomic_write(card_path, card_blob)  # last: it names the model's hash
+            files = {
+                str(p.relative_to(self.config.root)): hashlib.sha256(b).hexdigest()
+                for p, b in ((model_path, data), (labels_path, labels_blob), (card_path, card_blob))
+            }
+            state = {
+                "version": version.version,
+                "files": files,
+                "threshold": version.threshold,
+                "eval_fingerprint": version.eval_fingerprint,
+            }
+            self.registry.set_publish(
+                target.address, target.model, target.kind, version.version, target.spec, state
+            )
+        else:
+            raise EdgeopsError(
+                f"{target.address}: the local backend cannot publish to '{target.kind}' yet"
+            )
+        reporter.info(f"{target.address}: now serves v{version.version}")
+
+    def unpublish(self, address: str) -> None:
+        row = self.registry.publish_rows().get(address)
+        if row is None:
+            return
+        _model, kind, _version, spec, state = row
+        if kind == "bundle":
+            for rel, sha in state.get("files", {}).items():
+                p = self.config.root / rel
+                if p.exists() and sha256_file(p) == sha:  # never delete someone else's file
+                    p.unlink()
+        self.registry.delete_publish(
+            address, spec.get("display_name") if kind == "registry" else None
+        )
+
+
+def _metrics(model: DesiredModel, evaluation: Any, threshold: float, gate: Any) -> dict[str, Any]:
+    """What a version records about its evaluation (the full one is in evaluation.json)."""
+    g = model.spec.gate
+    return {
+        "inputs": model.inputs,
+        "threshold_rule": model.spec.threshold.describe(),
+        "gate_spec": {
+            "min_precision": g.min_precision,
+            "min_recall": g.min_recall,
+            "min_au_prc": g.min_au_prc,
+        },
+        "summary": evaluation.summary(threshold),
+        "gate": gate.to_dict(),
+    }

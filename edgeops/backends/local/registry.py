@@ -1,0 +1,389 @@
+"""The local backend's registry: one SQLite database (WAL) holding everything edgeops manages.
+
+Writes that belong together happen in one transaction, so a killed apply never leaves a
+half-imported dataset or a half-recorded model version.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from edgeops.state import ImageRow, LiveDataset, LiveModel, LivePublish, LiveVersion
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    address TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    multi_label INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dataset_images (
+    address TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    labels TEXT NOT NULL,       -- JSON list, sorted
+    split TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (address, sha256)
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    address TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    eval_fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,       -- training | ready | failed
+    blessed INTEGER NOT NULL DEFAULT 0,
+    threshold REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    stop_reason TEXT NOT NULL DEFAULT '',
+    cost_node_hours REAL NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    files TEXT NOT NULL DEFAULT '{}',
+    managed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (address, version)
+);
+CREATE TABLE IF NOT EXISTS publish (
+    address TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry_entries (
+    display_name TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    published INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    threshold REAL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- datasets ------------------------------------------------------------------------
+
+    def datasets(self) -> dict[str, LiveDataset]:
+        out = {}
+        for address, fp, updated in self.db.execute(
+            "SELECT address, fingerprint, updated_at FROM datasets ORDER BY address"
+        ):
+            out[address] = LiveDataset(
+                address=address,
+                fingerprint=fp,
+                images=self.dataset_images(address),
+                updated_at=updated,
+            )
+        return out
+
+    def dataset_images(self, address: str) -> tuple[ImageRow, ...]:
+        return tuple(
+            ImageRow(sha256=sha, labels=tuple(json.loads(labels)), split=split)
+            for sha, labels, split in self.db.execute(
+                "SELECT sha256, labels, split FROM dataset_images WHERE address = ? "
+                "ORDER BY sha256",
+                (address,),
+            )
+        )
+
+    def replace_dataset(
+        self,
+        address: str,
+        fingerprint: str,
+        multi_label: bool,
+        rows: list[tuple[str, tuple[str, ...], str, str]],  # sha256, labels, split, source
+    ) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM dataset_images WHERE address = ?", (address,))
+            db.executemany(
+                "INSERT INTO dataset_images(address, sha256, labels, split, source) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(address, sha, json.dumps(list(lb)), split, src) for sha, lb, split, src in rows],
+            )
+            db.execute(
+                "INSERT INTO datasets(address, fingerprint, multi_label, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, multi_label = excluded.multi_label, "
+                "updated_at = excluded.updated_at",
+                (address, fingerprint, int(multi_label), now()),
+            )
+
+    def delete_dataset(self, address: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM dataset_images WHERE address = ?", (address,))
+            db.execute("DELETE FROM datasets WHERE address = ?", (address,))
+
+    # --- models --------------------------------------------------------------------------
+
+    def models(self) -> dict[str, LiveModel]:
+        by: dict[str, list[LiveVersion]] = {}
+        for row in self.db.execute(
+            "SELECT address, version, fingerprint, eval_fingerprint, status, blessed, threshold, "
+            "metrics, stop_reason, cost_node_hours, created_at, files FROM model_versions "
+            "WHERE managed = 1 ORDER BY address, version"
+        ):
+            by.setdefault(row[0], []).append(_version(row))
+        return {a: LiveModel(address=a, versions=tuple(vs)) for a, vs in by.items()}
+
+    def begin_version(self, address: str, fingerprint: str, eval_fingerprint: str) -> int:
+        """Record a training before it starts; an interrupted one is reused by the next apply."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT version FROM model_versions WHERE address = ? AND fingerprint = ? "
+                "AND status IN ('training', 'failed') ORDER BY version DESC LIMIT 1",
+                (address, fingerprint),
+            ).fetchone()
+            if row:
+                db.execute(
+                    "UPDATE model_versions SET status = 'training', created_at = ? "
+                    "WHERE address = ? AND version = ?",
+                    (now(), address, row[0]),
+                )
+                return int(row[0])
+            (top,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM model_versions WHERE address = ?",
+                (address,),
+            ).fetchone()
+            version = int(top) + 1
+            db.execute(
+                "INSERT INTO model_versions(address, version, fingerprint, eval_fingerprint, "
+                "status, created_at) VALUES (?, ?, ?, ?, 'training', ?)",
+                (address, version, fingerprint, eval_fingerprint, now()),
+            )
+            return version
+
+    def finish_version(
+        self,
+        address: str,
+        version: int,
+        *,
+        status: str,
+        eval_fingerprint: str,
+        blessed: bool,
+        threshold: float | None,
+        metrics: dict[str, Any],
+        stop_reason: str,
+        cost_node_hours: float,
+        files: dict[str, str],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE model_versions SET status = ?, eval_fingerprint = ?, blessed = ?, "
+                "threshold = ?, metrics = ?, stop_reason = ?, cost_node_hours = ?, files = ? "
+                "WHERE address = ? AND version = ?",
+                (
+                    status,
+                    eval_fingerprint,
+                    int(blessed),
+                    threshold,
+                    json.dumps(metrics, sort_keys=True),
+                    stop_reason,
+                    cost_node_hours,
+                    json.dumps(files, sort_keys=True),
+                    address,
+                    version,
+                ),
+            )
+
+    def update_evaluation(
+        self,
+        address: str,
+        version: int,
+        *,
+        eval_fingerprint: str,
+        blessed: bool,
+        threshold: float,
+        metrics: dict[str, Any],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE model_versions SET eval_fingerprint = ?, blessed = ?, threshold = ?, "
+                "metrics = ? WHERE address = ? AND version = ?",
+                (
+                    eval_fingerprint,
+                    int(blessed),
+                    threshold,
+                    json.dumps(metrics, sort_keys=True),
+                    address,
+                    version,
+                ),
+            )
+
+    def version(self, address: str, version: int) -> LiveVersion | None:
+        row = self.db.execute(
+            "SELECT address, version, fingerprint, eval_fingerprint, status, blessed, threshold, "
+            "metrics, stop_reason, cost_node_hours, created_at, files FROM model_versions "
+            "WHERE address = ? AND version = ?",
+            (address, version),
+        ).fetchone()
+        return _version(row) if row else None
+
+    def delete_versions(self, address: str, versions: list[int]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM model_versions WHERE address = ? AND version = ?",
+                [(address, v) for v in versions],
+            )
+
+    def unmanage_model(self, address: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE model_versions SET managed = 0 WHERE address = ?", (address,))
+
+    # --- publish -------------------------------------------------------------------------
+
+    def publish_rows(self) -> dict[str, tuple[str, str, int, dict[str, Any], dict[str, Any]]]:
+        return {
+            a: (model, kind, version, json.loads(spec), json.loads(state))
+            for a, model, kind, version, spec, state in self.db.execute(
+                "SELECT address, model, kind, version, spec, state FROM publish ORDER BY address"
+            )
+        }
+
+    def set_publish(
+        self,
+        address: str,
+        model: str,
+        kind: str,
+        version: int,
+        spec: dict[str, Any],
+        state: dict[str, Any],
+        registry_entry: dict[str, Any] | None = None,
+        replaces_entry: str | None = None,
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO publish(address, model, kind, version, spec, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(address) DO UPDATE SET "
+                "model = excluded.model, kind = excluded.kind, version = excluded.version, "
+                "spec = excluded.spec, state = excluded.state, updated_at = excluded.updated_at",
+                (
+                    address,
+                    model,
+                    kind,
+                    version,
+                    json.dumps(spec, sort_keys=True),
+                    json.dumps(state, sort_keys=True),
+                    now(),
+                ),
+            )
+            if registry_entry is not None:
+                if replaces_entry and replaces_entry != registry_entry["display_name"]:
+                    db.execute(
+                        "DELETE FROM registry_entries WHERE display_name = ?", (replaces_entry,)
+                    )
+                e = registry_entry
+                db.execute(
+                    "INSERT INTO registry_entries(display_name, model, version, tags, published, "
+                    "file, sha256, size, threshold, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(display_name) DO UPDATE SET model = excluded.model, "
+                    "version = excluded.version, tags = excluded.tags, "
+                    "published = excluded.published, file = excluded.file, "
+                    "sha256 = excluded.sha256, size = excluded.size, "
+                    "threshold = excluded.threshold, updated_at = excluded.updated_at",
+                    (
+                        e["display_name"],
+                        e["model"],
+                        e["version"],
+                        json.dumps(e["tags"]),
+                        int(e["published"]),
+                        e["file"],
+                        e["sha256"],
+                        e["size"],
+                        e["threshold"],
+                        now(),
+                    ),
+                )
+
+    def delete_publish(self, address: str, registry_display_name: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM publish WHERE address = ?", (address,))
+            if registry_display_name:
+                db.execute(
+                    "DELETE FROM registry_entries WHERE display_name = ?", (registry_display_name,)
+                )
+
+    def registry_entries(self) -> dict[str, dict[str, Any]]:
+        cols = (
+            "display_name",
+            "model",
+            "version",
+            "tags",
+            "published",
+            "file",
+            "sha256",
+            "size",
+            "threshold",
+            "updated_at",
+        )
+        out = {}
+        for row in self.db.execute(
+            f"SELECT {', '.join(cols)} FROM registry_entries ORDER BY display_name"
+        ):
+            e = dict(zip(cols, row, strict=True))
+            e["tags"] = json.loads(e["tags"])
+            e["published"] = bool(e["published"])
+            out[e["display_name"]] = e
+        return out
+
+
+def _version(row: tuple[Any, ...]) -> LiveVersion:
+    return LiveVersion(
+        model=row[0].split(".", 1)[1],
+        version=int(row[1]),
+        fingerprint=row[2],
+        eval_fingerprint=row[3],
+        status=row[4],
+        blessed=bool(row[5]),
+        threshold=row[6],
+        metrics=json.loads(row[7]),
+        stop_reason=row[8],
+        cost_node_hours=float(row[9]),
+        created_at=row[10],
+        files=json.loads(row[11]),
+    )
+
+
+__all__ = ["LivePublish", "Registry"]

@@ -1,0 +1,122 @@
+"""Command line: parse, call one function, return an exit code.
+
+Exit codes: 0 ok / no changes, 1 user error, 2 changes present (plan --detailed-exitcode, drift),
+3 internal bug (a log is written for the report), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edgeops import __version__
+from edgeops.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USER_ERROR, EdgeopsError
+
+
+def _add_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--file",
+        default="edgeops.yaml",
+        help="the config file (default: ./edgeops.yaml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeops",
+        description="On-device image classification models as code: plan, train, evaluate, "
+        "publish.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgeops {__version__}")
+    parser.add_argument(
+        "-C", dest="chdir", metavar="DIR", help="run as if edgeops was started in DIR"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check edgeops.yaml against the schema and its rules")
+    _add_file(p)
+
+    sub.add_parser("schema", help="print the JSON Schema of edgeops.yaml")
+
+    p = sub.add_parser("plan", help="show what apply would change")
+    _add_file(p)
+    p.add_argument("--out", metavar="FILE", help="save the plan for `edgeops apply FILE`")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes, 0 when none",
+    )
+
+    p = sub.add_parser("apply", help="make live state match edgeops.yaml")
+    _add_file(p)
+    p.add_argument("plan_file", nargs="?", metavar="PLAN", help="a plan saved with plan --out")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+
+    p = sub.add_parser("show", help="print live state")
+    _add_file(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("unlock", help="remove the apply lock (when its holder is gone)")
+    _add_file(p)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.chdir:
+        try:
+            os.chdir(args.chdir)
+        except OSError as e:
+            from edgeops import ui
+
+            ui.error(f"-C {args.chdir}: {e.strerror}")
+            return EXIT_USER_ERROR
+    from edgeops import commands
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
+    return run(handler, args)
+
+
+def run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """The one boundary that maps exceptions to exit codes."""
+    from edgeops import ui
+
+    try:
+        return handler(args)
+    except EdgeopsError as e:
+        ui.error(str(e))
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        ui.error("interrupted. Nothing is half-written; the next `edgeops apply` resumes.")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_USER_ERROR
+    except Exception:  # a bug: keep the traceback for the report, not the user's screen
+        fd, log = tempfile.mkstemp(prefix="edgeops-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"edgeops {__version__}\nargv: {sys.argv}\n\n")
+            traceback.print_exc(file=f)
+        ui.error(
+            f"edgeops hit an internal error (a bug). Details are in {log}; "
+            "please attach it to a bug report."
+        )
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["Path", "main"]

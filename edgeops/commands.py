@@ -1,0 +1,120 @@
+"""One thin function per CLI command: parse nothing, call the engine, render, return an int."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgeops import ui
+from edgeops.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, EdgeopsError
+from edgeops.plan import engine
+from edgeops.plan.render import render_json, render_markdown, render_text
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from edgeops.config.loader import load_config
+
+    config = load_config(Path(args.file))
+    ui.print_out(
+        f"{args.file}: valid ({len(config.datasets)} datasets, {len(config.models)} models, "
+        f"{sum(len(p.targets) for p in config.publish)} publish targets)\n"
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from edgeops.config.schema import load_schema
+
+    ui.print_out(json.dumps(load_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    reporter = ui.ConsoleReporter()
+    session = engine.open_session(Path(args.file), reporter)
+    plan = session.plan()
+    if args.out:
+        engine.save_plan(plan, Path(args.out))
+    if args.format == "json":
+        ui.print_out(render_json(plan))
+    elif args.format == "markdown":
+        ui.print_out(render_markdown(plan))
+    else:
+        ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
+    if args.out:
+        ui.note(f"Saved the plan to {args.out}. Apply exactly it with `edgeops apply {args.out}`.")
+    if args.detailed_exitcode and (not plan.empty or plan.drift):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    reporter = ui.ConsoleReporter()
+    saved = engine.load_plan(Path(args.plan_file)) if args.plan_file else None
+    config_file = (
+        Path(saved.config_path) if saved and args.file == "edgeops.yaml" else Path(args.file)
+    )
+    session = engine.open_session(config_file, reporter)
+    with session.locked("apply"):
+        plan = session.plan()
+        if saved is not None:
+            engine.check_not_stale(saved, plan)
+        else:
+            ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
+            if plan.empty:
+                return EXIT_OK
+            if not args.auto_approve and not _confirm():
+                ui.note("Apply cancelled; nothing changed.")
+                return EXIT_USER_ERROR
+        if plan.empty:
+            ui.print_out("No changes.\n")
+            return EXIT_OK
+        result = session.apply(plan)
+    ui.print_out(
+        f"Apply complete: {len(result.done)} change(s) made"
+        + (f", {len(result.skipped)} skipped" if result.skipped else "")
+        + ".\n"
+    )
+    for line in result.skipped:
+        ui.note(f"  skipped: {line}")
+    engine.raise_for_gates(result)
+    return EXIT_OK
+
+
+def _confirm() -> bool:
+    if not sys.stdin.isatty():
+        raise EdgeopsError(
+            "apply needs confirmation but stdin is not a terminal; "
+            "pass --auto-approve, or apply a saved plan: `edgeops apply plan.json`"
+        )
+    ui.out.print("\nDo you want to apply these changes? Only 'yes' is accepted: ", end="")
+    return input().strip() == "yes"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from edgeops.show import live_to_dict, render_live
+
+    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    live = session.backend.read()
+    if args.json:
+        ui.print_out(json.dumps(live_to_dict(live), indent=2) + "\n")
+    else:
+        ui.print_out(render_live(live, width=ui.out.width))
+    return EXIT_OK
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from edgeops.backends.local.lock import describe
+
+    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    holder = session.backend.force_unlock()
+    if holder is None:
+        ui.print_out("Not locked.\n")
+    else:
+        ui.print_out(f"Removed the lock held by {describe(holder)}.\n")
+    return EXIT_OK
+
+
+__all__ = ["EXIT_USER_ERROR"]

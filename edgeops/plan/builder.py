@@ -1,0 +1,479 @@
+"""The planner: (DesiredState, LiveState) -> Plan. Pure: no I/O, no backend calls.
+
+Every change names its trigger. Removing a resource from the config plans a ``forget`` (data and
+model versions are kept) or, for publish targets, an ``unpublish``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from edgeops.errors import EdgeopsError
+from edgeops.plan.definition import Action, Change, Plan
+from edgeops.state import (
+    DesiredDataset,
+    DesiredModel,
+    DesiredPublish,
+    DesiredState,
+    ImageRow,
+    LiveDataset,
+    LiveModel,
+    LiveState,
+    LiveVersion,
+    short,
+)
+
+NEW_VERSION = "new"  # a publish target's version when the model is (re)trained by the same apply
+
+
+def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "") -> Plan:
+    changes: list[Change] = []
+    warnings: list[str] = []
+    dataset_changes: dict[str, Change] = {}
+
+    for d in desired.datasets:
+        warnings.extend(f"{d.address}: {w}" for w in d.warnings)
+        change = _plan_dataset(d, live.datasets.get(d.address), live)
+        if change:
+            changes.append(change)
+            dataset_changes[d.address] = change
+    for address in sorted(set(live.datasets) - {d.address for d in desired.datasets}):
+        changes.append(
+            Change(
+                address=address,
+                action=Action.FORGET,
+                reason="removed from edgeops.yaml; its images stay in the store",
+                before={"fingerprint": live.datasets[address].fingerprint},
+                live_serial=live.serial(address),
+            )
+        )
+
+    # model address -> the version publish targets should point at (int, or NEW_VERSION)
+    current: dict[str, int | str] = {}
+    for m in desired.models:
+        lm = live.models.get(m.address)
+        model_changes, version = _plan_model(m, lm, dataset_changes.get(m.dataset_address), live)
+        changes.extend(model_changes)
+        current[m.address] = version
+    for address in sorted(set(live.models) - {m.address for m in desired.models}):
+        lm = live.models[address]
+        changes.append(
+            Change(
+                address=address,
+                action=Action.FORGET,
+                reason=f"removed from edgeops.yaml; its {len(lm.versions)} version(s) are kept",
+                live_serial=live.serial(address),
+            )
+        )
+
+    drift: list[tuple[str, str]] = []
+    models_by_name = {m.spec.name: m for m in desired.models}
+    for p in desired.publish:
+        lp = live.publish.get(p.address)
+        if lp:
+            drift.extend((p.address, line) for line in lp.drift)
+        m = models_by_name[p.model]
+        change, warning = _plan_publish(p, m, live.models.get(m.address), current[m.address], live)
+        if change:
+            changes.append(change)
+        if warning:
+            warnings.append(warning)
+    desired_publish = {p.address for p in desired.publish}
+    for address in sorted(set(live.publish) - desired_publish):
+        lp = live.publish[address]
+        drift.extend((address, line) for line in lp.drift)
+        changes.append(
+            Change(
+                address=address,
+                action=Action.UNPUBLISH,
+                reason="removed from edgeops.yaml",
+                before={"version": lp.version, **lp.spec},
+                live_serial=live.serial(address),
+            )
+        )
+
+    serials = {c.address: c.live_serial for c in changes}
+    return Plan(
+        backend=desired.backend,
+        config_path=config_path,
+        changes=tuple(changes),
+        drift=tuple(drift),
+        warnings=tuple(warnings),
+        serials=serials,
+    )
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+
+def dataset_diff(
+    desired: tuple[ImageRow, ...], live: tuple[ImageRow, ...]
+) -> dict[str, dict[str, int]]:
+    """Per label: images added, removed, relabelled (to or from this label), moved split."""
+    want = {r.sha256: r for r in desired}
+    have = {r.sha256: r for r in live}
+    per: dict[str, Counter[str]] = {}
+
+    def bump(label: str, what: str) -> None:
+        per.setdefault(label, Counter())[what] += 1
+
+    for sha, r in want.items():
+        old = have.get(sha)
+        if old is None:
+            for label in r.labels:
+                bump(label, "added")
+        elif old.labels != r.labels:
+            for label in set(r.labels) - set(old.labels):
+                bump(label, "relabelled_in")
+            for label in set(old.labels) - set(r.labels):
+                bump(label, "relabelled_out")
+        elif old.split != r.split:
+            for label in r.labels:
+                bump(label, "moved_split")
+    for sha, old in have.items():
+        if sha not in want:
+            for label in old.labels:
+                bump(label, "removed")
+    return {label: dict(c) for label, c in sorted(per.items())}
+
+
+def summarize_dataset_diff(diff: dict[str, dict[str, int]]) -> str:
+    added = sum(c.get("added", 0) for c in diff.values())
+    removed = sum(c.get("removed", 0) for c in diff.values())
+    relabelled = sum(c.get("relabelled_in", 0) for c in diff.values())
+    moved = sum(c.get("moved_split", 0) for c in diff.values())
+    parts = []
+    if added:
+        parts.append(f"+{added} images")
+    if removed:
+        parts.append(f"-{removed} images")
+    if relabelled:
+        parts.append(f"{relabelled} relabelled")
+    if moved:
+        parts.append(f"{moved} moved split")
+    return ", ".join(parts) or "no image changes"
+
+
+def _label_counts(rows: tuple[ImageRow, ...]) -> dict[str, int]:
+    c: Counter[str] = Counter()
+    for r in rows:
+        c.update(r.labels)
+    return dict(sorted(c.items()))
+
+
+def _plan_dataset(d: DesiredDataset, ld: LiveDataset | None, live: LiveState) -> Change | None:
+    after = {
+        "fingerprint": d.fingerprint,
+        "images": len(d.images),
+        "labels": _label_counts(d.images),
+        "unlabelled": d.unlabelled,
+    }
+    if ld is None:
+        n_labels = len(after["labels"])  # type: ignore[arg-type]
+        return Change(
+            address=d.address,
+            action=Action.CREATE,
+            reason=f"new dataset ({len(d.images)} images, {n_labels} labels)",
+            after=after,
+            details={"per_label": dataset_diff(d.images, ())},
+            live_serial=live.serial(d.address),
+            desired_fingerprint=d.fingerprint,
+        )
+    if ld.fingerprint == d.fingerprint:
+        return None
+    diff = dataset_diff(d.images, ld.images)
+    summary = summarize_dataset_diff(diff)
+    old_labels = set(_label_counts(ld.images))
+    new_labels = sorted(set(after["labels"]) - old_labels)  # type: ignore[arg-type]
+    gone_labels = sorted(old_labels - set(after["labels"]))  # type: ignore[arg-type]
+    if new_labels:
+        summary += f", {len(new_labels)} new label(s): {', '.join(new_labels)}"
+    if gone_labels:
+        summary += f", label(s) gone: {', '.join(gone_labels)}"
+    return Change(
+        address=d.address,
+        action=Action.UPDATE,
+        reason=f"images changed ({summary})",
+        before={
+            "fingerprint": ld.fingerprint,
+            "images": len(ld.images),
+            "labels": _label_counts(ld.images),
+        },
+        after=after,
+        details={"per_label": diff},
+        live_serial=live.serial(d.address),
+        desired_fingerprint=d.fingerprint,
+        warnings=d.warnings,
+    )
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def _input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Which fingerprint inputs differ, as 'field: old -> new' lines (dataset named by address)."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if key == "dataset":
+            continue  # described by the dataset change itself
+        if isinstance(a, dict) and isinstance(b, dict):
+            for sub in sorted(set(a) | set(b)):
+                if a.get(sub) != b.get(sub):
+                    out.append(f"{key}.{sub} {_fmt(a.get(sub))} -> {_fmt(b.get(sub))}")
+        else:
+            out.append(f"{key} {_fmt(a)} -> {_fmt(b)}")
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "unset"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def _plan_model(
+    m: DesiredModel, lm: LiveModel | None, dataset_change: Change | None, live: LiveState
+) -> tuple[list[Change], int | str]:
+    changes: list[Change] = []
+    latest = lm.latest() if lm else None
+    match = lm.by_fingerprint(m.fingerprint) if lm else None
+    train_details = {
+        "optimize_for": m.spec.optimize_for,
+        "node_hours": m.spec.budget.node_hours,
+        "early_stopping": m.spec.budget.early_stopping,
+        "images": m.n_images,
+        "estimate_seconds": round(m.estimate_seconds, 1),
+        "inputs": m.inputs,
+    }
+    after = {"fingerprint": m.fingerprint, "eval_fingerprint": m.eval_fingerprint}
+    if match is None:
+        if latest is None:
+            reason = "no trained version yet"
+        else:
+            triggers = []
+            if latest.metrics.get("inputs", {}).get("dataset") != m.inputs.get("dataset"):
+                if dataset_change is not None:
+                    triggers.append(
+                        f"{m.dataset_address} changed ({_dataset_short(dataset_change)})"
+                    )
+                else:
+                    triggers.append(f"{m.dataset_address} differs from v{latest.version}'s data")
+            triggers.extend(_input_changes(latest.metrics.get("inputs", {}), m.inputs))
+            reason = "; ".join(triggers) or "training inputs changed"
+        changes.append(
+            Change(
+                address=m.address,
+                action=Action.TRAIN,
+                reason=reason,
+                before=_version_summary(latest),
+                after=after,
+                details=train_details,
+                live_serial=live.serial(m.address),
+                desired_fingerprint=m.fingerprint,
+            )
+        )
+        version: int | str = NEW_VERSION
+    else:
+        version = match.version
+        if match.eval_fingerprint != m.eval_fingerprint:
+            old_rule = match.metrics.get("threshold_rule", "?")
+            changes.append(
+                Change(
+                    address=m.address,
+                    action=Action.EVALUATE,
+                    reason=(
+                        f"threshold/gate changed for v{match.version}: threshold "
+                        f"{old_rule} -> {m.spec.threshold.describe()}"
+                        f"{_gate_change(match, m)}"
+                    ),
+                    before=_version_summary(match),
+                    after={**after, "version": match.version},
+                    details={"version": match.version},
+                    live_serial=live.serial(m.address),
+                    desired_fingerprint=m.fingerprint + m.eval_fingerprint,
+                )
+            )
+    if m.spec.keep is not None and lm is not None:
+        ready = [v for v in lm.versions if v.status == "ready"]
+        keep_n = m.spec.keep - (1 if version == NEW_VERSION else 0)
+        published = {p.version for p in live.publish.values() if p.model == m.spec.name}
+        candidates = ready[: max(0, len(ready) - keep_n)]
+        doomed = [
+            v.version for v in candidates if v.version not in published and v.version != version
+        ]
+        if doomed:
+            changes.append(
+                Change(
+                    address=m.address,
+                    action=Action.DELETE,
+                    reason=f"keep: {m.spec.keep} retains the newest versions; published ones stay",
+                    before={"versions": [v.version for v in ready]},
+                    after={"delete_versions": doomed},
+                    details={"delete_versions": doomed},
+                    live_serial=live.serial(m.address),
+                    desired_fingerprint=f"keep{m.spec.keep}",
+                )
+            )
+    return changes, version
+
+
+def _gate_change(v: LiveVersion, m: DesiredModel) -> str:
+    old = v.metrics.get("gate_spec")
+    new = {
+        "min_precision": m.spec.gate.min_precision,
+        "min_recall": m.spec.gate.min_recall,
+        "min_au_prc": m.spec.gate.min_au_prc,
+    }
+    if old is None or old == new:
+        return ""
+    diffs = [f"{k} {_fmt(old.get(k))} -> {_fmt(new[k])}" for k in new if old.get(k) != new[k]]
+    return "; gate " + ", ".join(diffs)
+
+
+def _dataset_short(change: Change) -> str:
+    r = change.reason
+    return r[r.find("(") + 1 : r.rfind(")")] if "(" in r else r
+
+
+def _version_summary(v: LiveVersion | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {
+        "version": v.version,
+        "fingerprint": v.fingerprint,
+        "blessed": v.blessed,
+        "threshold": v.threshold,
+    }
+
+
+# --- publish -----------------------------------------------------------------------------------
+
+
+def _plan_publish(
+    p: DesiredPublish,
+    m: DesiredModel,
+    lm: LiveModel | None,
+    current: int | str,
+    live: LiveState,
+) -> tuple[Change | None, str | None]:
+    lp = live.publish.get(p.address)
+    target_version: int | str = current
+    rollback_note = ""
+    eval_fp = m.eval_fingerprint
+    if p.pinned_version is not None:
+        pinned = lm.by_version(p.pinned_version) if lm else None
+        if pinned is None or pinned.status != "ready":
+            have = ", ".join(f"v{v.version}" for v in (lm.versions if lm else ())) or "none"
+            raise EdgeopsError(
+                f"{p.address}: version {p.pinned_version} of {m.address} does not exist "
+                f"(versions: {have}); pin an existing version or remove `version:`"
+            )
+        target_version = pinned.version
+        eval_fp = pinned.eval_fingerprint
+        rollback_note = f"pinned to v{pinned.version} (already trained, no retraining)"
+    elif isinstance(current, int) and lm is not None:
+        latest = lm.latest()
+        if latest is not None and latest.version != current:
+            rollback_note = f"v{current} matches the config (already trained, no retraining)"
+
+    # a version that exists but missed its gate blocks the publish; the old model stays live
+    if isinstance(target_version, int) and lm is not None:
+        v = lm.by_version(target_version)
+        if v is not None and not v.blessed:
+            return None, (
+                f"{p.address}: v{v.version} of {m.address} missed its gate; "
+                "publish is blocked and the current target stays as it is"
+            )
+
+    desired_fp = f"{target_version}:{eval_fp}:{sorted(p.spec.items())}"
+    after = {"version": target_version, **p.spec}
+    details: dict[str, Any] = {"kind": p.kind, "model": p.model}
+    if target_version == NEW_VERSION:
+        details["note"] = "if the new version misses its gate, this target is left unchanged"
+    if lp is None:
+        reason = f"new {p.kind} target -> {_vname(target_version)}"
+        if rollback_note:
+            reason += f" ({rollback_note})"
+        return (
+            Change(
+                address=p.address,
+                action=Action.CREATE,
+                reason=reason,
+                after=after,
+                details=details,
+                live_serial=live.serial(p.address),
+                desired_fingerprint=desired_fp,
+            ),
+            None,
+        )
+
+    triggers = []
+    if lp.version != target_version:
+        if target_version == NEW_VERSION:
+            triggers.append(f"model version v{lp.version} -> the version trained by this apply")
+        elif rollback_note:
+            triggers.append(f"v{lp.version} -> v{target_version}: {rollback_note}")
+        else:
+            triggers.append(f"model version v{lp.version} -> v{target_version}")
+    elif lp.state.get("eval_fingerprint") not in (None, eval_fp):
+        triggers.append(f"threshold of v{lp.version} re-evaluated")
+    spec_diff = DeepDiff(lp.spec, p.spec, ignore_order=False, verbose_level=2)
+    for line in _deepdiff_lines(spec_diff):
+        triggers.append(line)
+    for line in lp.drift:
+        triggers.append(f"drift: {line}; restore it")
+    if not triggers:
+        return None, None
+    return (
+        Change(
+            address=p.address,
+            action=Action.UPDATE,
+            reason="; ".join(triggers),
+            before={"version": lp.version, **lp.spec},
+            after=after,
+            details=details,
+            live_serial=live.serial(p.address),
+            desired_fingerprint=desired_fp,
+        ),
+        None,
+    )
+
+
+def _vname(v: int | str) -> str:
+    return "the version trained by this apply" if v == NEW_VERSION else f"v{v}"
+
+
+def _deepdiff_lines(diff: DeepDiff) -> list[str]:
+    """DeepDiff's structural diff of two spec dicts, as 'field old -> new' lines."""
+    lines = []
+    for path, change in diff.get("values_changed", {}).items():
+        lines.append(f"{_ddpath(path)} {_fmt(change['old_value'])} -> {_fmt(change['new_value'])}")
+    for path, change in diff.get("type_changes", {}).items():
+        lines.append(f"{_ddpath(path)} {_fmt(change['old_value'])} -> {_fmt(change['new_value'])}")
+    for key in ("dictionary_item_added", "iterable_item_added"):
+        for path, value in (diff.get(key) or {}).items():
+            lines.append(f"{_ddpath(path)} added {_fmt(value)}")
+    for key in ("dictionary_item_removed", "iterable_item_removed"):
+        for path, value in (diff.get(key) or {}).items():
+            lines.append(f"{_ddpath(path)} removed {_fmt(value)}")
+    return sorted(lines)
+
+
+def _ddpath(path: str) -> str:
+    # root['tags'][1] -> tags[1]
+    out = path.removeprefix("root")
+    out = out.replace("']['", ".").replace("['", "").replace("']", "")
+    return out.lstrip(".") or "spec"
+
+
+__all__ = ["NEW_VERSION", "build_plan", "dataset_diff", "short"]

@@ -1,0 +1,134 @@
+"""The applier: carries out exactly the plan's changes, in dependency order.
+
+Order: datasets, then models (train / re-evaluate), then publish targets, then removals.
+A model version that misses its gate blocks every publish target of that model (the previous
+version stays live); the rest of the plan still runs and apply then reports the gate failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgeops.backends.base import Backend
+from edgeops.errors import EdgeopsError, GateFailed
+from edgeops.plan.builder import NEW_VERSION
+from edgeops.plan.definition import Action, Change, Plan
+from edgeops.progress import Reporter
+from edgeops.state import DesiredState, LiveVersion
+
+_ORDER = {
+    ("dataset", Action.CREATE): 0,
+    ("dataset", Action.UPDATE): 0,
+    ("model", Action.TRAIN): 1,
+    ("model", Action.EVALUATE): 1,
+    ("publish", Action.CREATE): 2,
+    ("publish", Action.UPDATE): 2,
+    ("publish", Action.UNPUBLISH): 3,
+    ("model", Action.DELETE): 4,
+    ("model", Action.FORGET): 5,
+    ("dataset", Action.FORGET): 6,
+}
+
+
+@dataclass
+class ApplyResult:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)
+
+
+def apply_plan(
+    plan: Plan, desired: DesiredState, backend: Backend, reporter: Reporter
+) -> ApplyResult:
+    result = ApplyResult()
+    datasets = {d.address: d for d in desired.datasets}
+    models = {m.address: m for m in desired.models}
+    publish = {p.address: p for p in desired.publish}
+    trained: dict[str, LiveVersion] = {}  # model address -> version produced by this apply
+    blocked: set[str] = set()  # model addresses whose new version missed its gate
+
+    changes = sorted(plan.changes, key=lambda c: _ORDER.get((c.kind, c.action), 9))
+    for c in changes:
+        if c.kind == "dataset" and c.action in (Action.CREATE, Action.UPDATE):
+            backend.import_dataset(datasets[c.address], reporter)
+        elif c.kind == "dataset" and c.action == Action.FORGET:
+            backend.forget_dataset(c.address)
+        elif c.kind == "model" and c.action == Action.TRAIN:
+            m = models[c.address]
+            version = backend.train_model(m, datasets[m.dataset_address], reporter)
+            trained[c.address] = version
+            _note_gate(version, c, result, blocked, reporter)
+        elif c.kind == "model" and c.action == Action.EVALUATE:
+            m = models[c.address]
+            version = backend.evaluate_model(m, int(c.details["version"]))
+            trained[c.address] = version
+            _note_gate(version, c, result, blocked, reporter)
+        elif c.kind == "model" and c.action == Action.DELETE:
+            backend.delete_versions(c.address, list(c.details["delete_versions"]))
+        elif c.kind == "model" and c.action == Action.FORGET:
+            backend.forget_model(c.address)
+        elif c.kind == "publish" and c.action in (Action.CREATE, Action.UPDATE):
+            p = publish[c.address]
+            model_address = f"model.{p.model}"
+            if model_address in blocked:
+                result.skipped.append(f"{c.address}: skipped, {model_address} missed its gate")
+                continue
+            version = _target_version(c, model_address, trained, backend)
+            if not version.blessed:
+                result.skipped.append(
+                    f"{c.address}: skipped, v{version.version} of {model_address} is not blessed"
+                )
+                continue
+            backend.publish(p, version, reporter)
+        elif c.kind == "publish" and c.action == Action.UNPUBLISH:
+            backend.unpublish(c.address)
+        else:  # pragma: no cover - the planner makes no other combination
+            raise AssertionError(f"no applier for {c.action.value} {c.address}")
+        result.done.append(c.address)
+    return result
+
+
+def _note_gate(
+    version: LiveVersion,
+    change: Change,
+    result: ApplyResult,
+    blocked: set[str],
+    reporter: Reporter,
+) -> None:
+    if version.blessed:
+        return
+    blocked.add(change.address)
+    rows = version.metrics.get("gate", {}).get("rows", [])
+    lines = [
+        f"  {r['metric']}: {r['value']:.3f} {'>=' if r['ok'] else '<'} {r['bar']:.3f}"
+        f"  {'ok' if r['ok'] else 'MISSED'}"
+        for r in rows
+    ]
+    result.gate_failures.append(
+        f"{change.address} v{version.version} missed its gate at threshold "
+        f"{version.threshold:.2f}:\n" + "\n".join(lines)
+    )
+    reporter.warn(result.gate_failures[-1])
+
+
+def _target_version(
+    c: Change, model_address: str, trained: dict[str, LiveVersion], backend: Backend
+) -> LiveVersion:
+    want = (c.after or {}).get("version")
+    if want == NEW_VERSION or (model_address in trained and want == trained[model_address].version):
+        if model_address not in trained:
+            raise EdgeopsError(f"{c.address}: the model version it needs was not trained")
+        return trained[model_address]
+    live = backend.read().models.get(model_address)
+    v = live.by_version(int(want)) if live and want is not None else None
+    if v is None:
+        raise EdgeopsError(f"{c.address}: v{want} of {model_address} no longer exists")
+    return v
+
+
+def raise_for_gates(result: ApplyResult) -> None:
+    if result.gate_failures:
+        raise GateFailed(
+            "\n".join(result.gate_failures)
+            + "\nNo publish target of these models was touched; the previous version stays live."
+        )

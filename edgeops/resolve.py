@@ -1,0 +1,130 @@
+"""Config -> DesiredState: scan each dataset's source and compute every fingerprint.
+
+This is the only step of planning that reads dataset files (through a hash cache, so an
+unchanged dataset is not re-read). It never touches the backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from edgeops.config.model import BundleTarget, Config, ModelSpec, PublishTarget
+from edgeops.progress import Reporter
+from edgeops.state import (
+    DesiredDataset,
+    DesiredModel,
+    DesiredPublish,
+    DesiredState,
+    ImageRow,
+    fingerprint,
+)
+
+
+def cache_path(config: Config) -> Path:
+    return config.root / ".edgeops" / "cache" / "hashes.sqlite"
+
+
+def resolve(config: Config, reporter: Reporter) -> DesiredState:
+    from edgeops.datasets import scan_dataset
+
+    datasets = []
+    for spec in config.datasets:
+        manifest = scan_dataset(
+            spec, root=config.root, cache_path=cache_path(config), reporter=reporter
+        )
+        rows = tuple(
+            ImageRow(sha256=r.sha256, labels=tuple(r.labels), split=r.split)
+            for r in manifest.images
+        )
+        datasets.append(
+            DesiredDataset(
+                address=f"dataset.{spec.name}",
+                spec=spec,
+                fingerprint=manifest.fingerprint(),
+                images=rows,
+                unlabelled=len(manifest.unlabelled),
+                warnings=tuple(manifest.warnings),
+                manifest=manifest,
+            )
+        )
+    by_name = {d.spec.name: d for d in datasets}
+    models = [_desired_model(m, by_name[m.dataset]) for m in config.models]
+    publish = [
+        _desired_publish(config, p.model, kind, target)
+        for p in config.publish
+        for kind, target in p.targets
+    ]
+    return DesiredState(
+        backend=config.backend.kind,
+        datasets=tuple(datasets),
+        models=tuple(models),
+        publish=tuple(publish),
+    )
+
+
+def model_inputs(spec: ModelSpec, dataset: DesiredDataset) -> dict[str, Any]:
+    """Everything a trained version depends on: a change to any of these retrains."""
+    from edgeops.backends.local.ml import TRAINER_VERSION
+
+    return {
+        "dataset": dataset.fingerprint,
+        "multi_label": dataset.spec.multi_label,
+        "optimize_for": spec.optimize_for,
+        "budget": dataclasses.asdict(spec.budget),
+        "training": dataclasses.asdict(spec.training),
+        "trainer_version": TRAINER_VERSION,
+    }
+
+
+def _desired_model(spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
+    from edgeops.backends.local.ml import estimate_seconds
+
+    inputs = model_inputs(spec, dataset)
+    return DesiredModel(
+        address=f"model.{spec.name}",
+        spec=spec,
+        dataset_address=dataset.address,
+        fingerprint=fingerprint(inputs),
+        eval_fingerprint=fingerprint(
+            {
+                "threshold": dataclasses.asdict(spec.threshold),
+                "gate": dataclasses.asdict(spec.gate),
+            }
+        ),
+        inputs=inputs,
+        n_images=len(dataset.images),
+        estimate_seconds=estimate_seconds(len(dataset.images), spec.optimize_for),
+    )
+
+
+def _desired_publish(
+    config: Config, model: str, kind: str, target: PublishTarget
+) -> DesiredPublish:
+    spec: dict[str, Any] = {}
+    for f in dataclasses.fields(target):
+        if f.name in ("version", "protect"):
+            continue
+        value = getattr(target, f.name)
+        if isinstance(value, Path):
+            value = (
+                str(value.relative_to(config.root))
+                if value.is_relative_to(config.root)
+                else str(value)
+            )
+        elif isinstance(value, tuple):
+            value = list(value)
+        spec[f.name] = value
+    return DesiredPublish(
+        address=f"publish.{model}.{kind}",
+        model=model,
+        kind=kind,
+        target=target,
+        spec=spec,
+        pinned_version=getattr(target, "version", None),
+        protect=getattr(target, "protect", True),
+    )
+
+
+__all__ = ["BundleTarget", "resolve"]

@@ -1,0 +1,156 @@
+"""Desired and live state: the two frozen inputs of the planner.
+
+``DesiredState`` is what edgeops.yaml (plus the dataset files it points at) asks for, resolved
+into fingerprints. ``LiveState`` is what a backend holds. Both are plain data: the planner compares
+them without I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgeops.config.model import DatasetSpec, ModelSpec, PublishTarget
+
+
+def fingerprint(obj: Any) -> str:
+    """A stable sha256 of a JSON-able object (sorted keys, no whitespace)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def short(fp: str | None) -> str:
+    return fp[:12] if fp else "-"
+
+
+# --- desired ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """One image of a dataset as the planner sees it (desired or live)."""
+
+    sha256: str
+    labels: tuple[str, ...]
+    split: str
+
+
+@dataclass(frozen=True)
+class DesiredDataset:
+    address: str
+    spec: DatasetSpec
+    fingerprint: str
+    images: tuple[ImageRow, ...]  # labelled images only, sorted by sha256
+    unlabelled: int = 0
+    warnings: tuple[str, ...] = ()
+    manifest: Any = None  # edgeops.datasets.Manifest, for the backend's import (not compared)
+
+
+@dataclass(frozen=True)
+class DesiredModel:
+    address: str
+    spec: ModelSpec
+    dataset_address: str
+    fingerprint: str  # training fingerprint: dataset + options + trainer version
+    eval_fingerprint: str  # threshold rule + gate
+    inputs: dict[str, Any] = field(default_factory=dict)  # what the fingerprint covers, for reasons
+    n_images: int = 0
+    estimate_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DesiredPublish:
+    address: str
+    model: str
+    kind: str
+    target: PublishTarget
+    spec: dict[str, Any]  # the target's fields, JSON-able, paths relative to the config folder
+    pinned_version: int | None = None
+    protect: bool = True
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    backend: str
+    datasets: tuple[DesiredDataset, ...] = ()
+    models: tuple[DesiredModel, ...] = ()
+    publish: tuple[DesiredPublish, ...] = ()
+
+
+# --- live ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveDataset:
+    address: str
+    fingerprint: str
+    images: tuple[ImageRow, ...]
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class LiveVersion:
+    model: str
+    version: int
+    fingerprint: str
+    eval_fingerprint: str
+    status: str  # "ready" | "failed"
+    blessed: bool
+    threshold: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str = ""
+    cost_node_hours: float = 0.0
+    created_at: str = ""
+    files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    address: str
+    versions: tuple[LiveVersion, ...]  # oldest first
+
+    def latest(self) -> LiveVersion | None:
+        ready = [v for v in self.versions if v.status == "ready"]
+        return ready[-1] if ready else None
+
+    def by_fingerprint(self, fp: str) -> LiveVersion | None:
+        found = [v for v in self.versions if v.fingerprint == fp and v.status == "ready"]
+        return found[-1] if found else None
+
+    def by_version(self, n: int) -> LiveVersion | None:
+        return next((v for v in self.versions if v.version == n), None)
+
+
+@dataclass(frozen=True)
+class LivePublish:
+    address: str
+    model: str
+    kind: str
+    version: int
+    spec: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)  # what was written (sha256, threshold, ...)
+    drift: tuple[str, ...] = ()  # what changed outside edgeops, one line each
+
+
+@dataclass(frozen=True)
+class LiveState:
+    backend: str
+    datasets: dict[str, LiveDataset] = field(default_factory=dict)
+    models: dict[str, LiveModel] = field(default_factory=dict)
+    publish: dict[str, LivePublish] = field(default_factory=dict)
+
+    def serial(self, address: str) -> str:
+        """A fingerprint of one resource's live state, used to detect a stale saved plan."""
+        if address in self.datasets:
+            return self.datasets[address].fingerprint
+        if address in self.models:
+            m = self.models[address]
+            return fingerprint(
+                [(v.version, v.fingerprint, v.eval_fingerprint, v.status) for v in m.versions]
+            )
+        if address in self.publish:
+            p = self.publish[address]
+            return fingerprint([p.version, p.spec, p.state, list(p.drift)])
+        return "absent"
