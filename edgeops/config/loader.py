@@ -80,6 +80,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     data = doc.build(root_node)
     if doc.problems:
         _fail(shown, doc, doc.problems)
+    if data is None:  # only "---" or an empty value
+        raise ConfigError(f"{shown}:1: the file is empty; start it with `version: 1`")
     if not isinstance(data, dict):
         _fail(
             shown,
