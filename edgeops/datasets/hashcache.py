@@ -1,0 +1,156 @@
+"""Per-file inspection cache in SQLite, so planning an unchanged dataset re-reads nothing.
+
+- files: (scope, path) with (size, mtime_ns, inode) -> the file's Inspection (sha256, format,
+  width, height) or its rejection reason. ``scope`` is the source path (a folder, CSV or images
+  folder), so one query loads a whole source.
+- zips: zip path with (size, mtime_ns, inode) -> the whole zip's scan (members with their CRCs,
+  inspections and structural problems) as JSON, so an unchanged zip is not even opened.
+
+A row is used only when all of size, mtime_ns and inode match. ``SCHEMA_VERSION`` changes when
+the checks change, which drops every cached verdict. A cache that cannot be opened is not an
+error: the scan just reads everything (the caller is told why).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeops.datasets.images import Inspection
+from edgeops.datasets.sources import FileStat
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    size: int
+    mtime_ns: int
+    inode: int
+    inspection: Inspection
+
+    def matches(self, st: FileStat) -> bool:
+        return (self.size, self.mtime_ns, self.inode) == (st.size, st.mtime_ns, st.inode)
+
+
+class HashCache:
+    """Opened by one scan, used from one thread (results are written in batches)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(os.fspath(path), timeout=30)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                self._db.executescript(
+                    f"""
+                    DROP TABLE IF EXISTS files;
+                    DROP TABLE IF EXISTS zips;
+                    CREATE TABLE files (
+                        scope TEXT NOT NULL, path TEXT NOT NULL,
+                        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+                        sha256 TEXT NOT NULL, format TEXT NOT NULL,
+                        width INTEGER NOT NULL, height INTEGER NOT NULL, error TEXT NOT NULL,
+                        PRIMARY KEY (scope, path)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE zips (
+                        path TEXT PRIMARY KEY,
+                        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
+                        scan TEXT NOT NULL
+                    );
+                    PRAGMA user_version = {SCHEMA_VERSION};
+                    """
+                )
+        except sqlite3.Error:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> HashCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # files
+
+    def load_files(self, scope: str) -> dict[str, CachedFile]:
+        rows = self._db.execute(
+            "SELECT path, size, mtime_ns, inode, sha256, format, width, height, error "
+            "FROM files WHERE scope = ?",
+            (scope,),
+        )
+        return {
+            path: CachedFile(size, mtime, inode, Inspection(size, sha, fmt, w, h, err))
+            for path, size, mtime, inode, sha, fmt, w, h, err in rows
+        }
+
+    def store_files(
+        self,
+        scope: str,
+        rows: Iterable[tuple[FileStat, Inspection]],
+        forget: Iterable[str] = (),
+    ) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        scope,
+                        st.path,
+                        st.size,
+                        st.mtime_ns,
+                        st.inode,
+                        i.sha256,
+                        i.format,
+                        i.width,
+                        i.height,
+                        i.error,
+                    )
+                    for st, i in rows
+                ),
+            )
+            self._db.executemany(
+                "DELETE FROM files WHERE scope = ? AND path = ?", ((scope, p) for p in forget)
+            )
+
+    # zips
+
+    def load_zip(self, st: FileStat) -> tuple[bool, dict[str, Any] | None]:
+        """(key matches, the stored scan). The scan of a changed zip is still returned so that
+        members with an unchanged (name, CRC, size) need not be re-read."""
+        row = self._db.execute(
+            "SELECT size, mtime_ns, inode, scan FROM zips WHERE path = ?", (st.path,)
+        ).fetchone()
+        if row is None:
+            return False, None
+        size, mtime, inode, scan = row
+        try:
+            data = json.loads(scan)
+        except ValueError:
+            return False, None
+        return (size, mtime, inode) == (st.size, st.mtime_ns, st.inode), data
+
+    def store_zip(self, st: FileStat, scan: dict[str, Any]) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO zips VALUES (?, ?, ?, ?, ?)",
+                (st.path, st.size, st.mtime_ns, st.inode, json.dumps(scan, separators=(",", ":"))),
+            )
+
+
+def open_cache(path: Path) -> tuple[HashCache | None, str]:
+    """The cache, or (None, why it is unusable)."""
+    try:
+        return HashCache(path), ""
+    except (sqlite3.Error, OSError) as e:
+        return None, f"hash cache {path} is unusable ({e}); scanning without it"

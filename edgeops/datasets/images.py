@@ -1,0 +1,115 @@
+"""Hash and decode one image, never trusting its name: the format checks of AutoML Vision Edge.
+
+Pillow is imported on first use so that importing ``edgeops.datasets`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from dataclasses import dataclass
+
+MAX_IMAGE_BYTES = 30 * 1024 * 1024  # AutoML Vision Edge: each image at most 30 MB
+MAX_IMAGE_PIXELS = 89_478_485  # Pillow's decompression-bomb limit (a 1 GB RGBA canvas / 3)
+
+# Pillow format name -> the name we record. MPO is how Pillow names many camera JPEGs.
+ACCEPTED_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "GIF": "GIF",
+    "BMP": "BMP",
+    "ICO": "ICO",
+    "WEBP": "WEBP",
+}
+ACCEPTED_LIST = "JPEG, PNG, GIF, BMP, ICO or WebP"
+CONVERT_HINT = f"convert it to {ACCEPTED_LIST} or remove it"
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What one image's bytes are: either (sha256, format, width, height) or an error."""
+
+    size: int
+    sha256: str = ""
+    format: str = ""
+    width: int = 0
+    height: int = 0
+    error: str = ""  # "what is wrong; how to fix"; empty when the image is accepted
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def size_error(size: int) -> str:
+    """The rejection for a file of ``size`` bytes before reading it; "" if the size is fine."""
+    if size == 0:
+        return "empty file (0 bytes); remove it"
+    if size > MAX_IMAGE_BYTES:
+        return (
+            f"{size / 1024 / 1024:.1f} MB is larger than the 30 MB limit per image; "
+            "downscale or recompress it"
+        )
+    return ""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def inspect_bytes(data: bytes) -> Inspection:
+    """Hash ``data`` and decode it fully with Pillow; reject anything AutoML would reject."""
+    size = len(data)
+    err = size_error(size)
+    if err:
+        return Inspection(size=size, error=err)
+    digest = sha256_hex(data)
+    fmt, width, height, err = _decode(data)
+    if err:
+        return Inspection(size=size, sha256=digest, error=err)
+    return Inspection(size=size, sha256=digest, format=fmt, width=width, height=height)
+
+
+def inspect_file(path: str) -> Inspection:
+    """Read (at most 30 MB + 1 byte of) ``path`` and inspect it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except OSError as e:
+        return Inspection(size=0, error=f"cannot read: {e.strerror or e}; check its permissions")
+    return inspect_bytes(data)
+
+
+def _decode(data: bytes) -> tuple[str, int, int, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            pil_format = im.format or "unknown"
+            width, height = im.size
+            if pil_format not in ACCEPTED_FORMATS:
+                return "", 0, 0, f"{pil_format} images are not supported; {CONVERT_HINT}"
+            if width * height > MAX_IMAGE_PIXELS:
+                return (
+                    "",
+                    0,
+                    0,
+                    (f"{width}x{height} pixels is more than {MAX_IMAGE_PIXELS:,}; downscale it"),
+                )
+            im.verify()  # structure and checksums (PNG CRCs, ...)
+        with Image.open(io.BytesIO(data)) as im:
+            if pil_format in ("JPEG", "MPO"):
+                # Decode every scan at 1/8 scale: all entropy-coded data is still read (a
+                # truncated or corrupt JPEG still fails) at a fraction of the cost.
+                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            im.load()
+    except UnidentifiedImageError:
+        return "", 0, 0, f"not an image (Pillow cannot identify it); {CONVERT_HINT}"
+    except Image.DecompressionBombError as e:
+        return "", 0, 0, f"decompression bomb ({e}); downscale it"
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+        reason = str(e) or type(e).__name__
+        return "", 0, 0, f"corrupt or truncated image ({reason}); re-export or remove it"
+    return ACCEPTED_FORMATS[pil_format], width, height, ""

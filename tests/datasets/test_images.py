@@ -1,0 +1,123 @@
+"""Format checks: decode every image, never trust the extension."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from edgeops.datasets import images
+from edgeops.datasets.images import MAX_IMAGE_BYTES, inspect_bytes, inspect_file
+
+from .conftest import Seeds, image_bytes, make_label_tree, problem_lines, scan_error, spec_for
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("PNG", "PNG"),
+        ("JPEG", "JPEG"),
+        ("GIF", "GIF"),
+        ("BMP", "BMP"),
+        ("ICO", "ICO"),
+        ("WEBP", "WEBP"),
+    ],
+)
+def test_accepted_formats_are_decoded(fmt: str, expected: str) -> None:
+    data = image_bytes(1, fmt, size=(16, 12))
+    insp = inspect_bytes(data)
+    assert insp.ok, insp.error
+    assert (insp.format, insp.width, insp.height) == (expected, 16, 12)
+    assert insp.size == len(data)
+    assert len(insp.sha256) == 64
+
+
+def test_tiff_is_rejected_with_reason() -> None:
+    insp = inspect_bytes(image_bytes(1, "TIFF"))
+    assert not insp.ok
+    assert "TIFF images are not supported" in insp.error
+    assert "convert it to JPEG, PNG" in insp.error
+
+
+def test_text_named_jpg_is_rejected() -> None:
+    insp = inspect_bytes(b"this is not a picture\n" * 10)
+    assert "not an image" in insp.error
+
+
+def test_truncated_jpeg_is_rejected() -> None:
+    data = image_bytes(3, "JPEG", size=(64, 64))
+    insp = inspect_bytes(data[: len(data) // 2])
+    assert "corrupt or truncated image" in insp.error
+
+
+def test_corrupt_png_is_rejected() -> None:
+    data = bytearray(image_bytes(4, "PNG", size=(32, 32)))
+    idat = data.index(b"IDAT")
+    data[idat + 10] ^= 0xFF  # breaks the chunk's CRC / the zlib stream
+    insp = inspect_bytes(bytes(data))
+    assert "corrupt or truncated image" in insp.error
+
+
+def test_empty_bytes_are_rejected() -> None:
+    assert "empty file (0 bytes)" in inspect_bytes(b"").error
+
+
+def test_file_read_is_capped(tmp_path: Path) -> None:
+    p = tmp_path / "big.png"
+    p.write_bytes(image_bytes(1))
+    with p.open("r+b") as f:
+        f.truncate(MAX_IMAGE_BYTES + 5)  # sparse: cheap to make
+    insp = inspect_file(str(p))
+    assert "larger than the 30 MB limit" in insp.error
+    assert insp.size == MAX_IMAGE_BYTES + 1  # read stopped one byte past the limit
+
+
+def test_bad_files_in_a_folder_source_are_all_named(tmp_path: Path, seeds: Seeds) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "TIFF")
+    (base / "cat" / "scan.tif").write_bytes(buf.getvalue())
+    (base / "cat" / "notes.jpg").write_text("shopping list\n")
+    (base / "dog" / "empty.png").write_bytes(b"")
+    jpeg = image_bytes(99, "JPEG", size=(64, 64))
+    (base / "dog" / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+
+    message = scan_error(spec_for("folder", base), tmp_path)
+    assert message.splitlines()[0] == "datasets.ds: data: 4 problems"
+    lines = problem_lines(message)
+    assert any(
+        line.startswith("data/cat/scan.tif: TIFF images are not supported") for line in lines
+    )
+    assert any(line.startswith("data/cat/notes.jpg: not an image") for line in lines)
+    assert any(
+        line.startswith("data/dog/empty.png: empty file (0 bytes); remove it") for line in lines
+    )
+    assert any(line.startswith("data/dog/cut.jpg: corrupt or truncated image") for line in lines)
+
+
+def test_31mb_image_is_rejected_before_reading(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    big = base / "cat" / "huge.png"
+    big.write_bytes(image_bytes(1000))
+    with big.open("r+b") as f:
+        f.truncate(31 * 1024 * 1024)
+
+    read: list[str] = []
+    real = images.inspect_file
+
+    def spy(path: str) -> images.Inspection:
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", spy)
+    message = scan_error(spec_for("folder", base), tmp_path)
+    assert "data/cat/huge.png: 31.0 MB is larger than the 30 MB limit per image" in message
+    assert "downscale or recompress it" in message
+    assert str(big) not in read  # rejected from its size alone
+    assert len(read) == 20
