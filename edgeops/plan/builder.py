@@ -165,14 +165,15 @@ def _label_counts(rows: tuple[ImageRow, ...]) -> dict[str, int]:
 
 
 def _plan_dataset(d: DesiredDataset, ld: LiveDataset | None, live: LiveState) -> Change | None:
+    labels = _label_counts(d.images)
     after = {
         "fingerprint": d.fingerprint,
         "images": len(d.images),
-        "labels": _label_counts(d.images),
+        "labels": labels,
         "unlabelled": d.unlabelled,
     }
     if ld is None:
-        n_labels = len(after["labels"])  # type: ignore[arg-type]
+        n_labels = len(labels)
         return Change(
             address=d.address,
             action=Action.CREATE,
@@ -187,8 +188,8 @@ def _plan_dataset(d: DesiredDataset, ld: LiveDataset | None, live: LiveState) ->
     diff = dataset_diff(d.images, ld.images)
     summary = summarize_dataset_diff(diff)
     old_labels = set(_label_counts(ld.images))
-    new_labels = sorted(set(after["labels"]) - old_labels)  # type: ignore[arg-type]
-    gone_labels = sorted(old_labels - set(after["labels"]))  # type: ignore[arg-type]
+    new_labels = sorted(set(labels) - old_labels)
+    gone_labels = sorted(old_labels - set(labels))
     if new_labels:
         summary += f", {len(new_labels)} new label(s): {', '.join(new_labels)}"
     if gone_labels:

@@ -170,11 +170,11 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             for c in trains:
                 d = c.details
                 cap = float(d.get("node_hours", 0)) * 3600
-                budget = f"{d.get('node_hours', 0):g} node h"
+                hours = f"{d.get('node_hours', 0):g} node h"
                 if d.get("cost_ceiling") is not None:
-                    budget += f" (≤ {d['cost_ceiling']})"
+                    hours += f" (≤ {d['cost_ceiling']})"
                 est = fmt_seconds(min(cap, d.get("estimate_seconds", 0)))
-                head.append(f"| `{c.address}` | {_md_cell(c.reason)} | {budget} | ~{est} |")
+                head.append(f"| `{c.address}` | {_md_cell(c.reason)} | {hours} | ~{est} |")
             head.append("")
     if plan.drift:
         head.append("**Drift** (changed outside edgeops; this plan restores it):")
