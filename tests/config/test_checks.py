@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgeops.config.loader import load_config
+from edgeops.config.model import BundleTarget
 
 from .conftest import Write, problems
 
@@ -174,8 +175,9 @@ def test_bundle_path_must_stay_inside_the_config_folder(write: Write) -> None:
 
 def test_bundle_path_may_use_dotdot_inside(write: Write) -> None:
     path = write(LOCAL + "publish:\n  flowers:\n    bundle: {path: app/../assets/f.tflite}\n")
-    config = load_config(path)
-    assert str(config.publish[0].targets[0][1].path).endswith("/assets/f.tflite")
+    target = load_config(path).publish[0].targets[0][1]
+    assert isinstance(target, BundleTarget)
+    assert target.path == path.parent / "assets" / "f.tflite"
 
 
 def test_google_budget_minimum(write: Write) -> None:
