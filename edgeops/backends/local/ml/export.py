@@ -1,0 +1,115 @@
+"""Conversion to ``.tflite`` (litert-torch, no TensorFlow) and static int8 quantization.
+
+- float backbone (features only): converted once per optimize_for and cached; it computes the
+  training features.
+- float32 classifier: backbone + head + softmax/sigmoid, NHWC float input (normalized), with
+  metadata declaring the normalization.
+- int8 classifier: ai-edge-quantizer's static int8 (weights per channel, activations int8)
+  calibrated on a representative set of train images, the input range pinned to
+  [-127/128, 1] and the output range to [0, 1]; then uint8 input/output (see ``tflite_io``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeops.backends.local.ml import tflite_io
+from edgeops.backends.local.ml.backbone import (
+    NORM_MEAN,
+    NORM_STD,
+    Backbone,
+    load_torch_backbone,
+    make_classifier_module,
+    make_feature_module,
+)
+
+INPUT_RANGE = (-NORM_MEAN / NORM_STD, (255.0 - NORM_MEAN) / NORM_STD)  # [-127/128, 1]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The converters print progress to stdout; library code must not."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def convert(module: Any, image_size: int) -> bytes:
+    import litert_torch
+    import torch
+
+    litert_torch.config.show_progress = False  # type: ignore[attr-defined]
+    sample = torch.zeros(1, image_size, image_size, 3)
+    with _quiet(), tempfile.TemporaryDirectory() as tmp:
+        edge = litert_torch.convert(module.eval(), (sample,))
+        path = Path(tmp) / "model.tflite"
+        edge.export(str(path))
+        return path.read_bytes()
+
+
+def feature_backbone(backbone: Backbone, cache_dir: Path | None, work_dir: Path,
+                     trainer_version: str) -> Path:
+    """Path of the float backbone ``.tflite`` (features), converted now or taken from the cache."""
+    root = cache_dir / "backbones" if cache_dir is not None else work_dir
+    path = root / f"{backbone.name}-features-{trainer_version}.tflite"
+    if path.exists():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    data = convert(make_feature_module(load_torch_backbone(backbone)), backbone.image_size)
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+def classifier_float(backbone: Backbone, weight: np.ndarray, bias: np.ndarray,
+                     multi_label: bool) -> bytes:
+    net = load_torch_backbone(backbone)
+    return convert(make_classifier_module(net, weight, bias, multi_label), backbone.image_size)
+
+
+def quantize_int8(float_model: bytes, representative: Sequence[np.ndarray]) -> bytes:
+    """Static int8 with uint8 input (scale 1/128, zero point 127) and uint8 output.
+
+    ``representative``: normalized float NHWC images (no batch axis) from the train split.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer, recipe
+
+    interp = Interpreter(model_content=float_model)
+    sigs = interp.get_signature_list()
+    sig = next(iter(sigs))
+    in_name = sigs[sig]["inputs"][0]
+    in_tensor = interp.get_input_details()[0]["name"]
+    out_tensor = interp.get_output_details()[0]["name"]
+
+    q = quantizer.Quantizer(bytearray(float_model))
+    q.load_quantization_recipe(recipe.static_wi8_ai8())
+    data = {sig: [{in_name: x[None].astype(np.float32)} for x in representative]}
+    with _quiet():
+        qsv = q.calibrate(data, num_threads=2)
+        # Pin the input range so the quantized input is exactly the normalization, and the
+        # output to the probability range (the calibrated ranges are averages over batches).
+        qsv[in_tensor] = {"min": np.full_like(qsv[in_tensor]["min"], INPUT_RANGE[0]),
+                          "max": np.full_like(qsv[in_tensor]["max"], INPUT_RANGE[1])}
+        qsv[out_tensor] = {"min": np.zeros_like(qsv[out_tensor]["min"]),
+                           "max": np.ones_like(qsv[out_tensor]["max"])}
+        result = q.quantize(qsv, enable_progress_report=False)
+    int8_model = bytes(result.quantized_model)
+    return tflite_io.to_uint8_interface(int8_model)
+
+
+def with_metadata(model: bytes, *, labels: Sequence[str], backbone: Backbone, name: str,
+                  version: str, description: str, quantized: bool) -> bytes:
+    return tflite_io.add_metadata(
+        model, labels=labels, name=name, description=description, version=version,
+        image_size=backbone.image_size, mean=NORM_MEAN, std=NORM_STD,
+        quantized_output=quantized)

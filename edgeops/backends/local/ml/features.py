@@ -1,0 +1,137 @@
+"""Backbone features of image views, computed with the float backbone ``.tflite`` in LiteRT.
+
+LiteRT runs the frozen backbone about 7x faster than PyTorch eager on this CPU. Each view's
+feature vector is cached on disk keyed by (image content hash, backbone, view), so a retrain
+after a threshold/gate change or a resumed apply recomputes nothing.
+
+Views: ``plain`` (the whole image resized), and for augmented train images ``flip`` (mirror)
+and ``crop<seed>_<k>`` (a random resized crop, possibly mirrored, drawn from a generator seeded
+by the training seed and the image hash, so the same seed gives the same crops).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize, to_input
+
+N_CROPS = 2  # random crops per augmented train image (plus the plain view and its mirror)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def view_names(augment: bool, seed: int) -> tuple[str, ...]:
+    if not augment:
+        return ("plain",)
+    return ("plain", "flip", *(f"crop{seed}_{k}" for k in range(N_CROPS)))
+
+
+def render_view(image: Any, view: str, size: int, sha: str) -> np.ndarray:
+    """The uint8 HxWx3 input for one view of a decoded RGB image."""
+    from PIL import Image
+
+    if view == "plain":
+        return to_input(image, size)
+    if view == "flip":
+        return to_input(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), size)
+    if view.startswith("crop"):
+        seed_s, k_s = view[4:].split("_")
+        rng = np.random.default_rng([int(seed_s), int(k_s), int(sha[:12], 16)])
+        w, h = image.size
+        area = rng.uniform(0.55, 1.0) * w * h
+        ratio = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+        cw = int(round(min(w, np.sqrt(area * ratio))))
+        ch = int(round(min(h, np.sqrt(area / ratio))))
+        x0 = int(rng.integers(0, w - cw + 1))
+        y0 = int(rng.integers(0, h - ch + 1))
+        crop = image.crop((x0, y0, x0 + cw, y0 + ch))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return to_input(crop, size)
+    raise ValueError(f"unknown view {view!r}")
+
+
+class LiteRTRunner:
+    """A single-input, single-output ``.tflite`` model run by the LiteRT interpreter."""
+
+    def __init__(self, model: Path | bytes, num_threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        if isinstance(model, bytes):
+            self._interp = Interpreter(model_content=model, num_threads=num_threads)
+        else:
+            self._interp = Interpreter(model_path=str(model), num_threads=num_threads)
+        self._interp.allocate_tensors()
+        self.input = self._interp.get_input_details()[0]
+        self.output = self._interp.get_output_details()[0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """One example (no batch axis) in, the raw output (no batch axis) out."""
+        self._interp.set_tensor(self.input["index"], x[None].astype(self.input["dtype"]))
+        self._interp.invoke()
+        return np.array(self._interp.get_tensor(self.output["index"])[0])
+
+    def scores(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 pixels -> float scores, whatever the model's input/output types."""
+        if self.input["dtype"] == np.uint8:
+            out = self(pixels)
+        else:
+            out = self(normalize(pixels))
+        if self.output["dtype"] in (np.uint8, np.int8):
+            scale, zero = self.output["quantization"]
+            return (out.astype(np.float32) - zero) * scale
+        return out.astype(np.float32)
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+def extract_features(
+    images: Sequence[tuple[Path, str, tuple[str, ...]]],
+    backbone: Backbone,
+    backbone_tflite: Path,
+    cache_dir: Path | None,
+    advance: Callable[[int], None] = lambda n: None,
+) -> list[np.ndarray]:
+    """For each (path, sha256, views): an array (len(views), feature_dim) of float32 features."""
+    runner: LiteRTRunner | None = None
+    out: list[np.ndarray] = []
+    root = cache_dir / "features" / backbone.name if cache_dir is not None else None
+    for path, sha, views in images:
+        rows: list[np.ndarray | None] = []
+        for view in views:
+            cached = root / sha[:2] / f"{sha}.{view}.npy" if root is not None else None
+            rows.append(np.load(cached) if cached is not None and cached.exists() else None)
+        if any(r is None for r in rows):
+            image = load_rgb(path)
+            for i, view in enumerate(views):
+                if rows[i] is not None:
+                    continue
+                if runner is None:
+                    runner = LiteRTRunner(backbone_tflite)
+                feat = runner(normalize(render_view(image, view, backbone.image_size, sha)))
+                feat = feat.astype(np.float32)
+                rows[i] = feat
+                if root is not None:
+                    _atomic_save(root / sha[:2] / f"{sha}.{view}.npy", feat)
+        out.append(np.stack([r for r in rows if r is not None]))
+        advance(1)
+    return out

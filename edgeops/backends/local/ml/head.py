@@ -1,0 +1,133 @@
+"""The classifier head: a linear layer on frozen backbone features, trained with torch.
+
+Softmax + label-smoothed cross-entropy for single-label datasets, sigmoid + (smoothed) binary
+cross-entropy for multi-label ones. Adam, mini-batches, dropout on the features. Early stopping
+on validation loss (best weights restored) unless disabled; the budget's deadline stops training
+wherever it is. Seeded: the same seed, data and thread count give the same weights.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_EPOCHS = 150
+PATIENCE = 12
+BATCH_SIZE = 32
+LEARNING_RATE = 2e-3
+WEIGHT_DECAY = 1e-4
+DROPOUT = 0.2
+
+
+@dataclass(frozen=True)
+class HeadResult:
+    weight: np.ndarray  # (n_labels, feature_dim)
+    bias: np.ndarray  # (n_labels,)
+    epochs: int
+    best_epoch: int
+    best_val_loss: float | None
+    stop_reason: str  # MODEL_CONVERGED | BUDGET_REACHED
+    history: tuple[tuple[float, float | None], ...]  # (train loss, validation loss) per epoch
+
+
+def train_head(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    *,
+    multi_label: bool,
+    seed: int,
+    label_smoothing: float,
+    early_stopping: bool,
+    deadline: float,
+    max_epochs: int = MAX_EPOCHS,
+) -> HeadResult:
+    """``y_*`` are 0/1 matrices (n, n_labels). ``deadline`` is a ``time.monotonic()`` value."""
+    import torch
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    yt = torch.from_numpy(np.ascontiguousarray(y_train, dtype=np.float32))
+    n_labels = yt.shape[1]
+    linear = torch.nn.Linear(xt.shape[1], n_labels)
+    drop = torch.nn.Dropout(DROPOUT)
+    opt = torch.optim.Adam(linear.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+
+    def smooth(y: torch.Tensor) -> torch.Tensor:
+        if label_smoothing <= 0:
+            return y
+        if multi_label:
+            return y * (1 - label_smoothing) + label_smoothing / 2
+        return y * (1 - label_smoothing) + label_smoothing / n_labels
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if multi_label:
+            return torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        return -(y * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+    has_val = x_val is not None and y_val is not None and len(x_val) > 0
+    if has_val:
+        xv = torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32))
+        yv = torch.from_numpy(np.ascontiguousarray(y_val, dtype=np.float32))
+
+    best_state = (linear.weight.detach().clone(), linear.bias.detach().clone())
+    best_loss: float | None = None
+    best_epoch = 0
+    history: list[tuple[float, float | None]] = []
+    stop_reason = "MODEL_CONVERGED"
+    epoch = 0
+    for epoch in range(1, max_epochs + 1):
+        if time.monotonic() >= deadline:
+            stop_reason = "BUDGET_REACHED"
+            epoch -= 1
+            break
+        linear.train()
+        perm = torch.randperm(len(xt), generator=g)
+        total = 0.0
+        for i in range(0, len(xt), BATCH_SIZE):
+            idx = perm[i:i + BATCH_SIZE]
+            opt.zero_grad()
+            loss = loss_fn(linear(drop(xt[idx])), smooth(yt[idx]))
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        train_loss = total / len(xt)
+        val_loss: float | None = None
+        if has_val:
+            linear.eval()
+            with torch.no_grad():
+                # unsmoothed: the quantity early stopping watches is the real validation loss
+                val_loss = float(loss_fn(linear(xv), yv))
+        history.append((round(train_loss, 6), None if val_loss is None else round(val_loss, 6)))
+        watched = val_loss if val_loss is not None else train_loss
+        if best_loss is None or watched < best_loss - 1e-5:
+            best_loss = watched
+            best_epoch = epoch
+            best_state = (linear.weight.detach().clone(), linear.bias.detach().clone())
+        elif early_stopping and epoch - best_epoch >= PATIENCE:
+            break
+    if not early_stopping or best_epoch == 0:
+        best_state = (linear.weight.detach().clone(), linear.bias.detach().clone())
+        best_epoch = epoch
+    return HeadResult(
+        weight=best_state[0].numpy().copy(),
+        bias=best_state[1].numpy().copy(),
+        epochs=epoch,
+        best_epoch=best_epoch,
+        best_val_loss=best_loss if has_val else None,
+        stop_reason=stop_reason,
+        history=tuple(history),
+    )
+
+
+def predict(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, multi_label: bool) -> np.ndarray:
+    logits = x.astype(np.float64) @ weight.T.astype(np.float64) + bias.astype(np.float64)
+    if multi_label:
+        return 1 / (1 + np.exp(-logits))
+    z = logits - logits.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)

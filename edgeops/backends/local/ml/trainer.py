@@ -1,0 +1,341 @@
+"""Train, export, evaluate and gate one model version on this machine.
+
+The recipe (bump :data:`TRAINER_VERSION` when it changes):
+1. features: the ImageNet-pretrained EfficientNet-Lite backbone for ``optimize_for``, converted
+   to a float ``.tflite`` and run by LiteRT, gives a 1280-d feature vector per image view; train
+   images get augmented views (mirror, two random resized crops) when ``training.augment``;
+   features are cached by image hash in ``cache_dir``.
+2. train: a linear head (softmax, or sigmoid for multi-label) with label smoothing and dropout,
+   early-stopped on validation loss, inside the node-hour budget.
+3. export: backbone + head + softmax/sigmoid converted with litert-torch (float32), then static
+   int8 with uint8 input/output; both carry TFLite metadata (labels, normalization).
+4. evaluate: the int8 ``.tflite`` in the LiteRT interpreter on the test split; threshold by the
+   rule, gate at that threshold.
+Fine-tuning backbone blocks is not part of this recipe (``training.fine_tune`` is recorded in
+the model card but has no effect yet).
+
+Importing this module is cheap: torch, LiteRT and the converters are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeops.config.model import ModelSpec
+from edgeops.errors import DatasetError
+from edgeops.evaluation import (
+    Evaluation,
+    GateResult,
+    apply_gate,
+    choose_threshold,
+    evaluate_scores,
+    render_html,
+)
+from edgeops.progress import Reporter
+
+TRAINER_VERSION = "local-effnetlite-linear-1"
+
+MODEL_INT8 = "model_int8.tflite"
+MODEL_FLOAT = "model_float32.tflite"
+LABELS_TXT = "labels.txt"
+MODEL_CARD = "model_card.json"
+EVALUATION_JSON = "evaluation.json"
+REPORT_HTML = "report.html"
+REPRESENTATIVE_IMAGES = 64  # int8 calibration images from the train split
+
+# Measured on the reference machine (2 cores): per-view backbone ms in LiteRT, conversion s.
+_VIEW_MS = {"latency": 9.0, "balanced": 12.0, "accuracy": 17.0}
+_DECODE_MS = 12.0
+_CONVERT_S = {"latency": 12.0, "balanced": 14.0, "accuracy": 17.0}
+_INT8_MS = {"latency": 12.0, "balanced": 16.0, "accuracy": 22.0}
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    image_path: Path  # a real image file (JPEG/PNG/GIF/BMP/ICO/WebP), decoded with Pillow
+    labels: tuple[str, ...]  # one label for single-label datasets, 1+ for multi-label
+    split: str  # "train" | "validation" | "test"
+    image_id: str = ""  # how reports name the image; defaults to the file name
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    out_dir: Path
+    labels: tuple[str, ...]
+    threshold: float
+    evaluation: Evaluation
+    gate: GateResult
+    stop_reason: str  # MODEL_CONVERGED | BUDGET_REACHED
+    cost_node_hours: float
+    timings: dict[str, float]
+    sha256: dict[str, str]
+    label_thresholds: dict[str, float] = field(default_factory=dict)  # multi-label only
+    threshold_note: str = ""  # set when the threshold rule's target could not be met
+
+
+def estimate_seconds(n_images: int, optimize_for: str) -> float:
+    """Wall time of :func:`train_and_export` on this machine without a warm cache (pure)."""
+    if optimize_for not in _VIEW_MS:
+        raise ValueError(f"unknown optimize_for {optimize_for!r}")
+    n_train = 0.8 * n_images
+    views = n_train * 4 + (n_images - n_train)
+    features = _CONVERT_S[optimize_for] + n_images * _DECODE_MS / 1000 + (
+        views * _VIEW_MS[optimize_for] / 1000)
+    train = 5.0 + n_train * 4 * 0.004
+    export = 2 * _CONVERT_S[optimize_for] + 8.0
+    evaluate = 2.0 + 0.1 * n_images * (_INT8_MS[optimize_for] + _VIEW_MS[optimize_for]) / 1000
+    return round(features + train + export + evaluate, 1)
+
+
+def re_evaluate(out_dir: Path, spec: ModelSpec) -> tuple[float, GateResult]:
+    """Threshold and gate for a new rule/gate on a trained version, from its evaluation.json."""
+    evaluation = Evaluation.from_dict(json.loads((out_dir / EVALUATION_JSON).read_text()))
+    threshold = choose_threshold(evaluation, spec.threshold).threshold
+    return threshold, apply_gate(evaluation, threshold, spec.gate)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _check(examples: Sequence[TrainingExample], labels: Sequence[str], multi_label: bool) -> None:
+    known = set(labels)
+    if len(known) != len(labels) or not labels:
+        raise DatasetError("labels must be a non-empty list without duplicates")
+    for ex in examples:
+        if ex.split not in ("train", "validation", "test"):
+            raise DatasetError(f"{ex.image_path}: unknown split {ex.split!r}")
+        if not ex.labels or (not multi_label and len(ex.labels) != 1):
+            raise DatasetError(f"{ex.image_path}: a {'multi' if multi_label else 'single'}-label "
+                               f"example needs {'1+' if multi_label else 'exactly 1'} label(s), "
+                               f"has {len(ex.labels)}")
+        unknown = set(ex.labels) - known
+        if unknown:
+            raise DatasetError(f"{ex.image_path}: label(s) {sorted(unknown)} not in {list(labels)}")
+    for split in ("train", "test"):
+        if not any(ex.split == split for ex in examples):
+            raise DatasetError(f"the {split} split is empty; a model needs train and test images")
+
+
+def _thumbnail(path: Path) -> str:
+    from edgeops.backends.local.ml.backbone import load_rgb
+
+    image = load_rgb(path)
+    image.thumbnail((96, 96))
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=70)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _clean_stale(out_dir: Path) -> None:
+    for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def train_and_export(
+    examples: Sequence[TrainingExample],
+    labels: Sequence[str],
+    multi_label: bool,
+    spec: ModelSpec,
+    out_dir: Path,
+    *,
+    version: int,
+    dataset_fingerprint: str,
+    reporter: Reporter,
+    cache_dir: Path | None = None,
+) -> TrainOutcome:
+    import numpy as np
+
+    from edgeops.backends.local.ml import export as ex
+    from edgeops.backends.local.ml.backbone import backbone_for, load_rgb, normalize, to_input
+    from edgeops.backends.local.ml.features import (
+        LiteRTRunner,
+        extract_features,
+        file_sha256,
+        view_names,
+    )
+    from edgeops.backends.local.ml.head import train_head
+
+    start = time.monotonic()
+    labels = tuple(labels)
+    _check(examples, labels, multi_label)
+    opts = spec.training
+    backbone = backbone_for(spec.optimize_for)
+    budget_s = spec.budget.node_hours * 3600.0
+    # keep time for export and evaluation inside the budget
+    reserve = 2 * _CONVERT_S[spec.optimize_for] + 10.0
+    deadline = start + max(budget_s - reserve, 0.0)
+    timings: dict[str, float] = {}
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out_dir)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    work.chmod(0o755)  # mkdtemp makes it private; a model version is an ordinary folder
+    try:
+        index = {lab: i for i, lab in enumerate(labels)}
+
+        def onehot(rows: Sequence[TrainingExample]) -> Any:
+            y = np.zeros((len(rows), len(labels)), dtype=np.float32)
+            for i, e in enumerate(rows):
+                for lab in e.labels:
+                    y[i, index[lab]] = 1.0
+            return y
+
+        by_split = {s: [e for e in examples if e.split == s]
+                    for s in ("train", "validation", "test")}
+        # --- features -------------------------------------------------------------------
+        t = time.monotonic()
+        with reporter.task(f"converting {backbone.name} backbone", None):
+            backbone_path = ex.feature_backbone(backbone, cache_dir, work, TRAINER_VERSION)
+        shas = {e.image_path: file_sha256(e.image_path) for e in examples}
+        train_views = view_names(opts.augment, opts.seed)
+        jobs = [(e.image_path, shas[e.image_path],
+                 train_views if e.split == "train" else ("plain",))
+                for s in ("train", "validation") for e in by_split[s]]
+        with reporter.task("computing backbone features", len(jobs)) as task:
+            feats = extract_features(jobs, backbone, backbone_path, cache_dir, task.advance)
+        n_train = len(by_split["train"])
+        y_tr = onehot(by_split["train"])
+        x_train = np.concatenate(feats[:n_train])
+        y_train = np.repeat(y_tr, [len(f) for f in feats[:n_train]], axis=0)
+        x_val = np.concatenate(feats[n_train:]) if len(feats) > n_train else None
+        y_val = onehot(by_split["validation"]) if x_val is not None else None
+        timings["features"] = round(time.monotonic() - t, 3)
+
+        # --- train ------------------------------------------------------------------------
+        t = time.monotonic()
+        with reporter.task("training classifier head", None):
+            head = train_head(
+                x_train, y_train, x_val, y_val, multi_label=multi_label, seed=opts.seed,
+                label_smoothing=opts.label_smoothing, early_stopping=spec.budget.early_stopping,
+                deadline=deadline)
+        if head.stop_reason == "BUDGET_REACHED":
+            reporter.warn(f"model.{spec.name}: the budget of {spec.budget.node_hours:g} node "
+                          f"hours ended training after {head.epochs} epochs")
+        timings["train"] = round(time.monotonic() - t, 3)
+
+        # --- export -----------------------------------------------------------------------
+        t = time.monotonic()
+        name = f"{spec.name} v{version}"
+        desc = (f"edgeops {TRAINER_VERSION}: {backbone.name} + linear head, "
+                f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels")
+        with reporter.task("exporting TFLite models", 2) as task:
+            float_model = ex.classifier_float(backbone, head.weight, head.bias, multi_label)
+            (work / MODEL_FLOAT).write_bytes(ex.with_metadata(
+                float_model, labels=labels, backbone=backbone, name=name, version=str(version),
+                description=desc + ", float32", quantized=False))
+            task.advance()
+            rep_rng = np.random.default_rng(opts.seed)
+            train_paths = [e.image_path for e in by_split["train"]]
+            chosen = sorted(rep_rng.choice(len(train_paths),
+                                           size=min(REPRESENTATIVE_IMAGES, len(train_paths)),
+                                           replace=False).tolist())
+            representative = [normalize(to_input(load_rgb(train_paths[i]), backbone.image_size))
+                              for i in chosen]
+            int8_model = ex.quantize_int8(float_model, representative)
+            (work / MODEL_INT8).write_bytes(ex.with_metadata(
+                int8_model, labels=labels, backbone=backbone, name=name, version=str(version),
+                description=desc + ", int8 (uint8 input/output)", quantized=True))
+            task.advance()
+        (work / LABELS_TXT).write_text("".join(f"{lab}\n" for lab in labels))
+        timings["export"] = round(time.monotonic() - t, 3)
+
+        # --- evaluate ---------------------------------------------------------------------
+        t = time.monotonic()
+        test = by_split["test"]
+        int8_run = LiteRTRunner(work / MODEL_INT8)
+        float_run = LiteRTRunner(work / MODEL_FLOAT)
+        scores, float_top = [], []
+        with reporter.task("evaluating int8 model on the test split", len(test)) as task:
+            for e in test:
+                pixels = to_input(load_rgb(e.image_path), backbone.image_size)
+                scores.append(int8_run.scores(pixels))
+                float_top.append(int(np.argmax(float_run.scores(pixels))))
+                task.advance()
+        score_arr = np.stack(scores)
+        agreement = float(np.mean(score_arr.argmax(1) == np.asarray(float_top)))
+        ids = [e.image_id or e.image_path.name for e in test]
+        evaluation = evaluate_scores(
+            score_arr, [e.labels for e in test], labels, multi_label=multi_label,
+            image_ids=ids,
+            extra={"model": MODEL_INT8, "runtime": "LiteRT interpreter",
+                   "int8_float_top1_agreement": round(agreement, 6)})
+        choice = choose_threshold(evaluation, spec.threshold)
+        if not choice.met:
+            reporter.warn(f"model.{spec.name}: {choice.note}")
+        gate = apply_gate(evaluation, choice.threshold, spec.gate)
+        timings["evaluate"] = round(time.monotonic() - t, 3)
+
+        _write_json(work / EVALUATION_JSON, evaluation.to_dict())
+        thumbs = {}
+        by_id = {i: e.image_path for i, e in zip(ids, test, strict=True)}
+        for m in evaluation.mistakes[:12]:
+            thumbs[m.image_id] = _thumbnail(by_id[m.image_id])
+        (work / REPORT_HTML).write_text(render_html(
+            evaluation, title=f"model.{spec.name} v{version}", threshold=choice.threshold,
+            gate=gate, thumbnails=thumbs))
+        sha = {f: _sha256(work / f) for f in (MODEL_INT8, MODEL_FLOAT, LABELS_TXT)}
+        cost = (time.monotonic() - start) / 3600.0
+        _write_json(work / MODEL_CARD, {
+            "name": spec.name,
+            "version": version,
+            "trainer_version": TRAINER_VERSION,
+            "dataset_fingerprint": dataset_fingerprint,
+            "backbone": backbone.name,
+            "input_size": backbone.image_size,
+            "optimize_for": spec.optimize_for,
+            "multi_label": multi_label,
+            "labels": list(labels),
+            "normalization": {"mean": 127.0, "std": 128.0},
+            "training": {"seed": opts.seed, "augment": opts.augment,
+                         "label_smoothing": opts.label_smoothing, "fine_tune": opts.fine_tune,
+                         "fine_tune_applied": False, "epochs": head.epochs,
+                         "best_epoch": head.best_epoch, "best_val_loss": head.best_val_loss,
+                         "examples": {s: len(v) for s, v in by_split.items()}},
+            "budget_node_hours": spec.budget.node_hours,
+            "early_stopping": spec.budget.early_stopping,
+            "stop_reason": head.stop_reason,
+            "cost_node_hours": round(cost, 6),
+            "timings_s": timings,
+            "threshold": {"rule": spec.threshold.describe(), "value": choice.threshold,
+                          "met": choice.met, "note": choice.note,
+                          "per_label": choice.per_label},
+            "metrics": {"au_prc": evaluation.au_prc, "log_loss": evaluation.log_loss,
+                        "top1_accuracy": evaluation.top1_accuracy,
+                        **{k: v for k, v in evaluation.overall.at(choice.threshold).items()},
+                        "int8_float_top1_agreement": round(agreement, 6),
+                        "test_images": evaluation.n_examples},
+            "gate": gate.to_dict(),
+            "sha256": sha,
+        })
+        # --- publish atomically -----------------------------------------------------------
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.tmp-old-{os.getpid()}"
+            os.replace(out_dir, old)
+            os.replace(work, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return TrainOutcome(
+        out_dir=out_dir, labels=labels, threshold=choice.threshold, evaluation=evaluation,
+        gate=gate, stop_reason=head.stop_reason, cost_node_hours=round(cost, 6),
+        timings=timings, sha256=sha, label_thresholds=dict(choice.per_label),
+        threshold_note=choice.note)
