@@ -562,3 +562,13 @@ def test_env_values_stay_strings(write: Write) -> None:
         "edgeops.yaml:8: models.flowers.keep: expected a whole number, got text '3'; ${...} "
         "interpolation always gives text, so write this value directly in the file"
     ]
+
+
+def test_deeply_nested_yaml_is_refused(write: Write) -> None:
+    path = write("version: 1\nx: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problems(path) == [
+        "edgeops.yaml: YAML nesting is too deep; an edgeops config is a few levels deep"
+    ]
+    path = write("version: 1\nx: " + "[" * 40 + "]" * 40 + "\n")
+    (line,) = problems(path)
+    assert line.startswith("edgeops.yaml:2: x[0][0]") and "nested too deeply" in line
