@@ -22,7 +22,7 @@ from typing import Any
 from edgeops.backends.local import lock as lockfile
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.store import BlobStore, atomic_write
-from edgeops.config.model import BundleTarget, Config, RegistryTarget
+from edgeops.config.model import BundleTarget, Config, OnlineTarget, RegistryTarget
 from edgeops.errors import EdgeopsError
 from edgeops.progress import Reporter
 from edgeops.state import (
@@ -346,9 +346,25 @@ class LocalBackend:
             self.registry.set_publish(
                 target.address, target.model, target.kind, version.version, target.spec, state
             )
+        elif isinstance(target.target, OnlineTarget):
+            t3 = target.target
+            model_file = vdir / MODEL_FILES[t3.format]
+            state = {
+                "version": version.version,
+                "name": t3.name,
+                "file": str(model_file),
+                "sha256": sha256_file(model_file),
+                "labels": labels,
+                "threshold": version.threshold,
+                "eval_fingerprint": version.eval_fingerprint,
+            }
+            self.registry.set_publish(
+                target.address, target.model, target.kind, version.version, target.spec, state
+            )
         else:
             raise EdgeopsError(
-                f"{target.address}: the local backend cannot publish to '{target.kind}' yet"
+                f"{target.address}: the local backend cannot publish to '{target.kind}'; "
+                "use registry, bundle or online targets"
             )
         reporter.info(f"{target.address}: now serves v{version.version}")
 
