@@ -1,0 +1,178 @@
+"""The hash cache: an unchanged source is not re-read; a changed file or member is."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edgeops.datasets import images, iter_image_bytes, open_image, zipsource
+from edgeops.datasets.images import Inspection
+from edgeops.errors import DatasetError
+
+from .conftest import Seeds, image_bytes, make_label_tree, scan, spec_for, tree_members, write_zip
+
+
+class CountingInspect:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def __call__(self, path: str) -> Inspection:
+        self.paths.append(path)
+        return images.inspect_file(path)
+
+
+def test_unchanged_folder_reads_no_file_bytes(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "data"
+    tree = make_label_tree(base, {"cat": 30, "dog": 30}, seeds)
+    spec = spec_for("folder", base)
+    spy = CountingInspect()
+    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", spy)
+    first = scan(spec, tmp_path)
+    assert len(spy.paths) == 60
+
+    def no_read(path: str) -> Inspection:
+        raise AssertionError(f"read {path} although it is cached")
+
+    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", no_read)
+    real_open = open
+
+    def guarded_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
+        if str(file).endswith(".png"):
+            raise AssertionError(f"opened {file}")
+        return real_open(file, mode, *args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    second = scan(spec, tmp_path)
+    monkeypatch.undo()
+    assert second == first
+
+    # A changed file (new content, new size/mtime) is read again, and only that one.
+    spy = CountingInspect()
+    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", spy)
+    changed = tree["cat"][3]
+    changed.write_bytes(image_bytes(10_000, size=(9, 9)))
+    third = scan(spec, tmp_path)
+    assert spy.paths == [str(changed)]
+    assert third.fingerprint() != first.fingerprint()
+
+
+def test_rejections_are_cached_too(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    (base / "cat" / "notes.jpg").write_text("not an image")
+    spec = spec_for("folder", base)
+    with pytest.raises(DatasetError) as first:
+        scan(spec, tmp_path)
+    spy = CountingInspect()
+    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", spy)
+    with pytest.raises(DatasetError) as second:
+        scan(spec, tmp_path)
+    assert spy.paths == []
+    assert str(first.value) == str(second.value)
+
+
+def test_unchanged_zip_is_not_opened(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    z = write_zip(tmp_path / "d.zip", tree_members({"cat": 30, "dog": 30}, seeds))
+    spec = spec_for("zip", z)
+    first = scan(spec, tmp_path)
+
+    def no_open(*args: object, **kw: object) -> zipfile.ZipFile:
+        raise AssertionError("opened the zip although it is cached")
+
+    monkeypatch.setattr(zipsource.zipfile, "ZipFile", no_open)
+    assert scan(spec, tmp_path) == first
+
+
+def test_changed_zip_rereads_only_new_members(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = tree_members({"cat": 30, "dog": 30}, seeds)
+    z = write_zip(tmp_path / "d.zip", members)
+    spec = spec_for("zip", z)
+    first = scan(spec, tmp_path)
+
+    write_zip(z, [*members, ("dog/extra.png", image_bytes(seeds()))])
+    read: list[str] = []
+    real = zipsource._Reader.inspect
+
+    def spy(self: zipsource._Reader, info: zipfile.ZipInfo) -> Inspection:
+        read.append(info.filename)
+        return real(self, info)
+
+    monkeypatch.setattr(zipsource._Reader, "inspect", spy)
+    second = scan(spec, tmp_path)
+    assert read == ["dog/extra.png"]
+    assert len(second.images) == len(first.images) + 1
+
+
+def test_corrupt_cache_is_not_an_error(tmp_path: Path, seeds: Seeds) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    cache = tmp_path / ".edgeops" / "cache.sqlite"
+    cache.parent.mkdir()
+    cache.write_bytes(b"this is not sqlite" * 100)
+    from edgeops.datasets import scan_dataset
+    from edgeops.progress import NullReporter
+
+    reporter = NullReporter()
+    m = scan_dataset(spec_for("folder", base), root=tmp_path, cache_path=cache, reporter=reporter)
+    assert len(m.images) == 20
+    assert reporter.warnings and "scanning without it" in reporter.warnings[0]
+
+
+def test_cache_rows_of_deleted_files_are_forgotten(tmp_path: Path, seeds: Seeds) -> None:
+    base = tmp_path / "data"
+    tree = make_label_tree(base, {"cat": 11, "dog": 10}, seeds)
+    spec = spec_for("folder", base)
+    scan(spec, tmp_path)
+    os.remove(tree["cat"][0])
+    scan(spec, tmp_path)
+    db = sqlite3.connect(tmp_path / ".edgeops" / "cache.sqlite")
+    (n,) = db.execute("SELECT COUNT(*) FROM files").fetchone()
+    db.close()
+    assert n == 20
+
+
+@pytest.mark.parametrize("kind", ["zip", "folder"])
+def test_image_bytes_round_trip(tmp_path: Path, seeds: Seeds, kind: str) -> None:
+    members = tree_members({"cat": 10, "dog": 10}, seeds)
+    if kind == "zip":
+        source = write_zip(tmp_path / "d.zip", members)
+    else:
+        source = tmp_path / "d"
+        for name, data in members:
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_bytes(data)
+    spec = spec_for(kind, source)
+    m = scan(spec, tmp_path)
+    by_name = dict(members)
+    got = list(iter_image_bytes(spec, m.images, root=tmp_path))
+    assert [r for r, _ in got] == list(m.images)
+    for rec, data in got:
+        assert (
+            data
+            == by_name[
+                rec.source.split(":", 1)[1] if kind == "zip" else rec.source.split("/", 1)[1]
+            ]
+        )
+    assert open_image(spec, m.images[0], root=tmp_path) == got[0][1]
+
+
+def test_open_image_detects_a_changed_file(tmp_path: Path, seeds: Seeds) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    spec = spec_for("folder", base)
+    m = scan(spec, tmp_path)
+    Path(m.images[0].locator).write_bytes(image_bytes(5000))
+    with pytest.raises(DatasetError, match="changed since it was scanned; run edgeops plan again"):
+        open_image(spec, m.images[0], root=tmp_path)
