@@ -13,7 +13,7 @@ class ThresholdChoice:
     threshold: float
     met: bool = True  # False when the rule's target could not be reached (closest choice taken)
     note: str = ""  # why, for people, when not met
-    per_label: dict[str, float] = field(default_factory=dict)  # multi-label: the same rule per label
+    per_label: dict[str, float] = field(default_factory=dict)  # multi-label: rule per label
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,13 @@ def _choose_on_curve(curve: Curve, rule: ThresholdRule) -> ThresholdChoice:
         return ThresholdChoice(float(rule.value))
     if rule.target_precision is not None:
         target = rule.target_precision
-        for t, p in zip(THRESHOLDS, curve.precision, strict=True):
-            if p >= target:
-                return ThresholdChoice(t)
-        best = max(range(len(THRESHOLDS)), key=lambda i: (curve.precision[i], -i))
+        # Only thresholds that still predict something count: with no prediction at all the
+        # precision is 1.0 by convention, which is no answer to "reach this precision".
+        live = [i for i in range(len(THRESHOLDS)) if curve.recall[i] > 0] or [0]
+        for i in live:
+            if curve.precision[i] >= target:
+                return ThresholdChoice(THRESHOLDS[i])
+        best = max(live, key=lambda i: (curve.precision[i], -i))
         return ThresholdChoice(
             THRESHOLDS[best], met=False,
             note=f"no threshold reaches precision {target:g}; took the most precise one "
@@ -78,8 +81,8 @@ def choose_threshold(evaluation: Evaluation, rule: ThresholdRule) -> ThresholdCh
     """The overall threshold for ``rule`` (and, for multi-label models, one per label).
 
     - value: that value;
-    - target_precision: the lowest threshold whose precision >= target; if none, the most
-      precise threshold, flagged ``met=False``;
+    - target_precision: the lowest threshold whose precision >= target among thresholds that
+      still predict something (recall > 0); if none, the most precise one, flagged ``met=False``;
     - target_recall: the highest threshold whose recall >= target;
     - max_f1: the threshold with the highest F1 (the lowest one on ties).
     """
@@ -95,7 +98,7 @@ def pick_threshold(evaluation: Evaluation, rule: ThresholdRule) -> float:
 
 
 def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> GateResult:
-    """Compares the overall (micro) precision/recall at ``threshold`` and the AuPRC with the bars."""
+    """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars."""
     at = evaluation.overall.at(threshold)
     rows: list[GateRow] = []
     for metric, bar, value in (

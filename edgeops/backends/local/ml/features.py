@@ -86,10 +86,7 @@ class LiteRTRunner:
 
     def scores(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels -> float scores, whatever the model's input/output types."""
-        if self.input["dtype"] == np.uint8:
-            out = self(pixels)
-        else:
-            out = self(normalize(pixels))
+        out = self(pixels) if self.input["dtype"] == np.uint8 else self(normalize(pixels))
         if self.output["dtype"] in (np.uint8, np.int8):
             scale, zero = self.output["quantization"]
             return (out.astype(np.float32) - zero) * scale
