@@ -53,9 +53,15 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
 
     # model address -> the version publish targets should point at (int, or NEW_VERSION)
     current: dict[str, int | str] = {}
+    pins: dict[str, set[int]] = {}  # model name -> versions publish targets pin (kept by `keep`)
+    for p in desired.publish:
+        if p.pinned_version is not None:
+            pins.setdefault(p.model, set()).add(p.pinned_version)
     for m in desired.models:
         lm = live.models.get(m.address)
-        model_changes, version = _plan_model(m, lm, dataset_changes.get(m.dataset_address), live)
+        model_changes, version = _plan_model(
+            m, lm, dataset_changes.get(m.dataset_address), live, pins.get(m.spec.name, set())
+        )
         changes.extend(model_changes)
         current[m.address] = version
     for address in sorted(set(live.models) - {m.address for m in desired.models}):
@@ -243,7 +249,11 @@ def _fmt(v: Any) -> str:
 
 
 def _plan_model(
-    m: DesiredModel, lm: LiveModel | None, dataset_change: Change | None, live: LiveState
+    m: DesiredModel,
+    lm: LiveModel | None,
+    dataset_change: Change | None,
+    live: LiveState,
+    pinned: set[int],
 ) -> tuple[list[Change], int | str]:
     changes: list[Change] = []
     latest = lm.latest() if lm else None
@@ -308,6 +318,7 @@ def _plan_model(
         ready = [v for v in lm.versions if v.status == "ready"]
         keep_n = m.spec.keep - (1 if version == NEW_VERSION else 0)
         published = {p.version for p in live.publish.values() if p.model == m.spec.name}
+        published |= pinned
         candidates = ready[: max(0, len(ready) - keep_n)]
         doomed = [
             v.version for v in candidates if v.version not in published and v.version != version
