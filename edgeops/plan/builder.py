@@ -398,10 +398,11 @@ def _plan_publish(
         if latest is not None and latest.version != current:
             rollback_note = f"v{current} matches the config (already trained, no retraining)"
 
-    # a version that exists but missed its gate blocks the publish; the old model stays live
+    # a version that exists but missed its gate blocks the publish; the old model stays live.
+    # One this apply re-evaluates (new threshold/gate) is decided by the applier afterwards.
     if isinstance(target_version, int) and lm is not None:
         v = lm.by_version(target_version)
-        if v is not None and not v.blessed:
+        if v is not None and not v.blessed and v.eval_fingerprint == eval_fp:
             return None, (
                 f"{p.address}: v{v.version} of {m.address} missed its gate; "
                 "publish is blocked and the current target stays as it is"
