@@ -101,7 +101,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         ui.print_out(json.dumps(live_to_dict(live), indent=2) + "\n")
     else:
-        ui.print_out(render_live(live, width=ui.out.width))
+        ui.print_out(render_live(live, width=ui.out.width if ui.out.is_terminal else 140))
     return EXIT_OK
 
 

@@ -70,10 +70,10 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
             "recall",
             "AuPRC",
             "stop reason",
-            "cost (node h)",
+            "node h",
             "created",
         ):
-            t.add_column(col)
+            t.add_column(col, no_wrap=True)
         for v in m.versions:
             s = v.metrics.get("summary", {})
             t.add_row(
@@ -86,7 +86,7 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
                 _num(s.get("au_prc")),
                 v.stop_reason or "-",
                 f"{v.cost_node_hours:.4f}",
-                v.created_at,
+                v.created_at[:16].replace("T", " "),
             )
         console.print(t)
     if live.publish:

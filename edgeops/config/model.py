@@ -26,7 +26,7 @@ class GoogleBackendSpec:
     location: str = "us-central1"
     bucket: str = ""
     prefix: str = "edgeops"
-    price_per_node_hour: float = 3.15  # USD; see schema description for the source
+    price_per_node_hour: float = 18.0  # USD per node hour, edge training; see the schema
     firebase_project: str = ""  # defaults to `project` when empty
 
 
@@ -68,7 +68,7 @@ class DatasetSpec:
     source: SourceSpec
     multi_label: bool = False
     split: SplitSpec = field(default_factory=SplitSpec)
-    line: int = 0  # line in edgeops.yaml where the dataset is declared (for messages)
+    line: int = field(default=0, compare=False)  # where declared in edgeops.yaml (messages)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class ModelSpec:
     gate: GateSpec = field(default_factory=GateSpec)
     training: TrainingOptions = field(default_factory=TrainingOptions)
     keep: int | None = None  # retention: keep the newest N versions; None keeps all
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class PublishSpec:
 
     model: str
     targets: tuple[tuple[str, PublishTarget], ...] = ()
-    line: int = 0
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

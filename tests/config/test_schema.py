@@ -139,14 +139,9 @@ DEFAULTS = [
         "$defs/publish_targets/properties/registry/properties/protect",
         RegistryTarget(display_name="x").protect,
     ),
-    pytest.param(
+    (
         "$defs/google_backend/properties/price_per_node_hour",
         GoogleBackendSpec(project="p").price_per_node_hour,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="model.py still defaults to 3.15 (the old cloud-model price); the published "
-            "Edge on-device training price is 18.00: model.py must change",
-        ),
     ),
 ]
 

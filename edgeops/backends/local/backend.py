@@ -394,6 +394,13 @@ def _metrics(model: DesiredModel, evaluation: Any, threshold: float, gate: Any) 
             "min_recall": g.min_recall,
             "min_au_prc": g.min_au_prc,
         },
-        "summary": evaluation.summary(threshold),
+        "summary": {
+            "threshold": threshold,
+            "au_prc": evaluation.au_prc,
+            "log_loss": evaluation.log_loss,
+            "top1_accuracy": evaluation.top1_accuracy,
+            "test_images": evaluation.n_examples,
+            **evaluation.overall.at(threshold),
+        },
         "gate": gate.to_dict(),
     }
