@@ -15,6 +15,8 @@ from rich.markup import escape
 from edgeops.plan.definition import LEGEND, Action, Change, Plan
 
 GITHUB_COMMENT_LIMIT = 65_536
+MAX_LIST = 30  # rows of each list in the markdown head (train table, drift, warnings)
+MAX_CELL = 300  # characters of one reason/warning in the markdown head
 MARKDOWN_MARKER = "<!-- edgeops-plan -->"
 
 _STYLE = {
@@ -167,7 +169,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         if trains:
             head.append("| model | why it (re)trains | budget | estimate |")
             head.append("|---|---|---|---|")
-            for c in trains:
+            for c in trains[:MAX_LIST]:
                 d = c.details
                 cap = float(d.get("node_hours", 0)) * 3600
                 hours = f"{d.get('node_hours', 0):g} node h"
@@ -175,18 +177,22 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
                     hours += f" (≤ {d['cost_ceiling']})"
                 est = fmt_seconds(min(cap, d.get("estimate_seconds", 0)))
                 head.append(f"| `{c.address}` | {_md_cell(c.reason)} | {hours} | ~{est} |")
+            if len(trains) > MAX_LIST:
+                head.append(f"| … and {len(trains) - MAX_LIST} more | | | |")
             head.append("")
     if plan.drift:
         head.append("**Drift** (changed outside edgeops; this plan restores it):")
-        head.extend(f"- `{a}`: {_md_cell(w)}" for a, w in plan.drift)
+        head.extend(f"- `{a}`: {_md_cell(w)}" for a, w in plan.drift[:MAX_LIST])
+        if len(plan.drift) > MAX_LIST:
+            head.append(f"- … and {len(plan.drift) - MAX_LIST} more")
         head.append("")
     if plan.warnings:
         head.append("**Warnings**")
-        head.extend(f"- {_md_cell(w)}" for w in plan.warnings[:50])
-        if len(plan.warnings) > 50:
-            head.append(f"- … and {len(plan.warnings) - 50} more")
+        head.extend(f"- {_md_cell(w)}" for w in plan.warnings[:MAX_LIST])
+        if len(plan.warnings) > MAX_LIST:
+            head.append(f"- … and {len(plan.warnings) - MAX_LIST} more")
         head.append("")
-    tail = ["", f"**{summary_line(plan)}**", ""]
+    tail = ["", "", f"**{summary_line(plan)}**", ""]  # a blank line ends the <details> block
     text = "\n".join(head)
     budget = limit - len(text) - len("\n".join(tail)) - 400  # room for the truncation note
     blocks: list[str] = []
@@ -213,6 +219,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
 
 
 def _md_cell(s: str) -> str:
+    s = s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
     return s.replace("|", "\\|").replace("\n", " ")
 
 
