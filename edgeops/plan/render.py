@@ -83,7 +83,7 @@ def _change_lines(c: Change) -> list[str]:
         )
         for label, counts in per_label.items():
             cells = "".join(_count_cell(col, counts.get(col, 0)).rjust(16) for col in used)
-            lines.append("  " + label.ljust(width) + cells)
+            lines.append(("  " + label.ljust(width) + cells).rstrip())
     if d.get("delete_versions"):
         lines.append("versions to delete: " + ", ".join(f"v{v}" for v in d["delete_versions"]))
     if d.get("note"):
