@@ -1,0 +1,272 @@
+"""Rendering tests: golden files for text and markdown, versioned JSON, the markdown size cap.
+
+Regenerate the golden files after an intended change of the output with
+``UPDATE_GOLDEN=1 python -m pytest tests/plan/test_render.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from edgeops.config.model import BundleTarget, ThresholdRule
+from edgeops.plan.builder import build_plan
+from edgeops.plan.definition import FORMAT_VERSION, LEGEND, Action, Change, Plan
+from edgeops.plan.render import (
+    GITHUB_COMMENT_LIMIT,
+    render_json,
+    render_markdown,
+    render_text,
+    summary_line,
+)
+from edgeops.state import DesiredPublish, LivePublish
+
+from .factories import (
+    dataset,
+    desired,
+    img,
+    imgs,
+    live,
+    live_dataset,
+    live_model,
+    live_registry,
+    model,
+    registry,
+    version,
+)
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+
+
+def assert_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing; run with UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"output differs from {path}; if the change is intended, rerun with UPDATE_GOLDEN=1 "
+        "and review the diff"
+    )
+
+
+def mixed_plan() -> Plan:
+    """One plan with every action: dataset update/forget, train, evaluate, delete, forget,
+    publish create/update/unpublish, drift and warnings."""
+    pets_before = imgs({"cat": range(0, 12), "dog": range(12, 24)})
+    pets_after = tuple(r for r in pets_before if r.sha256 != img(23).sha256) + imgs(
+        {"cat": range(30, 33), "bird": range(40, 52)}
+    )
+    pets = dataset("pets", pets_after, warnings=("label 'bird' has 12 images; 100 recommended",))
+    pets_model_v1 = model("pets", dataset("pets", pets_before))
+    pets_model = model("pets", pets)
+    toys_rows = imgs({"car": range(100, 110), "ball": range(110, 120)})
+    toys = dataset("toys", toys_rows)
+    toys_old = model("toys", toys, node_hours=0.05)
+    toys_v2 = model("toys", toys, keep=1)
+    toys_now = model("toys", toys, keep=1, threshold=ThresholdRule(target_precision=0.9))
+    pets_registry = registry("pets", tags=("prod",))
+    toys_registry = registry("toys", "toy-detector")
+    bundle = DesiredPublish(
+        address="publish.pets.bundle",
+        model="pets",
+        kind="bundle",
+        target=BundleTarget(path=Path("/repo/app/pets.tflite")),
+        spec={"path": "app/pets.tflite", "format": "int8"},
+    )
+    live_bundle = LivePublish(
+        address=bundle.address,
+        model="pets",
+        kind="bundle",
+        version=1,
+        spec=bundle.spec,
+        drift=("app/pets.tflite was deleted",),
+    )
+    want = desired(pets, toys, pets_model, toys_now, pets_registry, toys_registry)
+    have = live(
+        live_dataset("pets", pets_before),
+        live_dataset("scratch", imgs({"x": range(200, 210)})),
+        live_dataset("toys", toys_rows),
+        live_model(version(pets_model_v1, 1)),
+        live_model(version(toys_old, 1), version(toys_v2, 2)),
+        live_model(version(model("legacy", toys), 1)),
+        live_registry(pets_registry, 1),
+        live_bundle,
+    )
+    return build_plan(want, have, config_path="edgeops.yaml")
+
+
+EMPTY = Plan(backend="local", config_path="edgeops.yaml")
+
+
+def test_mixed_plan_has_every_action() -> None:
+    assert {c.action for c in mixed_plan().changes} == set(Action)
+
+
+def test_text_golden_mixed() -> None:
+    assert_golden("plan_mixed.txt", render_text(mixed_plan(), color=False, width=100))
+
+
+def test_text_golden_empty() -> None:
+    text = render_text(EMPTY, color=False, width=100)
+    assert text == "No changes.\n"
+    assert_golden("plan_empty.txt", text)
+
+
+def test_markdown_golden_mixed() -> None:
+    assert_golden("plan_mixed.md", render_markdown(mixed_plan()))
+
+
+def test_markdown_golden_empty() -> None:
+    md = render_markdown(EMPTY)
+    assert "**No changes.**" in md
+    assert_golden("plan_empty.md", md)
+
+
+def test_text_without_colour_has_no_escape_codes() -> None:
+    assert "\x1b[" not in render_text(mixed_plan(), color=False)
+    assert "\x1b[" in render_text(mixed_plan(), color=True)
+
+
+def test_text_lines_have_no_trailing_spaces() -> None:
+    assert all(line == line.rstrip() for line in render_text(mixed_plan()).splitlines())
+
+
+def test_text_ends_with_the_summary_line() -> None:
+    plan = mixed_plan()
+    assert render_text(plan).rstrip("\n").splitlines()[-1] == summary_line(plan)
+
+
+# --- summary and legend ------------------------------------------------------------------------
+
+
+def _plan(*actions: Action) -> Plan:
+    changes = tuple(
+        Change(address=f"dataset.d{i}", action=a, reason="because") for i, a in enumerate(actions)
+    )
+    return Plan(backend="local", config_path="edgeops.yaml", changes=changes)
+
+
+@pytest.mark.parametrize(
+    ("actions", "line"),
+    [
+        ((), "No changes."),
+        ((Action.CREATE,), "Plan: 1 to create, 0 to update, 0 to train, 0 to remove."),
+        (
+            (Action.CREATE, Action.CREATE, Action.UPDATE, Action.TRAIN, Action.DELETE),
+            "Plan: 2 to create, 1 to update, 1 to train, 1 to remove.",
+        ),
+        (
+            (Action.EVALUATE, Action.UNPUBLISH, Action.FORGET, Action.DELETE),
+            "Plan: 0 to create, 0 to update, 0 to train, 1 to re-evaluate, 3 to remove.",
+        ),
+    ],
+)
+def test_summary_line_counts(actions: tuple[Action, ...], line: str) -> None:
+    assert summary_line(_plan(*actions)) == line
+
+
+def test_summary_line_mentions_drift_when_there_are_no_changes() -> None:
+    plan = Plan(backend="local", config_path="x", drift=(("publish.a.bundle", "gone"),))
+    assert summary_line(plan) == "No changes. Drift detected: see above."
+
+
+def _legend(text: str) -> str:
+    (line,) = [x for x in text.splitlines() if x.startswith("Legend:")]
+    return line
+
+
+def test_legend_lists_only_the_symbols_used() -> None:
+    legend = _legend(render_text(_plan(Action.CREATE, Action.FORGET)))
+    assert legend == f"Legend: + {LEGEND[Action.CREATE]}  / {LEGEND[Action.FORGET]}"
+
+
+def test_legend_of_the_mixed_plan_lists_every_symbol_once() -> None:
+    legend = _legend(render_text(mixed_plan()))
+    for a in Action:
+        assert legend.count(f"{a.symbol} {LEGEND[a]}") == 1
+
+
+def test_markdown_summary_table_lists_only_the_actions_used() -> None:
+    md = render_markdown(_plan(Action.UPDATE, Action.UPDATE))
+    rows = [line for line in md.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `~` {LEGEND[Action.UPDATE]} | 2 |"]
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+def test_json_is_versioned_and_round_trips() -> None:
+    plan = mixed_plan()
+    data = json.loads(render_json(plan))
+    assert data["format_version"] == FORMAT_VERSION
+    assert data["summary"] == {a.value: n for a, n in plan.counts().items()}
+    again = Plan.from_dict(data)
+    assert again == plan
+    assert render_json(again) == render_json(plan)
+
+
+def test_json_of_the_empty_plan() -> None:
+    data = json.loads(render_json(EMPTY))
+    assert data["changes"] == [] and data["format_version"] == FORMAT_VERSION
+    assert Plan.from_dict(data) == EMPTY
+
+
+# --- markdown size cap --------------------------------------------------------------------------
+
+
+def _huge_plan(n: int = 5000) -> Plan:
+    changes = []
+    for i in range(n):
+        action = [Action.TRAIN, Action.UPDATE, Action.CREATE][i % 3]
+        changes.append(
+            Change(
+                address=f"model.m{i:04d}" if action == Action.TRAIN else f"dataset.d{i:04d}",
+                action=action,
+                reason=f"dataset.d{i:04d} changed (+{i} images, 2 new labels) " * 3,
+                details={
+                    "node_hours": 0.1,
+                    "optimize_for": "latency",
+                    "estimate_seconds": 60,
+                    "per_label": {f"label{j}": {"added": j + 1} for j in range(5)},
+                },
+            )
+        )
+    return Plan(
+        backend="local",
+        config_path="edgeops.yaml",
+        changes=tuple(changes),
+        drift=tuple((f"publish.m{i}.registry", "registry tags changed") for i in range(500)),
+        warnings=tuple(f"dataset.d{i}: label 'x' has 12 images" for i in range(500)),
+    )
+
+
+def test_markdown_of_a_huge_plan_stays_under_the_comment_limit() -> None:
+    plan = _huge_plan()
+    md = render_markdown(plan)
+    assert len(md) < GITHUB_COMMENT_LIMIT
+    assert "| action | count |" in md
+    counts = plan.counts()
+    for a in (Action.TRAIN, Action.UPDATE, Action.CREATE):
+        assert f"| `{a.symbol}` {LEGEND[a]} | {counts[a]} |" in md
+    assert md.rstrip("\n").splitlines()[-1] == f"**{summary_line(plan)}**"
+    truncated = re.search(r"Details of (\d+) more change\(s\) were truncated", md)
+    assert truncated is not None
+    shown = md.count("<details>")
+    assert shown > 0 and shown + int(truncated.group(1)) == len(plan.changes)
+
+
+def test_markdown_of_a_small_plan_is_not_truncated() -> None:
+    md = render_markdown(mixed_plan())
+    assert "truncated" not in md
+    assert md.count("<details>") == len(mixed_plan().changes)
+
+
+def test_markdown_summary_is_not_inside_the_last_details_block() -> None:
+    md = render_markdown(_plan(Action.CREATE))
+    assert md.endswith(
+        "</details>\n\n**Plan: 1 to create, 0 to update, 0 to train, 0 to remove.**\n"
+    )
