@@ -3,7 +3,7 @@
 Softmax + label-smoothed cross-entropy for single-label datasets, sigmoid + (smoothed) binary
 cross-entropy for multi-label ones. Adam, mini-batches, dropout on the features. Early stopping
 on validation loss (best weights restored) unless disabled; the budget's deadline stops training
-wherever it is. Seeded: the same seed, data and thread count give the same weights.
+wherever it is (after at least one epoch). Seeded: the same seed, data and thread count give the same weights.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_EPOCHS = 150
+MIN_EPOCHS = 1  # even an exhausted budget gets one epoch: never export an untrained head
 PATIENCE = 12
 BATCH_SIZE = 32
 LEARNING_RATE = 2e-3
@@ -81,7 +82,7 @@ def train_head(
     stop_reason = "MODEL_CONVERGED"
     epoch = 0
     for epoch in range(1, max_epochs + 1):
-        if time.monotonic() >= deadline:
+        if epoch > MIN_EPOCHS and time.monotonic() >= deadline:
             stop_reason = "BUDGET_REACHED"
             epoch -= 1
             break
