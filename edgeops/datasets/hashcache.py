@@ -32,10 +32,18 @@ class CachedFile:
     size: int
     mtime_ns: int
     inode: int
-    inspection: Inspection
+    sha256: str
+    format: str
+    width: int
+    height: int
+    error: str
 
     def matches(self, st: FileStat) -> bool:
         return (self.size, self.mtime_ns, self.inode) == (st.size, st.mtime_ns, st.inode)
+
+    @property
+    def inspection(self) -> Inspection:
+        return Inspection(self.size, self.sha256, self.format, self.width, self.height, self.error)
 
 
 class HashCache:
@@ -89,10 +97,7 @@ class HashCache:
             "FROM files WHERE scope = ?",
             (scope,),
         )
-        return {
-            path: CachedFile(size, mtime, inode, Inspection(size, sha, fmt, w, h, err))
-            for path, size, mtime, inode, sha, fmt, w, h, err in rows
-        }
+        return {row[0]: CachedFile(*row[1:]) for row in rows}
 
     def store_files(
         self,

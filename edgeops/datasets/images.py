@@ -9,6 +9,7 @@ import hashlib
 import io
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024  # AutoML Vision Edge: each image at most 30 MB
 MAX_IMAGE_PIXELS = 89_478_485  # Pillow's decompression-bomb limit (a 1 GB RGBA canvas / 3)
@@ -92,19 +93,17 @@ def _decode(data: bytes) -> tuple[str, int, int, str]:
             if pil_format not in ACCEPTED_FORMATS:
                 return "", 0, 0, f"{pil_format} images are not supported; {CONVERT_HINT}"
             if width * height > MAX_IMAGE_PIXELS:
-                return (
-                    "",
-                    0,
-                    0,
-                    (f"{width}x{height} pixels is more than {MAX_IMAGE_PIXELS:,}; downscale it"),
-                )
-            im.verify()  # structure and checksums (PNG CRCs, ...)
-        with Image.open(io.BytesIO(data)) as im:
-            if pil_format in ("JPEG", "MPO"):
-                # Decode every scan at 1/8 scale: all entropy-coded data is still read (a
-                # truncated or corrupt JPEG still fails) at a fraction of the cost.
-                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            im.load()
+                msg = f"{width}x{height} pixels is more than {MAX_IMAGE_PIXELS:,}; downscale it"
+                return "", 0, 0, msg
+            if pil_format == "PNG":
+                # Only PNG's verify() does anything (every chunk's CRC, which load() skips
+                # for image data); it leaves the image unusable, so decode from a fresh open.
+                im.verify()
+            else:
+                _load(im, pil_format, width, height)
+        if pil_format == "PNG":
+            with Image.open(io.BytesIO(data)) as im:
+                _load(im, pil_format, width, height)
     except UnidentifiedImageError:
         return "", 0, 0, f"not an image (Pillow cannot identify it); {CONVERT_HINT}"
     except Image.DecompressionBombError as e:
@@ -113,3 +112,11 @@ def _decode(data: bytes) -> tuple[str, int, int, str]:
         reason = str(e) or type(e).__name__
         return "", 0, 0, f"corrupt or truncated image ({reason}); re-export or remove it"
     return ACCEPTED_FORMATS[pil_format], width, height, ""
+
+
+def _load(im: Any, pil_format: str, width: int, height: int) -> None:
+    if pil_format in ("JPEG", "MPO"):
+        # Decode at 1/8 scale: every entropy-coded segment is still read (a truncated or
+        # corrupt JPEG still fails), at a fraction of the cost of a full-size decode.
+        im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    im.load()

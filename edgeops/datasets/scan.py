@@ -137,7 +137,7 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         st = stats[rel]
         insp = inspected.get(st.path)
         if insp is not None:
-            found.append((Entry(st.path, display_path(st.path, ctx.root), (label,)), insp))
+            found.append((Entry(st.path, prefix + rel, (label,)), insp))
     return found, {label: prefix + folder for label, folder in layout.label_dirs.items()}
 
 

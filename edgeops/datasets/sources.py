@@ -52,9 +52,9 @@ def display_path(path: Path | str, root: Path) -> str:
     r = os.path.normpath(os.fspath(root))
     if p == r:
         return "."
-    if p.startswith(r.rstrip(os.sep) + os.sep):
-        return Path(os.path.relpath(p, r)).as_posix()
-    return Path(p).as_posix()
+    prefix = r if r.endswith(os.sep) else r + os.sep
+    rel = p[len(prefix) :] if p.startswith(prefix) else p
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
 def is_junk(relpath: str) -> bool:
@@ -121,6 +121,7 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
     nowhere) is a problem. Folder symlinks are followed once (no loops).
     """
     base_real = os.path.realpath(base)
+    base_norm = os.path.normpath(base)
     out: list[tuple[str, FileStat]] = []
     visited: set[str] = {base_real}
 
@@ -135,11 +136,11 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
             problems.add(display_path(folder, root), f"cannot list folder: {e.strerror or e}")
             return
         for d in items:
-            rel = rel_prefix + d.name
             if d.name in JUNK_NAMES or d.name.startswith("."):
                 continue
-            shown = display_path(d.path, root)
+            rel = rel_prefix + d.name
             if d.is_symlink():
+                shown = display_path(d.path, root)
                 real = os.path.realpath(d.path)
                 if not inside(real):
                     problems.add(
@@ -154,7 +155,7 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
             try:
                 st = d.stat(follow_symlinks=True)
             except OSError as e:
-                problems.add(shown, f"cannot read: {e.strerror or e}")
+                problems.add(display_path(d.path, root), f"cannot read: {e.strerror or e}")
                 continue
             if stat_mod.S_ISDIR(st.st_mode):
                 real = os.path.realpath(d.path)
@@ -163,11 +164,11 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
                 visited.add(real)
                 walk(d.path, rel + "/")
             elif stat_mod.S_ISREG(st.st_mode):
-                path = os.path.normpath(d.path)
+                path = os.path.join(base_norm, rel)
                 out.append((rel, FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)))
             else:
-                problems.add(shown, "not a regular file; remove it")
+                problems.add(display_path(d.path, root), "not a regular file; remove it")
 
-    walk(os.fspath(base), "")
+    walk(base_norm, "")
     out.sort(key=lambda item: item[0])
     return out

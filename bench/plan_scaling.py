@@ -1,0 +1,186 @@
+"""How dataset scanning (and ``edgeops plan``) scales with the number of images.
+
+Generates folder datasets of small distinct images (32x32 noise, PNG and JPEG, 10 labels) of
+1k / 10k / 100k images in a work folder (reused across runs), then measures per size:
+
+- ``stat walk``: a bare ``os.walk`` + ``os.stat`` of the same files: the floor for a warm scan;
+- ``sha256``: reading and hashing the same bytes on one thread: the floor for a cold scan;
+- ``scan cold`` / ``scan warm``: ``scan_dataset`` without / with the hash cache;
+- ``plan cold`` / ``plan warm``: ``edgeops plan`` on a generated edgeops.yaml with a folder
+  source (if the CLI has a ``plan`` command), as a subprocess, without / with the hash cache.
+
+Prints a table and one JSON line. Run: ``python bench/plan_scaling.py [--sizes 1000,10000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from edgeops.config.model import DatasetSpec, SourceSpec
+from edgeops.datasets import scan_dataset
+from edgeops.progress import NullReporter
+
+LABELS = [f"label_{i}" for i in range(10)]
+
+
+def generate(base: Path, n: int) -> Path:
+    """``base/n{n}/data/LABEL/*.png|jpg``: n distinct 32x32 images; reused when complete."""
+    folder = base / f"n{n}"
+    data = folder / "data"
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    for label in LABELS:
+        (data / label).mkdir(parents=True)
+    rng = np.random.default_rng(n)
+    for i in range(n):
+        pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+        fmt, ext = ("PNG", "png") if i % 2 else ("JPEG", "jpg")
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, format=fmt)
+        (data / LABELS[i % len(LABELS)] / f"img{i:06d}.{ext}").write_bytes(buf.getvalue())
+    (folder / "edgeops.yaml").write_text(
+        "version: 1\n"
+        "backend:\n  local:\n    path: .edgeops\n"
+        "datasets:\n  bench:\n    source:\n      folder: data\n"
+    )
+    done.write_text("ok\n")
+    return folder
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def stat_walk(data: Path) -> int:
+    n = 0
+    for dirpath, _, files in os.walk(data):
+        for name in files:
+            os.stat(os.path.join(dirpath, name))
+            n += 1
+    return n
+
+
+def sha_all(data: Path) -> None:
+    for dirpath, _, files in os.walk(data):
+        for name in files:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                hashlib.sha256(f.read()).hexdigest()
+
+
+def has_plan_cli() -> bool:
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "edgeops", "--help"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and " plan " in out.stdout
+
+
+def run_plan(folder: Path) -> tuple[float, int, str]:
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "edgeops", "-C", str(folder), "plan"],
+        capture_output=True,
+        text=True,
+    )
+    return time.perf_counter() - t, out.returncode, (out.stdout + out.stderr).strip()
+
+
+def scan_once(spec: DatasetSpec, folder: Path, cache: Path) -> int:
+    m = scan_dataset(spec, root=folder, cache_path=cache, reporter=NullReporter())
+    return len(m.images)
+
+
+def measure(base: Path, n: int, cli: bool) -> dict[str, float | int | str]:
+    t0 = time.perf_counter()
+    folder = generate(base, n)
+    gen = time.perf_counter() - t0
+    data = folder / "data"
+    spec = DatasetSpec("bench", SourceSpec("folder", data))
+    cache = folder / ".edgeops" / "bench-cache.sqlite"
+
+    stat_walk(data)  # the OS page cache is warm for every measurement alike
+    walk_s = timed(lambda: stat_walk(data))
+    sha_s = timed(lambda: sha_all(data))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{cache}{suffix}").unlink(missing_ok=True)
+    t = time.perf_counter()
+    assert scan_once(spec, folder, cache) == n
+    cold_s = time.perf_counter() - t
+    t = time.perf_counter()
+    assert scan_once(spec, folder, cache) == n
+    warm_s = time.perf_counter() - t
+    row: dict[str, float | int | str] = {
+        "images": n,
+        "generate_s": round(gen, 3),
+        "stat_walk_s": round(walk_s, 3),
+        "sha256_s": round(sha_s, 3),
+        "scan_cold_s": round(cold_s, 3),
+        "scan_warm_s": round(warm_s, 3),
+    }
+    if cli:
+        shutil.rmtree(folder / ".edgeops" / "cache", ignore_errors=True)
+        plan_cold, rc, out = run_plan(folder)
+        plan_warm, rc2, out2 = run_plan(folder)
+        row["plan_cold_s"] = round(plan_cold, 3)
+        row["plan_warm_s"] = round(plan_warm, 3)
+        row["plan_exit"] = rc2
+        if rc not in (0, 2) or rc2 not in (0, 2):
+            row["plan_error"] = (out2 or out).splitlines()[-1][:200]
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument(
+        "--dir", type=Path, default=Path(tempfile.gettempdir()) / "edgeops-bench-plan-scaling"
+    )
+    ap.add_argument("--no-cli", action="store_true", help="skip the edgeops plan subprocess")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    cli = not args.no_cli and has_plan_cli()
+
+    rows = [measure(args.dir, n, cli) for n in sizes]
+
+    cols = ["images", "stat_walk_s", "scan_warm_s", "sha256_s", "scan_cold_s"]
+    if cli:
+        cols += ["plan_warm_s", "plan_cold_s"]
+    load = os.getloadavg()[0]
+    print(
+        f"edgeops plan scaling on {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load:.1f} (other work on the machine inflates every figure)"
+    )
+    print("  ".join(f"{c:>12}" for c in cols))
+    for row in rows:
+        print("  ".join(f"{row.get(c, ''):>12}" for c in cols))
+    for row in rows:
+        if "plan_error" in row:
+            print(f"plan failed for {row['images']} images: {row['plan_error']}")
+    print(json.dumps({"bench": "plan_scaling", "cpus": os.cpu_count(), "load": load, "rows": rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
