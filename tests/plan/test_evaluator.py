@@ -1,0 +1,123 @@
+"""The applier against the in-memory fake backend: order, gates, and plan-after-apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeops.config.model import GateSpec
+from edgeops.errors import EdgeopsError, GateFailed
+from edgeops.plan.builder import build_plan
+from edgeops.plan.evaluator import apply_plan, raise_for_gates
+from edgeops.progress import NullReporter
+from edgeops.state import DesiredState, LiveState
+
+from .factories import (
+    dataset,
+    desired,
+    imgs,
+    live,
+    live_dataset,
+    live_model,
+    live_registry,
+    model,
+    registry,
+    version,
+)
+from .fake_backend import FakeBackend
+from .test_builder import CASES
+
+OLD = imgs({"cat": range(0, 10), "dog": range(10, 20)})
+NEW = imgs({"cat": range(0, 14), "dog": range(14, 24)})
+DS_OLD, DS_NEW = dataset("pets", OLD), dataset("pets", NEW)
+M_OLD, M_NEW = model("pets", DS_OLD), model("pets", DS_NEW)
+REG = registry("pets")
+
+
+def _apply(want: DesiredState, backend: FakeBackend):
+    plan = build_plan(want, backend.read())
+    return plan, apply_plan(plan, want, backend, NullReporter())
+
+
+def test_applies_in_dependency_order() -> None:
+    backend = FakeBackend(
+        live(
+            live_dataset("pets", OLD),
+            live_dataset("gone", imgs({"x": range(50, 60)})),
+            live_model(version(M_OLD, 1), version(model("pets", DS_OLD, node_hours=0.3), 2)),
+            live_model(version(model("legacy", DS_OLD), 1)),
+            live_registry(REG, 1),
+            live_registry(registry("legacy"), 1),
+        )
+    )
+    want = desired(DS_NEW, model("pets", DS_NEW, keep=1), REG)
+    _, result = _apply(want, backend)
+    assert backend.calls == [
+        ("import_dataset", "dataset.pets"),
+        ("train_model", "model.pets"),
+        ("publish", "publish.pets.registry v3"),
+        ("unpublish", "publish.legacy.registry"),
+        ("delete_versions", "model.pets [2]"),
+        ("forget_model", "model.legacy"),
+        ("forget_dataset", "dataset.gone"),
+    ]
+    assert result.gate_failures == [] and result.skipped == []
+    assert len(result.done) == len(backend.calls)
+
+
+def test_a_missed_gate_blocks_publish_and_keeps_the_old_version_live() -> None:
+    backend = FakeBackend(
+        live(live_dataset("pets", OLD), live_model(version(M_OLD, 1)), live_registry(REG, 1)),
+        passes_gate=False,
+    )
+    _, result = _apply(desired(DS_NEW, M_NEW, REG), backend)
+    assert ("train_model", "model.pets") in backend.calls
+    assert not any(call[0] == "publish" for call in backend.calls)
+    assert backend.read().publish["publish.pets.registry"].version == 1
+    assert result.skipped == ["publish.pets.registry: skipped, model.pets missed its gate"]
+    with pytest.raises(GateFailed) as info:
+        raise_for_gates(result)
+    message = str(info.value)
+    assert "model.pets v2 missed its gate" in message
+    assert "precision: 0.500 < 0.800  MISSED" in message
+    assert "previous version stays live" in message
+    # and the next plan neither retrains nor publishes the failed version
+    assert build_plan(desired(DS_NEW, M_NEW, REG), backend.read()).empty
+
+
+def test_a_relaxed_gate_re_evaluates_then_publishes_in_one_apply() -> None:
+    strict = model("pets", DS_OLD, gate=GateSpec(min_precision=0.99))
+    relaxed = model("pets", DS_OLD, gate=GateSpec(min_precision=0.5))
+    backend = FakeBackend(
+        live(live_dataset("pets", OLD), live_model(version(strict, 1, blessed=False)))
+    )
+    want = desired(DS_OLD, relaxed, REG)
+    _apply(want, backend)
+    assert backend.calls == [
+        ("evaluate_model", "model.pets v1"),
+        ("publish", "publish.pets.registry v1"),
+    ]
+    assert build_plan(want, backend.read()).empty
+
+
+def test_publish_of_a_version_that_vanished_is_an_error() -> None:
+    backend = FakeBackend(
+        live(
+            live_dataset("pets", OLD),
+            live_model(version(M_OLD, 1), version(model("pets", DS_OLD, node_hours=0.3), 2)),
+        )
+    )
+    want = desired(DS_OLD, M_OLD, REG)
+    plan = build_plan(want, backend.read())
+    backend.models["model.pets"] = backend.models["model.pets"][1:]  # v1 deleted meanwhile
+    with pytest.raises(EdgeopsError, match="v1 of model.pets no longer exists"):
+        apply_plan(plan, want, backend, NullReporter())
+
+
+@pytest.mark.parametrize(("want", "have", "expected"), CASES)
+def test_plan_after_apply_shows_no_changes(
+    want: DesiredState, have: LiveState, expected: object
+) -> None:
+    backend = FakeBackend(have)
+    _apply(want, backend)
+    again = build_plan(want, backend.read())
+    assert again.changes == (), [c.reason for c in again.changes]
