@@ -1,7 +1,8 @@
 """One apply at a time per local backend: an exclusive lock file that names its holder.
 
 The file is created with O_EXCL, so two processes can never both hold it. A lock whose holder
-is a dead process on this host is taken over (renamed away atomically, so only one taker wins).
+is a dead process on this host is taken over (renamed away atomically; a live lock renamed
+away by a late taker is put back).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,25 @@ def _holder_is_dead(holder: dict[str, Any]) -> bool:
     return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1)))
 
 
+def _take_over(path: Path, dead: dict[str, Any]) -> None:
+    """Remove the lock file of ``dead`` (a holder seen dead), and nobody else's.
+
+    Two processes may both see the same dead holder; the first removes its file and takes the
+    lock, so what the second renames away may be the first one's live lock: give it back.
+    """
+    stale = path.with_name(f"{path.name}.stale.{os.getpid()}")
+    try:
+        os.rename(path, stale)
+    except FileNotFoundError:
+        return
+    try:
+        if read_holder(stale) != dead:
+            with suppress(FileExistsError):
+                os.link(stale, path)
+    finally:
+        stale.unlink(missing_ok=True)
+
+
 def describe(holder: dict[str, Any]) -> str:
     return (
         f"host {holder.get('host')}, pid {holder.get('pid')}, "
@@ -65,12 +85,7 @@ def file_lock(path: Path, command: str) -> Iterator[None]:
             if holder is None:
                 continue  # released meanwhile; try again
             if _holder_is_dead(holder):
-                stale = path.with_name(f"{path.name}.stale.{os.getpid()}")
-                try:
-                    os.rename(path, stale)  # only one process wins this rename
-                    stale.unlink()
-                except FileNotFoundError:
-                    pass
+                _take_over(path, holder)
                 continue
             raise LockError(
                 f"{path}: another apply holds the lock ({describe(holder)}).\n"
