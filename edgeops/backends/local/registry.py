@@ -173,7 +173,8 @@ class Registry:
         with self.transaction() as db:
             row = db.execute(
                 "SELECT version FROM model_versions WHERE address = ? AND fingerprint = ? "
-                "AND status IN ('training', 'failed') ORDER BY version DESC LIMIT 1",
+                "AND status IN ('training', 'failed') AND managed = 1 "
+                "ORDER BY version DESC LIMIT 1",
                 (address, fingerprint),
             ).fetchone()
             if row:
