@@ -63,8 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = sub.add_parser("eval", help="print a model version's evaluation (the Evaluate tab)")
+    _add_file(p)
+    p.add_argument("model", metavar="model.NAME", help="the model's address, e.g. model.flowers")
+    p.add_argument("--version", type=int, help="a version number (default: the one in the config)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+
     p = sub.add_parser("unlock", help="remove the apply lock (when its holder is gone)")
     _add_file(p)
+
+    p = sub.add_parser("review", help="review and label a dataset's images in the browser")
+    _add_file(p)
+    p.add_argument("address", metavar="dataset.NAME", help="the dataset to review")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
 
     return parser
 

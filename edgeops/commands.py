@@ -105,6 +105,43 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edgeops.backends.local.store import atomic_write
+    from edgeops.evaluation import apply_gate, render_html
+    from edgeops.show import render_evaluation
+
+    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True))
+    address = args.model if args.model.startswith("model.") else f"model.{args.model}"
+    assert session.desired is not None
+    desired = next((m for m in session.desired.models if m.address == address), None)
+    live = session.backend.read().models.get(address)
+    if desired is None or live is None or live.latest() is None:
+        known = ", ".join(m.address for m in session.desired.models) or "none"
+        raise EdgeopsError(
+            f"{address}: no trained version (models in {args.file}: {known}); "
+            "run `edgeops apply` first"
+        )
+    if args.version is not None:
+        version = live.by_version(args.version)
+        if version is None or version.status != "ready":
+            have = ", ".join(f"v{v.version}" for v in live.versions if v.status == "ready")
+            raise EdgeopsError(f"{address}: no version {args.version} (trained: {have})")
+    else:
+        version = live.by_fingerprint(desired.fingerprint) or live.latest()
+    assert version is not None and version.threshold is not None
+    evaluation, thumbs = session.backend.evaluation_of(address, version.version)  # type: ignore[attr-defined]
+    gate = apply_gate(evaluation, version.threshold, desired.spec.gate)
+    title = f"{address} v{version.version}"
+    ui.print_out(render_evaluation(title, evaluation, version.threshold, gate))
+    if args.html:
+        page = render_html(
+            evaluation, title=title, threshold=version.threshold, gate=gate, thumbnails=thumbs
+        )
+        atomic_write(Path(args.html), page.encode())
+        ui.note(f"Wrote {args.html}")
+    return EXIT_OK
+
+
 def cmd_unlock(args: argparse.Namespace) -> int:
     from edgeops.backends.local.lock import describe
 
@@ -114,6 +151,22 @@ def cmd_unlock(args: argparse.Namespace) -> int:
         ui.print_out("Not locked.\n")
     else:
         ui.print_out(f"Removed the lock held by {describe(holder)}.\n")
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from edgeops.review.server import serve
+
+    def ready(url: str, session: object) -> None:
+        ui.print_out(f"Reviewing {args.address} at {url} (Ctrl-C to stop)\n")
+
+    serve(
+        Path(args.file),
+        args.address,
+        port=args.port,
+        open_browser=not args.no_browser,
+        on_ready=ready,
+    )
     return EXIT_OK
 
 

@@ -257,6 +257,27 @@ class LocalBackend:
         assert v is not None
         return v
 
+    def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
+        """The stored evaluation of a version and thumbnails of its worst mistakes."""
+        from edgeops.backends.local.ml.trainer import _thumbnail as thumbnail
+        from edgeops.evaluation import Evaluation
+
+        out_dir = self.version_dir(address, version)
+        try:
+            data = json.loads((out_dir / "evaluation.json").read_text())
+        except FileNotFoundError:
+            raise EdgeopsError(
+                f"{address} v{version}: no evaluation.json in {out_dir}; "
+                "the version folder was removed or damaged"
+            ) from None
+        evaluation = Evaluation.from_dict(data)
+        thumbs = {}
+        for m in evaluation.mistakes[:12]:
+            path = self.store.path(m.image_id)
+            if path.exists():
+                thumbs[m.image_id] = thumbnail(path)
+        return evaluation, thumbs
+
     def delete_versions(self, address: str, versions: list[int]) -> None:
         self.registry.delete_versions(address, versions)
         for v in versions:
