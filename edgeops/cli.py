@@ -72,6 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("unlock", help="remove the apply lock (when its holder is gone)")
     _add_file(p)
 
+    p = sub.add_parser("models", help="list registry entries and model versions with metrics")
+    _add_file(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("serve", help="serve published models over HTTP (predict, download)")
+    _add_file(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default: 8080)")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("EDGEOPS_SERVE_TOKEN"),
+        help="require `Authorization: Bearer TOKEN` (default: $EDGEOPS_SERVE_TOKEN)",
+    )
+    p.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without a token"
+    )
+    p.add_argument("--max-body-mb", type=float, default=20.0, help="request size limit (20)")
+    p.add_argument("--interpreters", type=int, default=2, help="LiteRT interpreters per model")
+    p.add_argument("--no-access-log", action="store_true", help="do not log every request")
+
     p = sub.add_parser("review", help="review and label a dataset's images in the browser")
     _add_file(p)
     p.add_argument("address", metavar="dataset.NAME", help="the dataset to review")

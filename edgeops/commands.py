@@ -170,4 +170,37 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from edgeops.models_view import collect, render_models
+
+    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    data = collect(session.backend)
+    if args.json:
+        ui.print_out(json.dumps(data, indent=2) + "\n")
+    else:
+        ui.print_out(render_models(data, width=ui.out.width if ui.out.is_terminal else 140))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from edgeops.config.loader import load_config
+    from edgeops.serve.app import serve, settings_for
+
+    settings = settings_for(
+        load_config(Path(args.file)),
+        host=args.host,
+        token=args.token,
+        insecure=args.insecure,
+        max_body_mb=args.max_body_mb,
+        interpreters=args.interpreters,
+    )
+    ui.note(
+        f"Serving published models on http://{args.host}:{args.port}/v1/models"
+        + (" (bearer token required)" if settings.token else "")
+        + ". Ctrl-C stops."
+    )
+    serve(settings, args.host, args.port, access_log=not args.no_access_log)
+    return EXIT_OK
+
+
 __all__ = ["EXIT_USER_ERROR"]

@@ -1,0 +1,162 @@
+"""`edgeops models`: registry entries and model versions with metrics and where each is published.
+
+Read-only; builds a plain dict (the ``--json`` form, versioned) and renders it as rich tables.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from edgeops.errors import EdgeopsError
+from edgeops.state import LiveState, LiveVersion
+
+FORMAT_VERSION = 1
+
+
+def collect(backend: Any) -> dict[str, Any]:
+    """The listing of a backend (the local one: its registry database and version folders)."""
+    from edgeops.backends.local.backend import MODEL_FILES, LocalBackend
+
+    if not isinstance(backend, LocalBackend):
+        raise EdgeopsError(f"edgeops models lists the local backend, not {backend.name}")
+    live = backend.read()
+    exists = (backend.root / "registry.sqlite").exists()
+    entries = backend.registry.registry_entries() if exists else {}
+    files = {
+        (address, v.version): backend.version_dir(address, v.version) / MODEL_FILES["int8"]
+        for address, m in live.models.items()
+        for v in m.versions
+    }
+    return models_to_dict(live, entries, files)
+
+
+def models_to_dict(
+    live: LiveState,
+    registry_entries: dict[str, dict[str, Any]],
+    model_files: dict[tuple[str, int], Path],
+) -> dict[str, Any]:
+    """``model_files``: (model address, version) -> the int8 .tflite of that version."""
+    published_at: dict[tuple[str, int], list[str]] = {}
+    for p in live.publish.values():
+        published_at.setdefault((p.model, p.version), []).append(_target_name(p.kind, p.state))
+    models = {}
+    for address, m in live.models.items():
+        models[address] = [
+            _version_dict(v, published_at.get((v.model, v.version), []), model_files)
+            for v in m.versions
+        ]
+    entries = [
+        {
+            "display_name": e["display_name"],
+            "model": e["model"],
+            "version": e["version"],
+            "tags": list(e["tags"]),
+            "published": bool(e["published"]),
+            "threshold": e["threshold"],
+            "sha256": e["sha256"],
+            "size": e["size"],
+            "updated_at": e["updated_at"],
+        }
+        for e in registry_entries.values()
+    ]
+    return {
+        "format_version": FORMAT_VERSION,
+        "backend": live.backend,
+        "registry": entries,
+        "models": models,
+    }
+
+
+def _target_name(kind: str, state: dict[str, Any]) -> str:
+    if kind == "online":
+        return f"online:{state.get('name', '?')}"
+    if kind == "bundle":
+        files = sorted(state.get("files", {}))
+        tflite = next((f for f in files if f.endswith(".tflite")), files[0] if files else "?")
+        return f"bundle:{tflite}"
+    return kind
+
+
+def _version_dict(
+    v: LiveVersion, published: list[str], model_files: dict[tuple[str, int], Path]
+) -> dict[str, Any]:
+    summary = v.metrics.get("summary", {})
+    file = model_files.get((f"model.{v.model}", v.version))
+    exists = file is not None and file.exists()
+    return {
+        "version": v.version,
+        "status": v.status,
+        "blessed": v.blessed,
+        "threshold": v.threshold,
+        "precision": summary.get("precision"),
+        "recall": summary.get("recall"),
+        "au_prc": summary.get("au_prc"),
+        "published": sorted(published),
+        "file": str(file) if exists else None,
+        "sha256": v.files.get(file.name) if file is not None and exists else None,
+        "size": file.stat().st_size if file is not None and exists else None,
+        "created_at": v.created_at,
+    }
+
+
+def render_models(data: dict[str, Any], *, width: int = 120) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, highlight=False)
+    if not data["models"] and not data["registry"]:
+        console.print(f"No models yet on the {data['backend']} backend. Run `edgeops apply`.")
+        return buf.getvalue()
+    if data["registry"]:
+        t = Table(title="registry")
+        for col in ("display name", "model", "version", "tags", "published", "threshold"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("sha256", no_wrap=True)
+        t.add_column("size", justify="right", no_wrap=True)
+        for e in data["registry"]:
+            t.add_row(
+                e["display_name"],
+                e["model"],
+                f"v{e['version']}",
+                ", ".join(e["tags"]) or "-",
+                "yes" if e["published"] else "no",
+                _num(e["threshold"]),
+                e["sha256"][:12],
+                _size(e["size"]),
+            )
+        console.print(t)
+    for address, versions in data["models"].items():
+        t = Table(title=address)
+        for col in ("version", "status", "blessed", "threshold", "precision", "recall", "AuPRC"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("published")
+        t.add_column("sha256 (int8)", no_wrap=True)
+        t.add_column("size", justify="right", no_wrap=True)
+        for v in versions:
+            t.add_row(
+                f"v{v['version']}",
+                v["status"],
+                "yes" if v["blessed"] else "no",
+                _num(v["threshold"]),
+                _num(v["precision"]),
+                _num(v["recall"]),
+                _num(v["au_prc"]),
+                ", ".join(v["published"]) or "-",
+                (v["sha256"] or "-")[:12],
+                _size(v["size"]),
+            )
+        console.print(t)
+    return buf.getvalue()
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{float(x):.3f}"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"

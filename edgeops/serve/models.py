@@ -1,0 +1,251 @@
+"""What is served: published models read from the local registry, loaded once, reloaded on change.
+
+A model is served under a name when
+- an ``online:`` publish target names it (``publish.<model>.online``, ``name:``), or
+- a registry entry with ``published: true`` has that display name (an online name wins a clash).
+
+The catalog keeps one read-only SQLite connection and asks ``PRAGMA data_version`` on every
+lookup: it changes only when another connection (an ``edgeops apply``) committed, so a newly
+published version is seen on the next request at the cost of one tiny query. A model whose file
+hash changed is reloaded lazily; in-flight requests finish on the interpreters they hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeops.backends.local.registry import Registry
+
+# Formats the datasets accept (DESIGN.md: data rules), decoded and checked, never trusted by name.
+IMAGE_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "ICO", "WEBP", "MPO"})
+MAX_PIXELS = 50_000_000  # per decoded image; larger ones are refused before decoding
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+class ModelUnavailable(RuntimeError):
+    """The model is published but cannot be served (file missing or not the published bytes)."""
+
+
+class BadImage(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Published:
+    """One served name as the registry records it."""
+
+    name: str
+    source: str  # "online" (publish.<model>.online) or "registry" (a published registry entry)
+    model: str  # the edgeops model name
+    version: int
+    file: Path
+    sha256: str
+    labels: tuple[str, ...]
+    threshold: float
+
+
+@dataclass
+class LoadedModel:
+    published: Published
+    data: bytes  # the file's bytes: served by /download and loaded by the interpreters
+    input_size: tuple[int, int]  # (height, width)
+    runners: queue.LifoQueue[Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.published.name
+
+    @contextmanager
+    def runner(self) -> Iterator[Any]:
+        r = self.runners.get()
+        try:
+            yield r
+        finally:
+            self.runners.put(r)
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 at the model's input size -> float scores, one per label."""
+        with self.runner() as r:
+            return r.scores(pixels)  # type: ignore[no-any-return]
+
+
+class _ReadOnlyRegistry(Registry):
+    """The backend's registry, opened read-only and shareable across the server's threads."""
+
+    def __init__(self, path: Path) -> None:  # noqa: D107 - no schema writes, unlike Registry
+        self.path = path
+        self.db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+        )
+
+
+def read_published(reg: Registry) -> dict[str, Published]:
+    out: dict[str, Published] = {}
+    for name, e in reg.registry_entries().items():
+        if not e["published"]:
+            continue
+        file = Path(e["file"])
+        labels_file = file.parent / "labels.txt"
+        labels = labels_file.read_text().split() if labels_file.exists() else []
+        out[name] = Published(
+            name=name,
+            source="registry",
+            model=e["model"],
+            version=int(e["version"]),
+            file=file,
+            sha256=e["sha256"],
+            labels=tuple(labels),
+            threshold=float(e["threshold"] if e["threshold"] is not None else 0.5),
+        )
+    for _address, (model, kind, version, _spec, state) in reg.publish_rows().items():
+        if kind != "online" or not state.get("name"):
+            continue
+        out[state["name"]] = Published(
+            name=state["name"],
+            source="online",
+            model=model,
+            version=int(version),
+            file=Path(state["file"]),
+            sha256=state["sha256"],
+            labels=tuple(state.get("labels", ())),
+            threshold=float(state["threshold"] if state.get("threshold") is not None else 0.5),
+        )
+    return dict(sorted(out.items()))
+
+
+class ModelCatalog:
+    """Published models by name; interpreters cached per (name, sha256)."""
+
+    def __init__(self, registry_db: Path, *, interpreters: int = 2, threads: int = 1) -> None:
+        self.registry_db = registry_db
+        self.interpreters = max(1, interpreters)
+        self.threads = max(1, threads)
+        self._lock = threading.Lock()
+        self._reg: _ReadOnlyRegistry | None = None
+        self._data_version: int | None = None
+        self._published: dict[str, Published] = {}
+        self._loaded: dict[str, LoadedModel] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self.reloads = 0  # how many times a model was (re)loaded; for /metrics and tests
+
+    # --- what is published -------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the registry if an apply committed since the last look (cheap otherwise)."""
+        with self._lock:
+            if self._reg is None:
+                if not self.registry_db.exists():
+                    return
+                self._reg = _ReadOnlyRegistry(self.registry_db)
+            (version,) = self._reg.db.execute("PRAGMA data_version").fetchone()
+            if version == self._data_version:
+                return
+            try:
+                published = read_published(self._reg)
+            except sqlite3.OperationalError:
+                return  # schema not there yet (nothing applied): serve nothing, look again later
+            self._published = published
+            self._data_version = version
+            for name in list(self._loaded):
+                p = published.get(name)
+                if p is None or p.sha256 != self._loaded[name].published.sha256:
+                    del self._loaded[name]  # unpublished or re-pointed: load again on next use
+
+    def published(self) -> dict[str, Published]:
+        self.refresh()
+        return dict(self._published)
+
+    def loaded_count(self) -> int:
+        return len(self._loaded)
+
+    # --- loading -----------------------------------------------------------------------------
+
+    def get(self, name: str) -> LoadedModel:
+        """The loaded model served as ``name`` (blocking: call it from a worker thread)."""
+        self.refresh()
+        p = self._published.get(name)
+        if p is None:
+            raise ModelNotFound(name)
+        loaded = self._loaded.get(name)
+        if loaded is not None and loaded.published == p:
+            return loaded
+        with self._lock:
+            gate = self._loading.setdefault(name, threading.Lock())
+        with gate:  # one load per name at a time; others wait for it and reuse the result
+            loaded = self._loaded.get(name)
+            if loaded is not None and loaded.published == p:
+                return loaded
+            loaded = self._load(p)
+            with self._lock:
+                if self._published.get(name) == p:
+                    self._loaded[name] = loaded
+                    self.reloads += 1
+            return loaded
+
+    def _load(self, p: Published) -> LoadedModel:
+        from edgeops.backends.local.ml.features import LiteRTRunner
+
+        try:
+            data = p.file.read_bytes()
+        except OSError as e:
+            raise ModelUnavailable(
+                f"model '{p.name}' (v{p.version}): cannot read {p.file}: {e.strerror}; "
+                "run `edgeops apply` to publish it again"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != p.sha256:
+            raise ModelUnavailable(
+                f"model '{p.name}' (v{p.version}): {p.file} is not the published file "
+                "(its sha256 differs); run `edgeops apply` to publish it again"
+            )
+        runners: queue.LifoQueue[Any] = queue.LifoQueue()
+        for _ in range(self.interpreters):
+            runners.put(LiteRTRunner(data, num_threads=self.threads))
+        first = runners.queue[0]
+        _, height, width, _ = (int(x) for x in first.input["shape"])
+        return LoadedModel(published=p, data=data, input_size=(height, width), runners=runners)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reg is not None:
+                self._reg.close()
+                self._reg = None
+
+
+def decode_image(data: bytes, size: tuple[int, int]) -> np.ndarray:
+    """Image bytes -> uint8 HxWx3 pixels at ``size`` (whole image resized, as in training)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from edgeops.backends.local.ml.backbone import load_rgb, to_input
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt = im.format or "unknown"
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise BadImage("not an image Pillow can decode (JPEG, PNG, GIF, BMP, ICO, WebP)") from None
+    if fmt not in IMAGE_FORMATS:
+        raise BadImage(f"image format {fmt} is not accepted (JPEG, PNG, GIF, BMP, ICO, WebP)")
+    if w * h > MAX_PIXELS:
+        raise BadImage(f"image is {w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP")
+    try:
+        image = load_rgb(io.BytesIO(data))  # type: ignore[arg-type]
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise BadImage(f"the image is damaged or truncated ({e})") from None
+    height, width = size
+    if height == width:
+        return to_input(image, height)
+    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
