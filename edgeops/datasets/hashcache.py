@@ -17,9 +17,8 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgeops.datasets.images import Inspection
 from edgeops.datasets.sources import FileStat
@@ -27,8 +26,7 @@ from edgeops.datasets.sources import FileStat
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CachedFile:
+class CachedFile(NamedTuple):
     size: int
     mtime_ns: int
     inode: int
@@ -52,6 +50,7 @@ class HashCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(os.fspath(path), timeout=30)
+        self.problem = ""  # set when a read or write failed; the scan goes on without it
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -83,6 +82,9 @@ class HashCache:
     def close(self) -> None:
         self._db.close()
 
+    def _failed(self, e: sqlite3.Error) -> None:
+        self.problem = self.problem or f"hash cache unusable ({e}); the next scan re-reads files"
+
     def __enter__(self) -> HashCache:
         return self
 
@@ -92,18 +94,30 @@ class HashCache:
     # files
 
     def load_files(self, scope: str) -> dict[str, CachedFile]:
-        rows = self._db.execute(
-            "SELECT path, size, mtime_ns, inode, sha256, format, width, height, error "
-            "FROM files WHERE scope = ?",
-            (scope,),
-        )
-        return {row[0]: CachedFile(*row[1:]) for row in rows}
+        try:
+            rows = self._db.execute(
+                "SELECT path, size, mtime_ns, inode, sha256, format, width, height, error "
+                "FROM files WHERE scope = ?",
+                (scope,),
+            )
+            return {row[0]: CachedFile(*row[1:]) for row in rows}
+        except sqlite3.Error as e:
+            self._failed(e)
+            return {}
 
     def store_files(
         self,
         scope: str,
         rows: Iterable[tuple[FileStat, Inspection]],
         forget: Iterable[str] = (),
+    ) -> None:
+        try:
+            self._store_files(scope, rows, forget)
+        except sqlite3.Error as e:
+            self._failed(e)
+
+    def _store_files(
+        self, scope: str, rows: Iterable[tuple[FileStat, Inspection]], forget: Iterable[str]
     ) -> None:
         with self._db:
             self._db.executemany(
@@ -133,9 +147,13 @@ class HashCache:
     def load_zip(self, st: FileStat) -> tuple[bool, dict[str, Any] | None]:
         """(key matches, the stored scan). The scan of a changed zip is still returned so that
         members with an unchanged (name, CRC, size) need not be re-read."""
-        row = self._db.execute(
-            "SELECT size, mtime_ns, inode, scan FROM zips WHERE path = ?", (st.path,)
-        ).fetchone()
+        try:
+            row = self._db.execute(
+                "SELECT size, mtime_ns, inode, scan FROM zips WHERE path = ?", (st.path,)
+            ).fetchone()
+        except sqlite3.Error as e:
+            self._failed(e)
+            return False, None
         if row is None:
             return False, None
         size, mtime, inode, scan = row
@@ -146,11 +164,15 @@ class HashCache:
         return (size, mtime, inode) == (st.size, st.mtime_ns, st.inode), data
 
     def store_zip(self, st: FileStat, scan: dict[str, Any]) -> None:
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO zips VALUES (?, ?, ?, ?, ?)",
-                (st.path, st.size, st.mtime_ns, st.inode, json.dumps(scan, separators=(",", ":"))),
-            )
+        blob = json.dumps(scan, separators=(",", ":"))
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO zips VALUES (?, ?, ?, ?, ?)",
+                    (st.path, st.size, st.mtime_ns, st.inode, blob),
+                )
+        except sqlite3.Error as e:
+            self._failed(e)
 
 
 def open_cache(path: Path) -> tuple[HashCache | None, str]:

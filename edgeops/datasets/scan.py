@@ -64,6 +64,8 @@ def scan_dataset(
     finally:
         if cache is not None:
             cache.close()
+            if cache.problem:
+                reporter.warn(cache.problem)
     return _build_manifest(ctx, found, label_where)
 
 
@@ -309,6 +311,13 @@ def _build_manifest(ctx: _Ctx, found: Found, label_where: dict[str, str]) -> Man
     unlabelled: dict[str, tuple[Entry, Inspection]] = {}
     duplicates: list[tuple[str, str]] = []
     for sha, items in groups.items():
+        if len(items) == 1:  # the common case, kept cheap for 100k-image datasets
+            e, i = items[0]
+            if e.labels:
+                labelled[sha] = (e.labels, e, i)
+            else:
+                unlabelled[sha] = (e, i)
+            continue
         with_labels = [(e, i) for e, i in items if e.labels]
         if not with_labels:
             kept_e, kept_i = items[0]

@@ -16,6 +16,7 @@ import stat as stat_mod
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edgeops.datasets.labels import is_valid_label, label_problem, rename_hint
 from edgeops.datasets.problems import Problems
@@ -23,8 +24,7 @@ from edgeops.datasets.problems import Problems
 JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX"})
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One image occurrence in a source, before its bytes are inspected."""
 
     locator: str  # zip member name, or the file's absolute (normalised, unresolved) path
@@ -36,8 +36,7 @@ class Entry:
         return self.where if not self.origin else f"{self.origin} ({self.where})"
 
 
-@dataclass(frozen=True)
-class FileStat:
+class FileStat(NamedTuple):
     """A file to inspect, with the stat fields that key the hash cache."""
 
     path: str  # absolute
@@ -122,6 +121,7 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
     """
     base_real = os.path.realpath(base)
     base_norm = os.path.normpath(base)
+    base_prefix = base_norm if base_norm.endswith(os.sep) else base_norm + os.sep
     out: list[tuple[str, FileStat]] = []
     visited: set[str] = {base_real}
 
@@ -164,7 +164,7 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
                 visited.add(real)
                 walk(d.path, rel + "/")
             elif stat_mod.S_ISREG(st.st_mode):
-                path = os.path.join(base_norm, rel)
+                path = base_prefix + rel
                 out.append((rel, FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)))
             else:
                 problems.add(display_path(d.path, root), "not a regular file; remove it")

@@ -176,3 +176,26 @@ def test_open_image_detects_a_changed_file(tmp_path: Path, seeds: Seeds) -> None
     Path(m.images[0].locator).write_bytes(image_bytes(5000))
     with pytest.raises(DatasetError, match="changed since it was scanned; run edgeops plan again"):
         open_image(spec, m.images[0], root=tmp_path)
+
+
+def test_cache_write_failure_is_a_warning(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgeops.datasets import scan_dataset
+    from edgeops.datasets.hashcache import HashCache
+    from edgeops.progress import NullReporter
+
+    def fail(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(HashCache, "_store_files", fail)
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 10, "dog": 10}, seeds)
+    reporter = NullReporter()
+    m = scan_dataset(
+        spec_for("folder", base), root=tmp_path, cache_path=tmp_path / "c.db", reporter=reporter
+    )
+    assert len(m.images) == 20
+    assert reporter.warnings == [
+        "hash cache unusable (disk I/O error); the next scan re-reads files"
+    ]
