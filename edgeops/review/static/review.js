@@ -149,10 +149,11 @@
 
   function updateCard(card, im) {
     const flags = card.querySelector(".flags");
-    flags.replaceChildren(
+    flags.replaceChildren(...[
       im.split ? el("span", { class: "flag split", text: im.split }) : null,
       im.duplicate ? el("span", { class: "flag dup", text: "duplicate" }) : null,
-      im.conflict ? el("span", { class: "flag conflict", text: "conflict" }) : null);
+      im.conflict ? el("span", { class: "flag conflict", text: "conflict" }) : null,
+    ].filter(Boolean));
     card.querySelector(".labels").replaceChildren(...(im.labels.length
       ? im.labels.map((l) => el("span", { class: "chip", text: l }))
       : [el("span", { class: "chip none", text: "unlabelled" })]));
