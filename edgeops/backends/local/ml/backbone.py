@@ -110,8 +110,8 @@ def load_rgb(path: Path) -> Any:
 
     with Image.open(path) as im:
         im.seek(0)
-        im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
+        upright = ImageOps.exif_transpose(im)
+        return upright.convert("RGB")
 
 
 def to_input(image: Any, size: int) -> np.ndarray:

@@ -3,13 +3,15 @@
 Softmax + label-smoothed cross-entropy for single-label datasets, sigmoid + (smoothed) binary
 cross-entropy for multi-label ones. Adam, mini-batches, dropout on the features. Early stopping
 on validation loss (best weights restored) unless disabled; the budget's deadline stops training
-wherever it is (after at least one epoch). Seeded: the same seed, data and thread count give the same weights.
+wherever it is (after at least one epoch). Seeded and single-threaded: the same seed and
+data give the same weights on any machine.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +51,21 @@ def train_head(
     """``y_*`` are 0/1 matrices (n, n_labels). ``deadline`` is a ``time.monotonic()`` value."""
     import torch
 
+    threads = torch.get_num_threads()
+    # One thread: a linear layer on a few thousand rows gains nothing from more, and the result
+    # then does not depend on the machine's core count.
+    torch.set_num_threads(1)
+    try:
+        return _train(torch, x_train, y_train, x_val, y_val, multi_label=multi_label, seed=seed,
+                      label_smoothing=label_smoothing, early_stopping=early_stopping,
+                      deadline=deadline, max_epochs=max_epochs)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(torch: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
+           y_val: np.ndarray | None, *, multi_label: bool, seed: int, label_smoothing: float,
+           early_stopping: bool, deadline: float, max_epochs: int) -> HeadResult:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
