@@ -38,14 +38,18 @@ def objects(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     labels = tuple(sorted(p.name for p in root.iterdir() if p.is_dir()))
     examples = tuple(
         TrainingExample(f, (label,), split_of(f), image_id=f"{label}/{f.name}")
-        for label in labels for f in sorted((root / label).iterdir())
+        for label in labels
+        for f in sorted((root / label).iterdir())
     )
     return Dataset(root, labels, examples)
 
 
 SPEC = ModelSpec(
-    name="objects", dataset="objects", optimize_for="latency",
-    budget=BudgetSpec(node_hours=0.05), threshold=ThresholdRule(max_f1=True),
+    name="objects",
+    dataset="objects",
+    optimize_for="latency",
+    budget=BudgetSpec(node_hours=0.05),
+    threshold=ThresholdRule(max_f1=True),
     gate=GateSpec(min_au_prc=0.8),
 )
 
@@ -67,5 +71,13 @@ def trained(objects: Dataset, cache_dir: Path, tmp_path_factory: pytest.TempPath
 
     out = tmp_path_factory.mktemp("versions") / "objects" / "v1"
     return train_and_export(
-        objects.examples, objects.labels, False, SPEC, out, version=1,
-        dataset_fingerprint="sha256:test", reporter=NullReporter(), cache_dir=cache_dir)
+        objects.examples,
+        objects.labels,
+        False,
+        SPEC,
+        out,
+        version=1,
+        dataset_fingerprint="sha256:test",
+        reporter=NullReporter(),
+        cache_dir=cache_dir,
+    )

@@ -20,8 +20,14 @@ pytestmark = pytest.mark.slow
 
 def test_version_folder_is_complete(trained, objects) -> None:
     out = trained.out_dir
-    for name in ("model_int8.tflite", "model_float32.tflite", "labels.txt", "model_card.json",
-                 "evaluation.json", "report.html"):
+    for name in (
+        "model_int8.tflite",
+        "model_float32.tflite",
+        "labels.txt",
+        "model_card.json",
+        "evaluation.json",
+        "report.html",
+    ):
         assert (out / name).is_file(), name
     assert (out / "labels.txt").read_text().split() == list(objects.labels)
     card = json.loads((out / "model_card.json").read_text())
@@ -50,7 +56,8 @@ def test_int8_model_runs_in_litert_with_uint8_pixels(trained) -> None:
     it.set_tensor(inp["index"], np.full((1, 224, 224, 3), 128, np.uint8))
     it.invoke()
     probs = (it.get_tensor(out["index"])[0].astype(float) - out["quantization"][1]) * (
-        out["quantization"][0])
+        out["quantization"][0]
+    )
     assert probs.sum() == pytest.approx(1.0, abs=0.05)
 
 
@@ -102,13 +109,19 @@ def test_mediapipe_image_classifier_agrees_with_litert(trained, objects) -> None
     model = trained.out_dir / "model_int8.tflite"
     proc = subprocess.run(
         [sys.executable, "-c", MEDIAPIPE_SCRIPT, str(model), *[str(e.image_path) for e in test]],
-        capture_output=True, text=True, timeout=300, check=False)
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     assert line is not None, proc.stderr[-2000:]
-    mp_top = [name for name, _ in json.loads(line[len("RESULT"):])]
+    mp_top = [name for name, _ in json.loads(line[len("RESULT") :])]
     run = LiteRTRunner(model)
-    ours = [objects.labels[int(np.argmax(run.scores(to_input(load_rgb(e.image_path), 224))))]
-            for e in test]
+    ours = [
+        objects.labels[int(np.argmax(run.scores(to_input(load_rgb(e.image_path), 224))))]
+        for e in test
+    ]
     # MediaPipe's names come from the metadata's labels file; its resize differs slightly
     # from Pillow's, so allow one disagreement at most.
     agree = sum(a == b for a, b in zip(mp_top, ours, strict=True))
@@ -119,8 +132,11 @@ def test_impossible_gate_fails_without_retraining(trained, spec) -> None:
     from edgeops.backends.local.ml import re_evaluate
 
     trained_spec = spec
-    spec = dataclasses.replace(trained_spec, threshold=ThresholdRule(value=0.5),
-                               gate=GateSpec(min_precision=1.01, min_au_prc=0.5))
+    spec = dataclasses.replace(
+        trained_spec,
+        threshold=ThresholdRule(value=0.5),
+        gate=GateSpec(min_precision=1.01, min_au_prc=0.5),
+    )
     threshold, gate = re_evaluate(trained.out_dir, spec)
     assert threshold == 0.5 and not gate.passed
     assert [(r.metric, r.ok) for r in gate.rows] == [("precision", False), ("au_prc", True)]
@@ -144,11 +160,26 @@ def test_same_seed_same_head(trained, objects, cache_dir) -> None:
     jobs = [(e.image_path, file_sha256(e.image_path), view_names(True, 0)) for e in train]
     feats = extract_features(jobs, bb, path, cache_dir)  # all from the cache
     x = np.concatenate(feats)
-    y = np.repeat(np.eye(len(objects.labels))[[objects.labels.index(e.labels[0]) for e in train]],
-                  [len(f) for f in feats], axis=0)
-    runs = [train_head(x, y, None, None, multi_label=False, seed=s, label_smoothing=0.1,
-                       early_stopping=False, deadline=time.monotonic() + 60, max_epochs=5)
-            for s in (7, 7, 8)]
+    y = np.repeat(
+        np.eye(len(objects.labels))[[objects.labels.index(e.labels[0]) for e in train]],
+        [len(f) for f in feats],
+        axis=0,
+    )
+    runs = [
+        train_head(
+            x,
+            y,
+            None,
+            None,
+            multi_label=False,
+            seed=s,
+            label_smoothing=0.1,
+            early_stopping=False,
+            deadline=time.monotonic() + 60,
+            max_epochs=5,
+        )
+        for s in (7, 7, 8)
+    ]
     assert np.array_equal(runs[0].weight, runs[1].weight)
     assert np.array_equal(runs[0].bias, runs[1].bias)
     assert not np.array_equal(runs[0].weight, runs[2].weight)
@@ -162,8 +193,16 @@ def test_multi_label_with_exhausted_budget(objects, cache_dir, spec, tmp_path: P
     spec = dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001))  # 3.6 s
     reporter = NullReporter()
     outcome = train_and_export(
-        objects.examples, objects.labels, True, spec, tmp_path / "v2", version=2,
-        dataset_fingerprint="sha256:ml", reporter=reporter, cache_dir=cache_dir)
+        objects.examples,
+        objects.labels,
+        True,
+        spec,
+        tmp_path / "v2",
+        version=2,
+        dataset_fingerprint="sha256:ml",
+        reporter=reporter,
+        cache_dir=cache_dir,
+    )
     assert outcome.stop_reason == "BUDGET_REACHED"
     assert any("budget" in w for w in reporter.warnings)
     assert set(outcome.label_thresholds) == set(objects.labels)
@@ -183,7 +222,15 @@ def test_failed_training_leaves_nothing(objects, cache_dir, spec, tmp_path: Path
     broken.write_bytes(b"not an image")
     examples = (*objects.examples, TrainingExample(broken, (objects.labels[0],), "train"))
     with pytest.raises(UnidentifiedImageError):
-        train_and_export(examples, objects.labels, False, spec, tmp_path / "out" / "v3",
-                         version=3, dataset_fingerprint="x", reporter=NullReporter(),
-                         cache_dir=cache_dir)
+        train_and_export(
+            examples,
+            objects.labels,
+            False,
+            spec,
+            tmp_path / "out" / "v3",
+            version=3,
+            dataset_fingerprint="x",
+            reporter=NullReporter(),
+            cache_dir=cache_dir,
+        )
     assert list((tmp_path / "out").iterdir()) == []
