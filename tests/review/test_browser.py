@@ -177,3 +177,50 @@ def test_label_by_keyboard_and_click_undo_reload_then_plan(
     assert "dataset.critters" in out and "+2 images, 1 relabelled" in out
     assert "model.critters" in out and "dataset.critters changed (+2 images, 1 relabelled)" in out
     assert "Plan: 0 to create, 1 to update, 1 to train" in out
+
+
+def test_multi_label_toggles_new_label_ctrl_z_and_rejected_files(
+    browser: Any, labelling_repo: Path
+) -> None:
+    root = labelling_repo
+    config = root / "edgeops.yaml"
+    config.write_text(
+        config.read_text().replace("    source:\n", "    multi_label: true\n    source:\n")
+    )
+    (root / "data" / "images" / "notes.txt").write_text("not a photo")
+    labels_file = root / "data" / "labels.csv"
+    original = labels_file.read_text()
+    first = UNLABELLED[0]
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with running(open_review(root)) as url:
+        page.goto(url)
+        assert "(multi-label)" in page.inner_text("#dataset")
+        page.click('[data-filter="unlabelled"]')
+        page.fill("#newlabel-name", "underwater")
+        page.press("#newlabel-name", "Enter")
+        assert page.locator("#labelbar button").all_inner_texts() == [
+            "1animal",
+            "2fish",
+            "3underwater",
+        ]
+        page.keyboard.press("2")  # toggle fish on (no moving on in a multi-label dataset)
+        page.keyboard.press("3")  # toggle underwater on
+        page.keyboard.press("Control+z")  # ... and off again
+        page.keyboard.press("1")  # toggle animal on
+        page.wait_for_function(
+            "document.getElementById('status').textContent"
+            f".startsWith('Saved {first}: animal, fish')"
+        )
+        assert card_labels(page, first).split() == ["animal", "fish"]
+        assert page.locator("#labelbar button.on").all_inner_texts() == ["1animal", "2fish"]
+
+        page.click('[data-filter="rejected"]')
+        assert page.locator('[data-filter="rejected"] .n').inner_text() == "1"
+        table = page.inner_text("#list")
+        assert "data/images/notes.txt" in table and "not an image" in table
+    page.close()
+
+    added = sorted(set(labels_file.read_text().splitlines()) - set(original.splitlines()))
+    assert added == [f"{first},animal,fish"]
+    assert len(labels_file.read_text().splitlines()) == len(original.splitlines()) + 1
