@@ -91,6 +91,8 @@ def serve(
         webbrowser.open(url)
     try:
         _server(create_app(session)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a review ends; uvicorn re-raises it after shutting down
     finally:
         sock.close()
 

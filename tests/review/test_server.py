@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 
@@ -216,3 +217,31 @@ def test_cli_refuses_a_dataset_without_a_labels_file(
     )
     assert main(["-C", str(tmp_path), "review", "dataset.pets", "--no-browser"]) == 1
     assert "reads a folder source" in capsys.readouterr().err
+
+
+def test_cli_serves_on_loopback_until_interrupted(labelling_repo: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgeops", "review", "dataset.critters", "--port", "0"],
+        cwd=labelling_repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/) ", line)
+        assert match, line
+        state = httpx.get(match.group(1) + "api/state", timeout=10).json()
+        assert state["dataset"] == "critters" and len(state["images"]) == 30
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=20)
+    assert rc == 0, proc.stderr.read() if proc.stderr else ""
