@@ -174,13 +174,16 @@ def test_an_internal_bug_exits_3_with_a_crash_log(
     assert "Traceback" in text and "RuntimeError: planner exploded" in text
 
 
-def test_keyboard_interrupt_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyboard_interrupt_exits_130(
+    run: Run, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(engine, "build_plan", interrupted)
     code, _, err = run("apply", "--auto-approve")
     assert code == 130 and "interrupted" in err
+    assert not (repo / ".edgeops" / "lock.json").exists()  # released on the way out
 
 
 def test_unlock(run: Run, repo: Path) -> None:
