@@ -25,7 +25,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edgeops.config.model import Config
 from edgeops.errors import EdgeopsError
@@ -66,6 +67,8 @@ STATUS = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
+# JSON bodies: also under the types `curl -d` and browsers' fetch send by default
+JSON_TYPES = frozenset({"", "application/json", "text/plain", "application/x-www-form-urlencoded"})
 OPEN_PATHS = frozenset({"/healthz"})  # answered without the token (liveness probes)
 
 
@@ -97,7 +100,7 @@ def error_body(code: int, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "status": STATUS.get(code, "ERROR"), "message": message}}
 
 
-def _error(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(code: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=code, headers=headers)
 
 
@@ -106,13 +109,6 @@ def _size(n: int) -> str:
 
 
 # --- the guard: token, body limit, metrics ------------------------------------------------------
-
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class Guard:
@@ -215,7 +211,7 @@ async def parse_predict(request: Request, settings: ServeSettings) -> PredictReq
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         return await _parse_multipart(request, settings)
-    if ctype not in ("", "application/json"):
+    if ctype not in JSON_TYPES and not ctype.endswith("+json"):
         raise ApiError(
             415,
             f"Content-Type {ctype} is not accepted; send application/json "
@@ -416,6 +412,8 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
         return JSONResponse({"models": [describe(p) for p in catalog.published().values()]})
 
     async def get_model(request: Request) -> Response:
+        if request.path_params["name"].endswith(":predict"):
+            raise ApiError(405, f"{request.url.path} takes POST, not {request.method}")
         model = await load(request.path_params["name"])
         return JSONResponse(describe(model.published, model))
 

@@ -93,12 +93,20 @@ class _ReadOnlyRegistry(Registry):
         )
 
 
+def _model_file(root: Path, model: str, version: int, recorded: str) -> Path:
+    """The version's file under the backend folder, wherever the repository was moved or copied
+    since the path was recorded (the registry stores absolute paths)."""
+    here = root / "models" / model / f"v{version}" / Path(recorded).name
+    return here if here.exists() or not Path(recorded).exists() else Path(recorded)
+
+
 def read_published(reg: Registry) -> dict[str, Published]:
+    root = reg.path.parent
     out: dict[str, Published] = {}
     for name, e in reg.registry_entries().items():
         if not e["published"]:
             continue
-        file = Path(e["file"])
+        file = _model_file(root, e["model"], int(e["version"]), e["file"])
         labels_file = file.parent / "labels.txt"
         labels = labels_file.read_text().split() if labels_file.exists() else []
         out[name] = Published(
@@ -119,7 +127,7 @@ def read_published(reg: Registry) -> dict[str, Published]:
             source="online",
             model=model,
             version=int(version),
-            file=Path(state["file"]),
+            file=_model_file(root, model, int(version), state["file"]),
             sha256=state["sha256"],
             labels=tuple(state.get("labels", ())),
             threshold=float(state["threshold"] if state.get("threshold") is not None else 0.5),
