@@ -105,7 +105,7 @@ def _without_lines(config: Config) -> Config:
 def test_every_example_loads(example: Path) -> None:
     config = load_config(example)
     assert config.path == example.resolve()
-    assert config.datasets and config.models
+    assert config.datasets  # every example declares data; models are optional
 
 
 def test_there_are_examples() -> None:
