@@ -23,7 +23,11 @@ from edgeops.state import (
 
 
 def cache_path(config: Config) -> Path:
-    return config.root / ".edgeops" / "cache" / "hashes.sqlite"
+    """The dataset hash cache: under the local backend's path, else ``.edgeops/`` beside the
+    config (the google backend keeps no state on disk but this cache)."""
+    local = config.backend.local
+    base = local.path if local is not None else config.root / ".edgeops"
+    return base / "cache" / "hashes.sqlite"
 
 
 def resolve(config: Config, reporter: Reporter) -> DesiredState:

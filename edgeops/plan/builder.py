@@ -317,8 +317,14 @@ def _plan_model(
     if m.spec.keep is not None and lm is not None:
         ready = [v for v in lm.versions if v.status == "ready"]
         keep_n = m.spec.keep - (1 if version == NEW_VERSION else 0)
-        published = {p.version for p in live.publish.values() if p.model == m.spec.name}
-        published |= pinned
+        # After this apply every target of the model points at `version` or at a pinned one;
+        # a version still published when the delete runs (say the new one missed its gate) is
+        # kept by the applier.
+        published = set(pinned)
+        current_version = lm.by_version(version) if isinstance(version, int) else None
+        if current_version is not None and not current_version.blessed:
+            # the current version missed its gate: targets stay where they are
+            published |= {p.version for p in live.publish.values() if p.model == m.spec.name}
         candidates = ready[: max(0, len(ready) - keep_n)]
         doomed = [
             v.version for v in candidates if v.version not in published and v.version != version

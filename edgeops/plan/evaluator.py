@@ -64,7 +64,13 @@ def apply_plan(
             trained[c.address] = version
             _note_gate(version, c, result, blocked, reporter)
         elif c.kind == "model" and c.action == Action.DELETE:
-            backend.delete_versions(c.address, list(c.details["delete_versions"]))
+            name = c.address.split(".", 1)[1]
+            live_published = {p.version for p in backend.read().publish.values() if p.model == name}
+            doomed = [v for v in c.details["delete_versions"] if v not in live_published]
+            for v in sorted(set(c.details["delete_versions"]) - set(doomed)):
+                result.skipped.append(f"{c.address}: kept v{v}, a publish target still serves it")
+            if doomed:
+                backend.delete_versions(c.address, doomed)
         elif c.kind == "model" and c.action == Action.FORGET:
             backend.forget_model(c.address)
         elif c.kind == "publish" and c.action in (Action.CREATE, Action.UPDATE):

@@ -56,7 +56,7 @@ def test_applies_in_dependency_order() -> None:
         ("train_model", "model.pets"),
         ("publish", "publish.pets.registry v3"),
         ("unpublish", "publish.legacy.registry"),
-        ("delete_versions", "model.pets [2]"),
+        ("delete_versions", "model.pets [1, 2]"),
         ("forget_model", "model.legacy"),
         ("forget_dataset", "dataset.gone"),
     ]
@@ -82,6 +82,23 @@ def test_a_missed_gate_blocks_publish_and_keeps_the_old_version_live() -> None:
     assert "previous version stays live" in message
     # and the next plan neither retrains nor publishes the failed version
     assert build_plan(desired(DS_NEW, M_NEW, REG), backend.read()).empty
+
+
+def test_retention_keeps_the_live_version_when_the_new_one_misses_its_gate() -> None:
+    backend = FakeBackend(
+        live(live_dataset("pets", OLD), live_model(version(M_OLD, 1)), live_registry(REG, 1)),
+        passes_gate=False,
+    )
+    want = desired(DS_NEW, model("pets", DS_NEW, keep=1), REG)
+    plan, result = _apply(want, backend)
+    assert [c.details.get("delete_versions") for c in plan.changes if c.action == "delete"] == [
+        [1]
+    ]
+    assert not any(call[0] == "delete_versions" for call in backend.calls)
+    assert "model.pets: kept v1, a publish target still serves it" in result.skipped
+    assert backend.read().publish["publish.pets.registry"].version == 1
+    # v2 is not blessed, so the target stays on v1 and the next plan does not plan its deletion
+    assert build_plan(want, backend.read()).empty
 
 
 def test_a_relaxed_gate_re_evaluates_then_publishes_in_one_apply() -> None:
