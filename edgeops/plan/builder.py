@@ -213,7 +213,6 @@ def _plan_dataset(d: DesiredDataset, ld: LiveDataset | None, live: LiveState) ->
         details={"per_label": diff},
         live_serial=live.serial(d.address),
         desired_fingerprint=d.fingerprint,
-        warnings=d.warnings,
     )
 
 
