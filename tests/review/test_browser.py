@@ -88,6 +88,11 @@ def card_labels(page: Any, path: str) -> str:
     return str(page.locator(f'.card[data-path="{path}"] .labels').inner_text()).strip()
 
 
+def expect_labels(page: Any, path: str, text: str) -> None:
+    """Wait (Playwright's retrying assertion) until a card shows these labels."""
+    sync_api.expect(page.locator(f'.card[data-path="{path}"] .labels')).to_have_text(text)
+
+
 def test_label_by_keyboard_and_click_undo_reload_then_plan(
     browser: Any, labelling_repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,16 +110,16 @@ def test_label_by_keyboard_and_click_undo_reload_then_plan(
         page.goto(url)
         page.click('[data-filter="unlabelled"]')
         cards = page.locator(".card")
-        assert cards.count() == len(UNLABELLED)
+        sync_api.expect(cards).to_have_count(len(UNLABELLED))
         assert [cards.nth(i).get_attribute("data-path") for i in range(6)] == list(UNLABELLED)
-        assert page.locator("#labelbar button").all_inner_texts() == ["1animal", "2fish"]
+        sync_api.expect(page.locator("#labelbar button")).to_have_text(["1animal", "2fish"])
 
         # three by keyboard: 2 = fish (and move on), 2 = fish, arrow past one, 1 = animal
         page.keyboard.press("2")
         page.keyboard.press("2")
         page.keyboard.press("ArrowRight")
         page.keyboard.press("1")
-        assert card_labels(page, UNLABELLED[3]) == "animal"
+        expect_labels(page, UNLABELLED[3], "animal")
         # undo the last one (u), then relabel a labelled image by click
         page.keyboard.press("u")
         page.click('[data-filter="label:fish"]')
@@ -126,13 +131,12 @@ def test_label_by_keyboard_and_click_undo_reload_then_plan(
         )
 
         page.reload()
-        page.wait_for_selector(".card")
-        assert card_labels(page, UNLABELLED[0]) == "fish"
-        assert card_labels(page, UNLABELLED[1]) == "fish"
-        assert card_labels(page, UNLABELLED[2]) == "unlabelled"
-        assert card_labels(page, UNLABELLED[3]) == "unlabelled"  # undone
-        assert card_labels(page, "categorization_fish13.jpg") == "animal"
-        assert page.locator('[data-filter="unlabelled"] .n').inner_text() == "4"
+        expect_labels(page, UNLABELLED[0], "fish")
+        expect_labels(page, UNLABELLED[1], "fish")
+        expect_labels(page, UNLABELLED[2], "unlabelled")
+        expect_labels(page, UNLABELLED[3], "unlabelled")  # undone
+        expect_labels(page, "categorization_fish13.jpg", "animal")
+        sync_api.expect(page.locator('[data-filter="unlabelled"] .n')).to_have_text("4")
         assert page.locator('[data-filter="label:animal"] .n').inner_text() == "13"
         assert page.locator('[data-filter="label:fish"] .n').inner_text() == "13"
         page.click('[data-filter="label:animal"]')
@@ -195,15 +199,14 @@ def test_multi_label_toggles_new_label_ctrl_z_and_rejected_files(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     with running(open_review(root)) as url:
         page.goto(url)
-        assert "(multi-label)" in page.inner_text("#dataset")
+        sync_api.expect(page.locator("#dataset")).to_contain_text("(multi-label)")
         page.click('[data-filter="unlabelled"]')
+        sync_api.expect(page.locator(".card")).to_have_count(len(UNLABELLED))
         page.fill("#newlabel-name", "underwater")
         page.press("#newlabel-name", "Enter")
-        assert page.locator("#labelbar button").all_inner_texts() == [
-            "1animal",
-            "2fish",
-            "3underwater",
-        ]
+        sync_api.expect(page.locator("#labelbar button")).to_have_text(
+            ["1animal", "2fish", "3underwater"]
+        )
         page.keyboard.press("2")  # toggle fish on (no moving on in a multi-label dataset)
         page.keyboard.press("3")  # toggle underwater on
         page.keyboard.press("Control+z")  # ... and off again
@@ -213,10 +216,11 @@ def test_multi_label_toggles_new_label_ctrl_z_and_rejected_files(
             f".startsWith('Saved {first}: animal, fish')"
         )
         assert card_labels(page, first).split() == ["animal", "fish"]
-        assert page.locator("#labelbar button.on").all_inner_texts() == ["1animal", "2fish"]
+        sync_api.expect(page.locator("#labelbar button.on")).to_have_text(["1animal", "2fish"])
 
         page.click('[data-filter="rejected"]')
-        assert page.locator('[data-filter="rejected"] .n').inner_text() == "1"
+        sync_api.expect(page.locator('[data-filter="rejected"] .n')).to_have_text("1")
+        sync_api.expect(page.locator("#list")).to_contain_text("data/images/notes.txt")
         table = page.inner_text("#list")
         assert "data/images/notes.txt" in table and "not an image" in table
     page.close()
