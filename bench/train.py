@@ -128,6 +128,8 @@ def main() -> int:
         probs[:, probe.classes_] = probe.predict_proba(x_te)
         probe_ev = evaluate_scores(probs, [e.labels for e in te], labels, multi_label=False)
 
+        card = json.loads((outcome.out_dir / "model_card.json").read_text())
+        temperature = card["training"]["calibration"]["temperature"]
         sizes = {
             n: (outcome.out_dir / n).stat().st_size
             for n in ("model_int8.tflite", "model_float32.tflite")
@@ -155,6 +157,7 @@ def main() -> int:
         "size_bytes": sizes,
         "litert_latency_ms_2threads": {k: round(v, 2) for k, v in lat.items()},
         "threshold_max_f1": outcome.threshold,
+        "temperature": temperature,
     }
     rows = [
         ("backbone", f"{bb.name} ({args.optimize_for})"),
@@ -162,6 +165,7 @@ def main() -> int:
         ("wall time (estimate)", f"{wall:.1f} s ({result['estimate_s']:.0f} s)"),
         *((f"  {k}", f"{v:.1f} s") for k, v in outcome.timings.items()),
         ("stop reason", outcome.stop_reason),
+        ("calibration temperature", f"{temperature:g}"),
         (
             "int8 top-1 / AuPRC / log loss",
             f"{ev.top1_accuracy:.3f} / {ev.au_prc:.3f} / {ev.log_loss:.3f}",

@@ -6,7 +6,9 @@ The recipe (bump :data:`TRAINER_VERSION` when it changes):
    images get augmented views (mirror, two random resized crops) when ``training.augment``;
    features are cached by image hash in ``cache_dir``.
 2. train: a linear head (softmax, or sigmoid for multi-label) with label smoothing and dropout,
-   early-stopped on validation loss, inside the node-hour budget.
+   early-stopped on validation loss, inside the node-hour budget; then calibrated by a
+   temperature fitted on held-out logits (validation + 5-fold out-of-fold train predictions)
+   and folded into the head's weights, so the exported model outputs calibrated probabilities.
 3. export: backbone + head + softmax/sigmoid converted with litert-torch (float32), then static
    int8 with uint8 input/output; both carry TFLite metadata (labels, normalization).
 4. evaluate: the int8 ``.tflite`` in the LiteRT interpreter on the test split; threshold by the
@@ -44,7 +46,7 @@ from edgeops.evaluation import (
 )
 from edgeops.progress import Reporter
 
-TRAINER_VERSION = "local-effnetlite-linear-1"
+TRAINER_VERSION = "local-effnetlite-linear-2"
 
 MODEL_INT8 = "model_int8.tflite"
 MODEL_FLOAT = "model_float32.tflite"
@@ -142,6 +144,33 @@ def _thumbnail(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _calibrate(head: Any, train_views: list[Any], y_train: Any, x_val: Any, y_val: Any, *,
+               multi_label: bool, seed: int, label_smoothing: float,
+               deadline: float) -> dict[str, Any]:
+    """Fits the head's temperature on held-out logits: validation + out-of-fold train."""
+    import numpy as np
+
+    from edgeops.backends.local.ml.head import calibration_logits, fit_temperature, logits
+
+    zs, ys, sources = [], [], []
+    if x_val is not None and y_val is not None and len(x_val):
+        zs.append(logits(head.weight, head.bias, x_val))
+        ys.append(y_val)
+        sources.append(f"validation ({len(x_val)})")
+    if time.monotonic() < deadline:
+        oof = calibration_logits(train_views, y_train, multi_label=multi_label, seed=seed,
+                                 label_smoothing=label_smoothing, epochs=head.best_epoch)
+        if oof is not None:
+            zs.append(oof)
+            ys.append(y_train)
+            sources.append(f"train out-of-fold ({len(oof)})")
+    if not zs:
+        return {"temperature": 1.0, "held_out": [], "note": "no held-out predictions"}
+    z, y = np.concatenate(zs), np.concatenate(ys)
+    temperature = fit_temperature(z, y, multi_label)
+    return {"temperature": temperature, "held_out": sources, "method": "temperature scaling"}
+
+
 def _clean_stale(out_dir: Path) -> None:
     for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -229,13 +258,23 @@ def train_and_export(
                           f"hours ended training after {head.epochs} epochs")
         timings["train"] = round(time.monotonic() - t, 3)
 
+        # --- calibrate: temperature on held-out logits, folded into the head ------------------
+        t = time.monotonic()
+        calibration = _calibrate(head, feats[:n_train], y_tr, x_val, y_val,
+                                 multi_label=multi_label, seed=opts.seed,
+                                 label_smoothing=opts.label_smoothing, deadline=deadline)
+        temperature = float(calibration["temperature"])
+        weight = (head.weight / temperature).astype(np.float32)
+        bias = (head.bias / temperature).astype(np.float32)
+        timings["calibrate"] = round(time.monotonic() - t, 3)
+
         # --- export -----------------------------------------------------------------------
         t = time.monotonic()
         name = f"{spec.name} v{version}"
         desc = (f"edgeops {TRAINER_VERSION}: {backbone.name} + linear head, "
                 f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels")
         with reporter.task("exporting TFLite models", 2) as task:
-            float_model = ex.classifier_float(backbone, head.weight, head.bias, multi_label)
+            float_model = ex.classifier_float(backbone, weight, bias, multi_label)
             (work / MODEL_FLOAT).write_bytes(ex.with_metadata(
                 float_model, labels=labels, backbone=backbone, name=name, version=str(version),
                 description=desc + ", float32", quantized=False))
@@ -306,6 +345,7 @@ def train_and_export(
                          "label_smoothing": opts.label_smoothing, "fine_tune": opts.fine_tune,
                          "fine_tune_applied": False, "epochs": head.epochs,
                          "best_epoch": head.best_epoch, "best_val_loss": head.best_val_loss,
+                         "calibration": calibration,
                          "examples": {s: len(v) for s, v in by_split.items()}},
             "budget_node_hours": spec.budget.node_hours,
             "early_stopping": spec.budget.early_stopping,

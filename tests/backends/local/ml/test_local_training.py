@@ -38,7 +38,11 @@ def test_version_folder_is_complete(trained, objects) -> None:
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
         assert card["sha256"][name] == digest
     assert 0 < trained.cost_node_hours < 0.05
-    assert set(trained.timings) == {"features", "train", "export", "evaluate"}
+    assert set(trained.timings) == {"features", "train", "calibrate", "export", "evaluate"}
+    # label smoothing leaves the head under-confident: the fitted temperature sharpens it
+    calibration = card["training"]["calibration"]
+    assert 0.2 < calibration["temperature"] < 1.0
+    assert calibration["held_out"] == ["validation (31)", "train out-of-fold (150)"]
     # atomic: no temporary folder left beside the version
     assert [p.name for p in out.parent.iterdir()] == ["v1"]
 
