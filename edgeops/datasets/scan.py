@@ -43,9 +43,22 @@ def scan_dataset(
     spec: DatasetSpec, *, root: Path, cache_path: Path, reporter: Reporter
 ) -> Manifest:
     """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError."""
+    _found, manifest = scan_source(
+        spec, root=root, cache_path=cache_path, reporter=reporter, problems=Problems()
+    )
+    return manifest
+
+
+def scan_source(
+    spec: DatasetSpec, *, root: Path, cache_path: Path, reporter: Reporter, problems: Problems
+) -> tuple[Found, Manifest]:
+    """Every file the source holds (entry + inspection) and the Manifest built from them.
+
+    Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
+    subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
+    """
     src = spec.source
     shown = display_path(src.path, root)
-    problems = Problems()
     cache, why = open_cache(cache_path)
     if why:
         reporter.warn(why)
@@ -66,7 +79,7 @@ def scan_dataset(
             cache.close()
             if cache.problem:
                 reporter.warn(cache.problem)
-    return _build_manifest(ctx, found, label_where)
+    return found, _build_manifest(ctx, found, label_where)
 
 
 class _Ctx:

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeops.config.model import DatasetSpec
-from edgeops.datasets import scan as _scan
-from edgeops.datasets.hashcache import open_cache
 from edgeops.datasets.labels import MIN_IMAGES_PER_LABEL, RECOMMENDED_IMAGES_PER_LABEL
 from edgeops.datasets.problems import Problem, Problems
+from edgeops.datasets.scan import scan_source
 from edgeops.datasets.sources import display_path, walk_folder
 from edgeops.errors import EdgeopsError
 from edgeops.progress import NullReporter
@@ -91,14 +90,9 @@ def review_dataset(spec: DatasetSpec, *, root: Path, cache_path: Path) -> Datase
     assert spec.source.labels_file is not None
     problems = _Collected()
     shown = display_path(spec.source.path, root)
-    cache, _why = open_cache(cache_path)  # without a cache the scan is slower, not wrong
-    ctx = _scan._Ctx(spec, root, shown, cache, NullReporter(), problems)
-    try:
-        found, label_where = _scan._scan_images_source(ctx)
-    finally:
-        if cache is not None:
-            cache.close()
-    manifest = _scan._build_manifest(ctx, found, label_where)
+    found, manifest = scan_source(
+        spec, root=root, cache_path=cache_path, reporter=NullReporter(), problems=problems
+    )
     splits = {rec.sha256: rec.split for rec in manifest.images}
     base = os.path.normpath(spec.source.path)
 
