@@ -43,7 +43,9 @@ def models_to_dict(
     """``model_files``: (model address, version) -> the int8 .tflite of that version."""
     published_at: dict[tuple[str, int], list[str]] = {}
     for p in live.publish.values():
-        published_at.setdefault((p.model, p.version), []).append(_target_name(p.kind, p.state))
+        published_at.setdefault((p.model, p.version), []).append(
+            _target_name(p.kind, p.spec, p.state)
+        )
     models = {}
     for address, m in live.models.items():
         models[address] = [
@@ -72,7 +74,9 @@ def models_to_dict(
     }
 
 
-def _target_name(kind: str, state: dict[str, Any]) -> str:
+def _target_name(kind: str, spec: dict[str, Any], state: dict[str, Any]) -> str:
+    if kind == "registry":
+        return f"registry:{spec.get('display_name', '?')}"
     if kind == "online":
         return f"online:{state.get('name', '?')}"
     if kind == "bundle":

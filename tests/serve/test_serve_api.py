@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ONLINE, Server, start_server, stop_server
+from serve_helpers import ONLINE, Server, start_server, stop_server
 from trained_example import EXAMPLE, edgeops, ok
 
 pytestmark = pytest.mark.slow
