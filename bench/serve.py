@@ -1,0 +1,313 @@
+"""`edgeops serve` under a bounded load, beside the bare LiteRT interpreter on the same model.
+
+1. Takes a trained example (``--example DIR``, already applied), or copies examples/objects into
+   ``--work`` and applies it once (real training, a minute or two; reused by later runs).
+2. Measures, in this process, the bare interpreter (``LiteRTRunner``, 1 thread) on the published
+   int8 file: ``invoke`` alone, and decode + resize + invoke of a JPEG (the server's work).
+3. Starts ``edgeops serve`` on 127.0.0.1 (a subprocess) and, from a second process (this script
+   with ``--client``), sends N predict requests (base64 JSON, one training photo each) at a fixed
+   concurrency over keep-alive connections: first at concurrency 1, then at ``--concurrency``.
+4. Prints a table and one JSON line.
+
+Run: ``python bench/serve.py [--requests 200] [--concurrency 4] [--example DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "objects"
+
+
+def percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s) + 0.5) - 1))]
+
+
+def photos(n: int = 6) -> list[bytes]:
+    out: dict[str, bytes] = {}
+    with zipfile.ZipFile(EXAMPLE / "data" / "objects.zip") as z:
+        for name in sorted(z.namelist()):
+            label = name.split("/")[0]
+            if name.endswith(".jpg") and label not in out:
+                out[label] = z.read(name)
+    return list(out.values())[:n]
+
+
+# --- the client process -------------------------------------------------------------------------
+
+
+def client(port: int, model: str, requests: int, concurrency: int) -> dict[str, Any]:
+    bodies = [
+        json.dumps({"instances": [{"image": {"b64": base64.b64encode(p).decode()}}]}).encode()
+        for p in photos()
+    ]
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            t = time.perf_counter()
+            conn.request(
+                "POST",
+                f"/v1/models/{model}:predict",
+                body=bodies[i % len(bodies)],
+                headers={"Content-Type": "application/json"},
+            )
+            r = conn.getresponse()
+            r.read()
+            dt = time.perf_counter() - t
+            with lock:
+                latencies.append(dt)
+                if r.status != 200:
+                    errors.append(str(r.status))
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "errors": len(errors),
+        "wall_s": round(wall, 3),
+        "rps": round(requests / wall, 2),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
+
+
+# --- the driver ---------------------------------------------------------------------------------
+
+
+def trained_example(work: Path) -> Path:
+    root = work / "objects"
+    if (root / ".edgeops" / "registry.sqlite").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".edgeops", "app"))
+    print(f"training the example in {root} (once; reused next time) ...", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, "-m", "edgeops", "apply", "--auto-approve"],
+        cwd=root,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    return root
+
+
+def bare(model_file: Path, iterations: int) -> dict[str, float]:
+    import numpy as np
+
+    from edgeops.backends.local.ml.features import LiteRTRunner
+    from edgeops.serve.models import decode_image
+
+    runner = LiteRTRunner(model_file.read_bytes(), num_threads=1)
+    size = (int(runner.input["shape"][1]), int(runner.input["shape"][2]))
+    images = photos()
+    pixels = [decode_image(p, size) for p in images]
+    for x in pixels:  # warm-up
+        runner.scores(x)
+    invoke, pipeline = [], []
+    for i in range(iterations):
+        x = pixels[i % len(pixels)]
+        t = time.perf_counter()
+        runner.scores(x)
+        invoke.append(time.perf_counter() - t)
+    for i in range(iterations):
+        t = time.perf_counter()
+        scores = runner.scores(decode_image(images[i % len(images)], size))
+        pipeline.append(time.perf_counter() - t)
+    assert np.isfinite(scores).all()
+    return {
+        "invoke_p50_ms": round(percentile(invoke, 50) * 1000, 2),
+        "invoke_p99_ms": round(percentile(invoke, 99) * 1000, 2),
+        "invoke_mean_ms": round(statistics.fmean(invoke) * 1000, 2),
+        "decode_invoke_p50_ms": round(percentile(pipeline, 50) * 1000, 2),
+        "decode_invoke_p99_ms": round(percentile(pipeline, 99) * 1000, 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(root: Path, port: int, interpreters: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeops",
+            "serve",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--interpreters",
+            str(interpreters),
+        ],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("edgeops serve did not start within 60 s")
+
+
+def run_client(port: int, model: str, requests: int, concurrency: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--client",
+            "--port",
+            str(port),
+            "--model",
+            model,
+            "--requests",
+            str(requests),
+            "--concurrency",
+            str(concurrency),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--interpreters", type=int, default=2, help="edgeops serve --interpreters")
+    ap.add_argument("--example", type=Path, help="an applied example (default: train one)")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/edgeops-bench-serve"))
+    ap.add_argument("--model", default="objects", help="the served name (registry display name)")
+    ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.client:
+        print(json.dumps(client(args.port, args.model, args.requests, args.concurrency)))
+        return
+
+    root = args.example.resolve() if args.example else trained_example(args.work)
+    listing = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "edgeops", "models", "--json"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    entry = next(e for e in listing["registry"] if e["display_name"] == args.model)
+    version = next(
+        v for v in listing["models"][f"model.{entry['model']}"] if v["version"] == entry["version"]
+    )
+    bare_stats = bare(Path(version["file"]), iterations=100)
+
+    port = free_port()
+    proc = start_server(root, port, args.interpreters)
+    try:
+        run_client(port, args.model, 20, args.concurrency)  # warm-up
+        serial = run_client(port, args.model, max(20, args.requests // 4), 1)
+        loaded = run_client(port, args.model, args.requests, args.concurrency)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+    cpus = os.cpu_count()
+    rows = [
+        (
+            "bare interpreter: invoke (1 thread)",
+            bare_stats["invoke_p50_ms"],
+            bare_stats["invoke_p99_ms"],
+            1000 / bare_stats["invoke_mean_ms"],
+        ),
+        (
+            "bare: decode + resize + invoke",
+            bare_stats["decode_invoke_p50_ms"],
+            bare_stats["decode_invoke_p99_ms"],
+            None,
+        ),
+        (
+            f"edgeops serve, concurrency 1 ({serial['requests']} req)",
+            serial["p50_ms"],
+            serial["p99_ms"],
+            serial["rps"],
+        ),
+        (
+            f"edgeops serve, concurrency {loaded['concurrency']} ({loaded['requests']} req)",
+            loaded["p50_ms"],
+            loaded["p99_ms"],
+            loaded["rps"],
+        ),
+    ]
+    print(
+        f"model {args.model} v{entry['version']} ({entry['size'] / 2**20:.1f} MB int8), "
+        f"{cpus} CPUs, --interpreters {args.interpreters}, python {platform.python_version()}"
+    )
+    print(f"{'':48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    for name, p50, p99, rps in rows:
+        print(f"{name:48} {p50:8.1f} {p99:8.1f} {'' if rps is None else f'{rps:8.1f}':>8}")
+    if serial["errors"] or loaded["errors"]:
+        print(f"errors: {serial['errors'] + loaded['errors']}")
+    print(
+        json.dumps(
+            {
+                "bench": "serve",
+                "model": args.model,
+                "version": entry["version"],
+                "cpus": cpus,
+                "interpreters": args.interpreters,
+                "bare": bare_stats,
+                "serve_c1": serial,
+                "serve": loaded,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
