@@ -15,7 +15,7 @@ import contextlib
 import io
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,20 @@ def convert(module: Any, image_size: int) -> bytes:
 def feature_backbone(backbone: Backbone, cache_dir: Path | None, work_dir: Path,
                      trainer_version: str) -> Path:
     """Path of the float backbone ``.tflite`` (features), converted now or taken from the cache."""
+    return cached_model(
+        f"{backbone.name}-features-{trainer_version}.tflite", cache_dir, work_dir,
+        lambda: convert(make_feature_module(load_torch_backbone(backbone)), backbone.image_size))
+
+
+def cached_model(name: str, cache_dir: Path | None, work_dir: Path,
+                 build: Callable[[], bytes]) -> Path:
+    """``cache_dir/backbones/name`` (or ``work_dir/name``), built by ``build`` if missing."""
     root = cache_dir / "backbones" if cache_dir is not None else work_dir
-    path = root / f"{backbone.name}-features-{trainer_version}.tflite"
+    path = root / name
     if path.exists():
         return path
     root.mkdir(parents=True, exist_ok=True)
-    data = convert(make_feature_module(load_torch_backbone(backbone)), backbone.image_size)
+    data = build()
     fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -71,8 +79,9 @@ def feature_backbone(backbone: Backbone, cache_dir: Path | None, work_dir: Path,
 
 
 def classifier_float(backbone: Backbone, weight: np.ndarray, bias: np.ndarray,
-                     multi_label: bool) -> bytes:
-    net = load_torch_backbone(backbone)
+                     multi_label: bool, net: Any = None) -> bytes:
+    """``net``: a (fine-tuned) torch backbone; the pretrained one when None."""
+    net = load_torch_backbone(backbone) if net is None else net
     return convert(make_classifier_module(net, weight, bias, multi_label), backbone.image_size)
 
 

@@ -13,8 +13,10 @@ The recipe (bump :data:`TRAINER_VERSION` when it changes):
    int8 with uint8 input/output; both carry TFLite metadata (labels, normalization).
 4. evaluate: the int8 ``.tflite`` in the LiteRT interpreter on the test split; threshold by the
    rule, gate at that threshold.
-Fine-tuning backbone blocks is not part of this recipe (``training.fine_tune`` is recorded in
-the model card but has no effect yet).
+With ``optimize_for: accuracy`` and ``training.fine_tune: auto``, when the estimated cost (from
+measured per-view costs) fits in the remaining budget, the top blocks of the backbone and the
+head are then fine-tuned (see ``finetune``) and that network is exported; whether it was applied,
+and why or why not, is recorded in the model card and in ``TrainOutcome.notes``.
 
 Importing this module is cheap: torch, LiteRT and the converters are imported inside functions.
 """
@@ -61,6 +63,8 @@ _VIEW_MS = {"latency": 9.0, "balanced": 12.0, "accuracy": 17.0}
 _DECODE_MS = 12.0
 _CONVERT_S = {"latency": 12.0, "balanced": 14.0, "accuracy": 17.0}
 _INT8_MS = {"latency": 12.0, "balanced": 16.0, "accuracy": 22.0}
+# ms per view of the fine-tuned top blocks, forward + backward in torch eager
+_UPPER_MS = {"latency": 6.0, "balanced": 7.0, "accuracy": 9.0}
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,20 @@ class TrainOutcome:
     sha256: dict[str, str]
     label_thresholds: dict[str, float] = field(default_factory=dict)  # multi-label only
     threshold_note: str = ""  # set when the threshold rule's target could not be met
+    fine_tune_applied: bool = False
+    notes: tuple[str, ...] = ()  # e.g. why fine-tuning was applied or skipped
 
 
-def estimate_seconds(n_images: int, optimize_for: str) -> float:
-    """Wall time of :func:`train_and_export` on this machine without a warm cache (pure)."""
+def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = None) -> float:
+    """Wall time of :func:`train_and_export` on this machine without a warm cache (pure).
+
+    ``fine_tune``: whether to count fine-tuning the top blocks; by default for ``accuracy``
+    (``training.fine_tune: auto``), whose models fine-tune when the budget allows it.
+    """
     if optimize_for not in _VIEW_MS:
         raise ValueError(f"unknown optimize_for {optimize_for!r}")
+    if fine_tune is None:
+        fine_tune = optimize_for == "accuracy"
     n_train = 0.8 * n_images
     views = n_train * 4 + (n_images - n_train)
     features = _CONVERT_S[optimize_for] + n_images * _DECODE_MS / 1000 + (
@@ -97,7 +109,14 @@ def estimate_seconds(n_images: int, optimize_for: str) -> float:
     train = 5.0 + n_train * 4 * 0.004
     export = 2 * _CONVERT_S[optimize_for] + 8.0
     evaluate = 2.0 + 0.1 * n_images * (_INT8_MS[optimize_for] + _VIEW_MS[optimize_for]) / 1000
-    return round(features + train + export + evaluate, 1)
+    tune = 0.0
+    if fine_tune:
+        from edgeops.backends.local.ml.finetune import MAX_EPOCHS, estimate
+
+        tune = estimate(n_train_views=int(n_train * 4), n_val=int(0.1 * n_images),
+                        view_ms=_VIEW_MS[optimize_for], upper_ms=_UPPER_MS[optimize_for],
+                        convert_s=_CONVERT_S[optimize_for], epochs=MAX_EPOCHS)
+    return round(features + train + export + evaluate + tune, 1)
 
 
 def re_evaluate(out_dir: Path, spec: ModelSpec) -> tuple[float, GateResult]:
@@ -171,6 +190,75 @@ def _calibrate(head: Any, train_views: list[Any], y_train: Any, x_val: Any, y_va
     return {"temperature": temperature, "held_out": sources, "method": "temperature scaling"}
 
 
+@dataclass(frozen=True)
+class _FineTune:
+    applied: bool
+    reason: str
+    result: Any = None  # finetune.FineTuneResult when it ran
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _fine_tune(spec: ModelSpec, backbone: Any, head: Any, by_split: dict[str, Any],
+               shas: dict[Path, str], train_views: tuple[str, ...], y_train: Any, y_val: Any,
+               multi_label: bool, *, cache_dir: Path | None, work: Path, deadline: float,
+               reporter: Reporter, force: bool, max_epochs: int | None) -> _FineTune:
+    """Fine-tunes the top blocks when the spec asks for it and the budget allows it."""
+    import numpy as np
+
+    from edgeops.backends.local.ml import export as ex
+    from edgeops.backends.local.ml import finetune as ft
+
+    opts = spec.training
+    if opts.fine_tune == "never":
+        return _FineTune(False, "training.fine_tune is never")
+    if spec.optimize_for != "accuracy" and not force:
+        return _FineTune(False, f"only for optimize_for: accuracy (this is {spec.optimize_for})")
+    if not by_split["validation"]:
+        return _FineTune(False, "no validation images to early-stop on")
+    epochs = ft.MAX_EPOCHS if max_epochs is None else max_epochs
+    lower_name = f"{backbone.name}-lower{ft.BLOCKS}-{TRAINER_VERSION}.tflite"
+    cached = cache_dir is not None and (cache_dir / "backbones" / lower_name).exists()
+    upper_ms = ft.measure_upper_ms(backbone)
+    n_train_views = len(by_split["train"]) * len(train_views)
+    n_val = len(by_split["validation"])
+    estimate = ft.estimate(n_train_views=n_train_views, n_val=n_val,
+                           view_ms=_VIEW_MS[spec.optimize_for], upper_ms=upper_ms,
+                           convert_s=0.0 if cached else _CONVERT_S[spec.optimize_for],
+                           epochs=epochs)
+    remaining = deadline - time.monotonic()
+    details: dict[str, Any] = {
+        "estimate_s": round(estimate, 1), "remaining_budget_s": round(remaining, 1),
+        "measured_upper_ms_per_view": round(upper_ms, 2), "blocks": ft.BLOCKS,
+        "max_epochs": epochs}
+    if estimate > remaining:
+        return _FineTune(False, f"estimated {estimate:.0f} s exceeds the {max(remaining, 0):.0f} "
+                                "s left in the budget", details=details)
+    with reporter.task(f"converting {backbone.name} lower blocks", None):
+        lower = ex.cached_model(lower_name, cache_dir, work, lambda: ft.lower_model(backbone))
+    jobs = [(e.image_path, shas[e.image_path], train_views) for e in by_split["train"]]
+    jobs += [(e.image_path, shas[e.image_path], ("plain",)) for e in by_split["validation"]]
+    with reporter.task("computing activations for fine-tuning", len(jobs)) as task:
+        acts = ft.lower_activations(jobs, backbone, lower, task.advance)
+    n_train = len(by_split["train"])
+    with reporter.task("fine-tuning top blocks", epochs) as task:
+        result = ft.fine_tune(
+            backbone, head.weight, head.bias, acts[:n_train], y_train,
+            np.concatenate(acts[n_train:]), y_val, multi_label=multi_label, seed=opts.seed,
+            label_smoothing=opts.label_smoothing, early_stopping=spec.budget.early_stopping,
+            deadline=deadline, max_epochs=epochs, advance=task.advance)
+    details.update({"epochs": result.epochs, "best_epoch": result.best_epoch,
+                    "initial_val_loss": result.initial_val_loss,
+                    "best_val_loss": result.best_val_loss, "stop_reason": result.stop_reason})
+    if not result.improved:
+        return _FineTune(False, f"ran {result.epochs} epoch(s) but the validation loss did not "
+                                "improve on the frozen-feature head's "
+                                f"({result.initial_val_loss:.4f})", result, details)
+    return _FineTune(True, f"validation loss {result.initial_val_loss:.4f} -> "
+                           f"{result.best_val_loss:.4f} (best epoch {result.best_epoch} of "
+                           f"{result.epochs}); estimated {estimate:.0f} s of {remaining:.0f} s "
+                           "left", result, details)
+
+
 def _clean_stale(out_dir: Path) -> None:
     for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -187,7 +275,14 @@ def train_and_export(
     dataset_fingerprint: str,
     reporter: Reporter,
     cache_dir: Path | None = None,
+    force_fine_tune: bool = False,
+    fine_tune_epochs: int | None = None,
 ) -> TrainOutcome:
+    """Trains, exports and evaluates one version into ``out_dir`` (atomically).
+
+    ``force_fine_tune`` (internal, for tests and benchmarks) fine-tunes whatever the
+    ``optimize_for`` (``training.fine_tune: never`` still wins); ``fine_tune_epochs`` caps it.
+    """
     import numpy as np
 
     from edgeops.backends.local.ml import export as ex
@@ -210,6 +305,7 @@ def train_and_export(
     reserve = 2 * _CONVERT_S[spec.optimize_for] + 10.0
     deadline = start + max(budget_s - reserve, 0.0)
     timings: dict[str, float] = {}
+    notes: list[str] = []
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(out_dir)
@@ -268,13 +364,32 @@ def train_and_export(
         bias = (head.bias / temperature).astype(np.float32)
         timings["calibrate"] = round(time.monotonic() - t, 3)
 
+        # --- fine-tune the top blocks (optimize_for: accuracy, fine_tune: auto) ---------------
+        t = time.monotonic()
+        stop_reason = head.stop_reason
+        tuned_net = None
+        fine = _fine_tune(
+            spec, backbone, head, by_split, shas, train_views, y_tr, y_val, multi_label,
+            cache_dir=cache_dir, work=work, deadline=deadline, reporter=reporter,
+            force=force_fine_tune, max_epochs=fine_tune_epochs)
+        if fine.result is not None and fine.result.improved:
+            tuned_net = fine.result.net
+            weight = (fine.result.weight / temperature).astype(np.float32)
+            bias = (fine.result.bias / temperature).astype(np.float32)
+        if fine.result is not None and fine.result.stop_reason == "BUDGET_REACHED":
+            stop_reason = "BUDGET_REACHED"
+        notes.append(f"fine-tuning {'applied' if fine.applied else 'not applied'}: {fine.reason}")
+        if fine.details:  # it was considered: the cost was measured (and maybe it ran)
+            timings["fine_tune"] = round(time.monotonic() - t, 3)
+
         # --- export -----------------------------------------------------------------------
         t = time.monotonic()
         name = f"{spec.name} v{version}"
-        desc = (f"edgeops {TRAINER_VERSION}: {backbone.name} + linear head, "
+        desc = (f"edgeops {TRAINER_VERSION}: {backbone.name}"
+                f"{' (top blocks fine-tuned)' if fine.applied else ''} + linear head, "
                 f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels")
         with reporter.task("exporting TFLite models", 2) as task:
-            float_model = ex.classifier_float(backbone, weight, bias, multi_label)
+            float_model = ex.classifier_float(backbone, weight, bias, multi_label, net=tuned_net)
             (work / MODEL_FLOAT).write_bytes(ex.with_metadata(
                 float_model, labels=labels, backbone=backbone, name=name, version=str(version),
                 description=desc + ", float32", quantized=False))
@@ -343,13 +458,16 @@ def train_and_export(
             "normalization": {"mean": 127.0, "std": 128.0},
             "training": {"seed": opts.seed, "augment": opts.augment,
                          "label_smoothing": opts.label_smoothing, "fine_tune": opts.fine_tune,
-                         "fine_tune_applied": False, "epochs": head.epochs,
+                         "fine_tune_applied": fine.applied,
+                         "fine_tune_reason": fine.reason, "fine_tune_details": fine.details,
+                         "epochs": head.epochs,
                          "best_epoch": head.best_epoch, "best_val_loss": head.best_val_loss,
                          "calibration": calibration,
                          "examples": {s: len(v) for s, v in by_split.items()}},
             "budget_node_hours": spec.budget.node_hours,
             "early_stopping": spec.budget.early_stopping,
-            "stop_reason": head.stop_reason,
+            "stop_reason": stop_reason,
+            "notes": notes,
             "cost_node_hours": round(cost, 6),
             "timings_s": timings,
             "threshold": {"rule": spec.threshold.describe(), "value": choice.threshold,
@@ -376,6 +494,6 @@ def train_and_export(
         raise
     return TrainOutcome(
         out_dir=out_dir, labels=labels, threshold=choice.threshold, evaluation=evaluation,
-        gate=gate, stop_reason=head.stop_reason, cost_node_hours=round(cost, 6),
+        gate=gate, stop_reason=stop_reason, cost_node_hours=round(cost, 6),
         timings=timings, sha256=sha, label_thresholds=dict(choice.per_label),
-        threshold_note=choice.note)
+        threshold_note=choice.note, fine_tune_applied=fine.applied, notes=tuple(notes))
