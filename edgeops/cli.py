@@ -27,6 +27,14 @@ def _add_file(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_allow_destroy(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allow-destroy",
+        action="store_true",
+        help="allow unpublishing protected targets and removing every published target",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeops",
@@ -41,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check edgeops.yaml against the schema and its rules")
     _add_file(p)
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help="config files to check instead of -f (pre-commit)"
+    )
 
     sub.add_parser("schema", help="print the JSON Schema of edgeops.yaml")
 
@@ -53,11 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes, 0 when none",
     )
+    _add_allow_destroy(p)
 
     p = sub.add_parser("apply", help="make live state match edgeops.yaml")
     _add_file(p)
     p.add_argument("plan_file", nargs="?", metavar="PLAN", help="a plan saved with plan --out")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    _add_allow_destroy(p)
+
+    p = sub.add_parser("drift", help="list what changed outside edgeops (exit 2 when any)")
+    _add_file(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("ci", help="continuous integration helpers")
+    ci = p.add_subparsers(dest="ci_command", metavar="CI_COMMAND", required=True)
+    p = ci.add_parser(
+        "comment", help="post the plan as one pull-request comment, updated on every push"
+    )
+    _add_file(p)
+    p.add_argument(
+        "--plan", metavar="FILE", help="a plan saved with plan --out (default: plan now)"
+    )
+    p.add_argument("--repo", metavar="OWNER/REPO", help="default: $GITHUB_REPOSITORY")
+    p.add_argument(
+        "--pr", type=int, metavar="N", help="pull request number (default: from $GITHUB_EVENT_PATH)"
+    )
+    _add_allow_destroy(p)
 
     p = sub.add_parser("show", help="print live state")
     _add_file(p)

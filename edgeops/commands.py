@@ -9,19 +9,29 @@ from pathlib import Path
 
 from edgeops import ui
 from edgeops.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, EdgeopsError
-from edgeops.plan import engine
-from edgeops.plan.render import render_json, render_markdown, render_text
+from edgeops.plan import engine, protection
+from edgeops.plan.builder import live_drift
+from edgeops.plan.render import render_drift, render_json, render_markdown, render_text
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgeops.config.loader import load_config
 
-    config = load_config(Path(args.file))
-    ui.print_out(
-        f"{args.file}: valid ({len(config.datasets)} datasets, {len(config.models)} models, "
-        f"{sum(len(p.targets) for p in config.publish)} publish targets)\n"
-    )
-    return EXIT_OK
+    failed = 0
+    for file in args.files or [args.file]:
+        try:
+            config = load_config(Path(file))
+        except EdgeopsError as e:
+            if not args.files:
+                raise
+            ui.error(str(e))
+            failed += 1
+            continue
+        ui.print_out(
+            f"{file}: valid ({len(config.datasets)} datasets, {len(config.models)} models, "
+            f"{sum(len(p.targets) for p in config.publish)} publish targets)\n"
+        )
+    return EXIT_USER_ERROR if failed else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -34,16 +44,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     reporter = ui.ConsoleReporter()
     session = engine.open_session(Path(args.file), reporter)
-    plan = session.plan()
-    if args.out:
-        engine.save_plan(plan, Path(args.out))
+    plan = session.plan(allow_destroy=args.allow_destroy)
     if args.format == "json":
         ui.print_out(render_json(plan))
     elif args.format == "markdown":
         ui.print_out(render_markdown(plan))
     else:
         ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
+    protection.check(plan)  # after showing the plan, so the refusal has its context
     if args.out:
+        engine.save_plan(plan, Path(args.out))
         ui.note(f"Saved the plan to {args.out}. Apply exactly it with `edgeops apply {args.out}`.")
     if args.detailed_exitcode and (not plan.empty or plan.drift):
         return EXIT_CHANGES
@@ -57,17 +67,19 @@ def cmd_apply(args: argparse.Namespace) -> int:
         Path(saved.config_path) if saved and args.file == "edgeops.yaml" else Path(args.file)
     )
     session = engine.open_session(config_file, reporter)
+    allow_destroy = args.allow_destroy or (saved is not None and saved.allow_destroy)
     with session.locked("apply"):
-        plan = session.plan()
+        plan = session.plan(allow_destroy=allow_destroy)
         if saved is not None:
             engine.check_not_stale(saved, plan)
         else:
             ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
             if plan.empty:
                 return EXIT_OK
-            if not args.auto_approve and not _confirm():
-                ui.note("Apply cancelled; nothing changed.")
-                return EXIT_USER_ERROR
+        protection.check(plan)
+        if saved is None and not args.auto_approve and not _confirm():
+            ui.note("Apply cancelled; nothing changed.")
+            return EXIT_USER_ERROR
         if plan.empty:
             ui.print_out("No changes.\n")
             return EXIT_OK
@@ -91,6 +103,24 @@ def _confirm() -> bool:
         )
     ui.out.print("\nDo you want to apply these changes? Only 'yes' is accepted: ", end="")
     return input().strip() == "yes"
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    drift = live_drift(session.backend.read())
+    if args.json:
+        items = [{"address": a, "what": w} for a, w in drift]
+        ui.print_out(json.dumps({"drift": items}, indent=2) + "\n")
+    else:
+        ui.print_out(render_drift(drift))
+    return EXIT_CHANGES if drift else EXIT_OK
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    from edgeops.ci.comment import comment_command
+
+    assert args.ci_command == "comment"
+    return comment_command(args)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -32,5 +32,9 @@ class StalePlanError(EdgeopsError):
     """A saved plan no longer matches live state or the config."""
 
 
+class ProtectionError(EdgeopsError):
+    """A plan would destroy protected published models and destruction was not allowed."""
+
+
 class GateFailed(EdgeopsError):
     """A trained model version missed its quality gate; publish targets were left untouched."""

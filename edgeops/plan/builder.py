@@ -7,6 +7,7 @@ model versions are kept) or, for publish targets, an ``unpublish``.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -88,18 +89,24 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
         if warning:
             warnings.append(warning)
     desired_publish = {p.address for p in desired.publish}
-    for address in sorted(set(live.publish) - desired_publish):
+    removed = sorted(set(live.publish) - desired_publish)
+    for address in removed:
         lp = live.publish[address]
         drift.extend((address, line) for line in lp.drift)
+        protected = recorded_protect(lp.state)
         changes.append(
             Change(
                 address=address,
                 action=Action.UNPUBLISH,
-                reason="removed from edgeops.yaml",
+                reason="removed from edgeops.yaml"
+                + (" (protected: recorded `protect: true`)" if protected else ""),
                 before={"version": lp.version, **lp.spec},
+                details={"model": lp.model, "version": lp.version, "protect": protected},
                 live_serial=live.serial(address),
+                blocked_by_protection=protected,
             )
         )
+    changes = _protect_served_versions(changes)
 
     serials = {c.address: c.live_serial for c in changes}
     return Plan(
@@ -109,7 +116,42 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
         drift=tuple(drift),
         warnings=tuple(warnings),
         serials=serials,
+        removes_every_target=bool(live.publish) and len(removed) == len(live.publish),
     )
+
+
+def live_drift(live: LiveState) -> tuple[tuple[str, str], ...]:
+    """Everything changed outside edgeops, whatever the config says: (address, what) pairs."""
+    return tuple((a, line) for a in sorted(live.publish) for line in live.publish[a].drift)
+
+
+def recorded_protect(state: dict[str, Any]) -> bool:
+    """The `protect` a target had when it was published; targets recorded before edgeops
+    recorded it are protected (the safe default)."""
+    return state.get("protect") is not False
+
+
+def _protect_served_versions(changes: list[Change]) -> list[Change]:
+    """A retention delete of a version that a protected target being unpublished serves is
+    blocked with it (the applier already keeps versions that stay published)."""
+    served: dict[str, set[int]] = {}
+    for c in changes:
+        if c.action == Action.UNPUBLISH and c.blocked_by_protection:
+            served.setdefault(f"model.{c.details['model']}", set()).add(c.details["version"])
+    out = []
+    for c in changes:
+        hit = sorted(served.get(c.address, set()) & set(c.details.get("delete_versions", ())))
+        if c.action == Action.DELETE and hit:
+            c = replace(
+                c,
+                blocked_by_protection=True,
+                warnings=(
+                    *c.warnings,
+                    "deletes " + ", ".join(f"v{v}" for v in hit) + ", served by a protected target",
+                ),
+            )
+        out.append(c)
+    return out
 
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -279,6 +321,12 @@ def _plan_model(
                 else:
                     triggers.append(f"{m.dataset_address} differs from v{latest.version}'s data")
             triggers.extend(_input_changes(latest.metrics.get("inputs", {}), m.inputs))
+            old_rule = latest.metrics.get("threshold_rule")
+            if old_rule is not None and old_rule != m.spec.threshold.describe():
+                triggers.append(f"threshold {old_rule} -> {m.spec.threshold.describe()}")
+            gate_note = _gate_change(latest, m)
+            if gate_note:
+                triggers.append(gate_note.removeprefix("; "))
             reason = "; ".join(triggers) or "training inputs changed"
         changes.append(
             Change(
@@ -415,7 +463,11 @@ def _plan_publish(
 
     desired_fp = f"{target_version}:{eval_fp}:{sorted(p.spec.items())}"
     after = {"version": target_version, **p.spec}
-    details: dict[str, Any] = {"kind": p.kind, "model": p.model}
+    details: dict[str, Any] = {
+        "kind": p.kind,
+        "model": p.model,
+        "gate": _gate_outlook(lm, target_version, eval_fp),
+    }
     if target_version == NEW_VERSION:
         details["note"] = "if the new version misses its gate, this target is left unchanged"
     if lp is None:
@@ -448,8 +500,10 @@ def _plan_publish(
     spec_diff = DeepDiff(lp.spec, p.spec, ignore_order=False, verbose_level=2)
     for line in _deepdiff_lines(spec_diff):
         triggers.append(line)
-    for line in lp.drift:
-        triggers.append(f"drift: {line}; restore it")
+    if recorded_protect(lp.state) != p.protect:
+        triggers.append(f"protect {_fmt(recorded_protect(lp.state))} -> {_fmt(p.protect)}")
+    if lp.drift:
+        triggers.append("restore drift (see Drift)")
     if not triggers:
         return None, None
     return (
@@ -465,6 +519,27 @@ def _plan_publish(
         ),
         None,
     )
+
+
+def _gate_outlook(lm: LiveModel | None, target: int | str, eval_fp: str) -> dict[str, Any]:
+    """What reviewers need about the gate of the version a target would serve: the recorded
+    precision/recall/AuPRC against the bars, or that the gate is decided when apply runs."""
+    v = lm.by_version(target) if lm is not None and isinstance(target, int) else None
+    if v is None:
+        return {"version": target, "decided": "at apply", "why": "trained by this apply"}
+    if v.eval_fingerprint != eval_fp:
+        return {"version": v.version, "decided": "at apply", "why": "re-evaluated by this apply"}
+    summary = v.metrics.get("summary") or {}
+    return {
+        "version": v.version,
+        "decided": "recorded",
+        "passed": v.blessed,
+        "threshold": v.threshold,
+        "precision": summary.get("precision"),
+        "recall": summary.get("recall"),
+        "au_prc": summary.get("au_prc"),
+        "bars": dict(v.metrics.get("gate_spec") or {}),
+    }
 
 
 def _vname(v: int | str) -> str:
@@ -494,4 +569,4 @@ def _ddpath(path: str) -> str:
     return out.lstrip(".") or "spec"
 
 
-__all__ = ["NEW_VERSION", "build_plan", "dataset_diff", "short"]
+__all__ = ["NEW_VERSION", "build_plan", "dataset_diff", "live_drift", "recorded_protect", "short"]

@@ -61,6 +61,9 @@ class Change:
     live_serial: str = "absent"  # LiveState.serial(address) when planned
     desired_fingerprint: str = ""  # what the config asked for when planned
     warnings: tuple[str, ...] = ()
+    # unpublishes a protected target (or deletes a version one serves): apply refuses the plan
+    # unless destruction is allowed (`--allow-destroy`)
+    blocked_by_protection: bool = False
 
     @property
     def kind(self) -> str:
@@ -84,6 +87,7 @@ class Change:
             live_serial=d.get("live_serial", "absent"),
             desired_fingerprint=d.get("desired_fingerprint", ""),
             warnings=tuple(d.get("warnings") or ()),
+            blocked_by_protection=bool(d.get("blocked_by_protection", False)),
         )
 
 
@@ -95,12 +99,19 @@ class Plan:
     drift: tuple[tuple[str, str], ...] = ()  # (address, what changed outside edgeops)
     warnings: tuple[str, ...] = ()  # plan-wide notes (dataset warnings, deprecations)
     serials: dict[str, str] = field(default_factory=dict)  # address -> live serial at plan time
+    removes_every_target: bool = False  # every published target would be unpublished
+    allow_destroy: bool = False  # made with --allow-destroy: protected removals may be applied
     created_at: str = ""
     edgeops_version: str = ""
 
     @property
     def empty(self) -> bool:
         return not self.changes
+
+    @property
+    def blocked(self) -> tuple[Change, ...]:
+        """Changes protection stops unless destruction is allowed."""
+        return tuple(c for c in self.changes if c.blocked_by_protection)
 
     def counts(self) -> dict[Action, int]:
         out = {a: 0 for a in Action}
@@ -120,6 +131,8 @@ class Plan:
             "drift": [{"address": a, "what": w} for a, w in self.drift],
             "warnings": list(self.warnings),
             "serials": dict(self.serials),
+            "removes_every_target": self.removes_every_target,
+            "allow_destroy": self.allow_destroy,
         }
 
     @classmethod
@@ -133,4 +146,6 @@ class Plan:
             serials=dict(d.get("serials", {})),
             created_at=d.get("created_at", ""),
             edgeops_version=d.get("edgeops_version", ""),
+            removes_every_target=bool(d.get("removes_every_target", False)),
+            allow_destroy=bool(d.get("allow_destroy", False)),
         )

@@ -15,6 +15,7 @@ from edgeops.backends import get_backend
 from edgeops.backends.base import Backend
 from edgeops.config.model import Config
 from edgeops.errors import EdgeopsError, StalePlanError
+from edgeops.plan import protection
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import FORMAT_VERSION, Plan
 from edgeops.plan.evaluator import ApplyResult, apply_plan, raise_for_gates
@@ -30,7 +31,10 @@ class Session:
     desired: DesiredState | None = None
     _plan: Plan | None = field(default=None, repr=False)
 
-    def plan(self) -> Plan:
+    def plan(self, *, allow_destroy: bool = False) -> Plan:
+        """The plan; ``allow_destroy`` is recorded in it (a saved plan made with
+        --allow-destroy applies its protected removals). Protection is checked by the caller
+        (``protection.check``) so that a refused plan can still be shown."""
         assert self.desired is not None
         live = self.backend.read()
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
@@ -38,6 +42,7 @@ class Session:
             plan,
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             edgeops_version=__version__,
+            allow_destroy=allow_destroy,
         )
         return self._plan
 
@@ -48,6 +53,7 @@ class Session:
 
     def apply(self, plan: Plan) -> ApplyResult:
         assert self.desired is not None
+        protection.check(plan)  # whatever path led here, a blocked plan is never applied
         return apply_plan(plan, self.desired, self.backend, self.reporter)
 
 

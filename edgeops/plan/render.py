@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from edgeops.plan import protection
 from edgeops.plan.definition import LEGEND, Action, Change, Plan
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -122,7 +123,7 @@ def render_text(plan: Plan, *, color: bool = False, width: int = 100) -> str:
     )
     used = [a for a in Action if any(c.action == a for c in plan.changes)]
     if plan.drift:
-        console.print("[bold]Drift[/] (changed outside edgeops; the plan restores it):")
+        console.print("[bold]Drift[/] (changed outside edgeops since the last apply):")
         for address, what in plan.drift:
             console.print(f"  [yellow]{escape(address)}[/]: {escape(what)}")
         console.print()
@@ -133,8 +134,16 @@ def render_text(plan: Plan, *, color: bool = False, width: int = 100) -> str:
         console.print()
         for c in plan.changes:
             style = _STYLE[c.action]
+            mark = ""
+            if c.blocked_by_protection:
+                mark = (
+                    "; [yellow]protected, allowed by --allow-destroy[/]"
+                    if plan.allow_destroy
+                    else "; [bold red]blocked by protection[/]"
+                )
             console.print(
-                f"[{style}]{c.action.symbol} {escape(c.address)}[/] [dim]({c.action.value})[/]"
+                f"[{style}]{c.action.symbol} {escape(c.address)}[/] "
+                f"[dim]({c.action.value}[/]{mark}[dim])[/]"
             )
             for line in _change_lines(c):
                 console.print("    " + escape(line))
@@ -148,16 +157,42 @@ def render_text(plan: Plan, *, color: bool = False, width: int = 100) -> str:
     return buf.getvalue()
 
 
+def render_drift(drift: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    """`edgeops drift`: what changed outside edgeops, one line each, then what to do."""
+    if not drift:
+        return "No drift: everything edgeops published is as it left it.\n"
+    lines = ["Drift (changed outside edgeops since the last apply):"]
+    lines += [f"  {address}: {what}" for address, what in drift]
+    resources = len({a for a, _ in drift})
+    lines += [
+        "",
+        f"{len(drift)} change(s) outside edgeops in {resources} resource(s). "
+        "`edgeops plan` shows how apply restores them.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def render_json(plan: Plan) -> str:
     return json.dumps(plan.to_dict(), indent=2, sort_keys=False) + "\n"
 
 
-def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """A pull-request comment: summary first, details collapsed, always under ``limit`` chars."""
+def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT, note: str = "") -> str:
+    """A pull-request comment: summary first, details collapsed, always under ``limit`` chars.
+
+    The summary (counts, protection, training, gates, drift, warnings) is bounded by MAX_LIST
+    rows of MAX_CELL characters each; only the per-change details are truncated to fit.
+    ``note`` is one line under the title (the commit the plan is for, say).
+    """
     head: list[str] = [MARKDOWN_MARKER, "### edgeops plan", ""]
+    if note:
+        head += [_md_cell(note), ""]
     if plan.empty:
         head.append("**No changes.** Live state matches edgeops.yaml.")
+        if plan.drift or plan.warnings:
+            head.append("")
     else:
+        head += [f"**{summary_line(plan)}**", ""]
+        head += _md_protection(plan)
         counts = plan.counts()
         head.append("| action | count |")
         head.append("|---|---:|")
@@ -165,33 +200,15 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
             if counts[a]:
                 head.append(f"| `{a.symbol}` {LEGEND[a]} | {counts[a]} |")
         head.append("")
-        trains = [c for c in plan.changes if c.action == Action.TRAIN]
-        if trains:
-            head.append("| model | why it (re)trains | budget | estimate |")
-            head.append("|---|---|---|---|")
-            for c in trains[:MAX_LIST]:
-                d = c.details
-                cap = float(d.get("node_hours", 0)) * 3600
-                hours = f"{d.get('node_hours', 0):g} node h"
-                if d.get("cost_ceiling") is not None:
-                    hours += f" (≤ {d['cost_ceiling']})"
-                est = fmt_seconds(min(cap, d.get("estimate_seconds", 0)))
-                head.append(f"| `{c.address}` | {_md_cell(c.reason)} | {hours} | ~{est} |")
-            if len(trains) > MAX_LIST:
-                head.append(f"| … and {len(trains) - MAX_LIST} more | | | |")
-            head.append("")
+        head += _md_models(plan)
+        head += _md_gates(plan)
     if plan.drift:
-        head.append("**Drift** (changed outside edgeops; this plan restores it):")
-        head.extend(f"- `{a}`: {_md_cell(w)}" for a, w in plan.drift[:MAX_LIST])
-        if len(plan.drift) > MAX_LIST:
-            head.append(f"- … and {len(plan.drift) - MAX_LIST} more")
-        head.append("")
-    if plan.warnings:
+        head.append("**Drift** (changed outside edgeops since the last apply):")
+        head += _md_list([f"`{a}`: {_md_cell(w)}" for a, w in plan.drift])
+    warnings = [*plan.warnings, *(f"{c.address}: {w}" for c in plan.changes for w in c.warnings)]
+    if warnings:
         head.append("**Warnings**")
-        head.extend(f"- {_md_cell(w)}" for w in plan.warnings[:MAX_LIST])
-        if len(plan.warnings) > MAX_LIST:
-            head.append(f"- … and {len(plan.warnings) - MAX_LIST} more")
-        head.append("")
+        head += _md_list([_md_cell(w) for w in warnings])
     tail = ["", "", f"**{summary_line(plan)}**", ""]  # a blank line ends the <details> block
     text = "\n".join(head)
     budget = limit - len(text) - len("\n".join(tail)) - 400  # room for the truncation note
@@ -216,6 +233,117 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
         )
     out += "\n".join(tail)
     return out
+
+
+def _md_list(items: list[str]) -> list[str]:
+    out = [f"- {item}" for item in items[:MAX_LIST]]
+    if len(items) > MAX_LIST:
+        out.append(f"- … and {len(items) - MAX_LIST} more")
+    return [*out, ""]
+
+
+def _md_protection(plan: Plan) -> list[str]:
+    found = protection.problems(plan)
+    if not found:
+        return []
+    if plan.allow_destroy:
+        lines = ["> [!WARNING]", "> **Destroys published models** (allowed by --allow-destroy):"]
+    else:
+        lines = ["> [!CAUTION]", "> **Blocked by protection**: apply refuses this plan."]
+    lines += [f"> {line}" for line in _md_list([_md_cell(p) for p in found])[:-1]]
+    if not plan.allow_destroy:
+        lines += [">", f"> {protection.HOW_TO_PROCEED}"]
+    return [*lines, ""]
+
+
+def _md_models(plan: Plan) -> list[str]:
+    """Which models train or are re-evaluated, why, and the training budget."""
+    rows = [c for c in plan.changes if c.action in (Action.TRAIN, Action.EVALUATE)]
+    if not rows:
+        return []
+    trains = [c for c in rows if c.action == Action.TRAIN]
+    out = []
+    if trains:
+        hours = sum(float(c.details.get("node_hours", 0)) for c in trains)
+        estimate = sum(
+            min(float(c.details.get("node_hours", 0)) * 3600, c.details.get("estimate_seconds", 0))
+            for c in trains
+        )
+        line = (
+            f"**Training budget:** {hours:g} node hours for {len(trains)} model(s), "
+            f"estimated ~{fmt_seconds(estimate)}"
+        )
+        ceilings = [c.details.get("cost_ceiling") for c in trains]
+        if ceilings and all(isinstance(x, int | float) for x in ceilings):
+            line += f"; cost ceiling ≤ USD {sum(ceilings):.2f}"  # type: ignore[arg-type]
+        elif any(x is not None for x in ceilings):
+            line += "; cost ceiling " + ", ".join(str(x) for x in ceilings if x is not None)
+        out += [line, ""]
+    out += ["| model | | why | budget | estimate |", "|---|---|---|---|---|"]
+    for c in rows[:MAX_LIST]:
+        if c.action == Action.TRAIN:
+            d = c.details
+            cap = float(d.get("node_hours", 0)) * 3600
+            budget = f"{d.get('node_hours', 0):g} node h"
+            if d.get("cost_ceiling") is not None:
+                budget += f" (≤ {d['cost_ceiling']})"
+            est = "~" + fmt_seconds(min(cap, d.get("estimate_seconds", 0)))
+            what = "retrain" if (c.before or {}).get("version") else "train"
+        else:
+            budget, est, what = "—", "no training", "re-evaluate"
+        out.append(f"| `{c.address}` | {what} | {_md_cell(c.reason)} | {budget} | {est} |")
+    if len(rows) > MAX_LIST:
+        out.append(f"| … and {len(rows) - MAX_LIST} more | | | | |")
+    return [*out, ""]
+
+
+_METRICS = (("precision", "min_precision"), ("recall", "min_recall"), ("au_prc", "min_au_prc"))
+
+
+def _md_gates(plan: Plan) -> list[str]:
+    """The gate of every version a publish target would serve, one row per model version."""
+    groups: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
+    for c in plan.changes:
+        gate = c.details.get("gate")
+        if c.kind != "publish" or c.action not in (Action.CREATE, Action.UPDATE) or not gate:
+            continue
+        key = (str(c.details.get("model")), str(gate.get("version")))
+        groups.setdefault(key, (gate, []))[1].append(str(c.details.get("kind")))
+    if not groups:
+        return []
+    out = [
+        "**Gates of the versions to publish**",
+        "",
+        "| model version | publishes to | threshold | precision | recall | AuPRC | gate |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for (model, version), (gate, kinds) in list(groups.items())[:MAX_LIST]:
+        name = f"`model.{model}` " + (
+            "new version" if gate.get("why") == "trained by this apply" else f"v{version}"
+        )
+        targets = ", ".join(sorted(kinds))
+        if gate.get("decided") != "recorded":
+            out.append(f"| {name} | {targets} | | | | | decided at apply ({gate.get('why', '')}) |")
+            continue
+        bars = gate.get("bars") or {}
+        cells = [_metric_cell(gate.get(m), bars.get(bar)) for m, bar in _METRICS]
+        threshold = gate.get("threshold")
+        t = f"{threshold:.2f}" if isinstance(threshold, int | float) else "—"
+        verdict = "✅ passed" if gate.get("passed") else "❌ missed"
+        if all(gate.get(m) is None for m, _ in _METRICS):
+            verdict += " (no metrics recorded)"
+        out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
+    if len(groups) > MAX_LIST:
+        out.append(f"| … and {len(groups) - MAX_LIST} more | | | | | | |")
+    return [*out, ""]
+
+
+def _metric_cell(value: Any, bar: Any) -> str:
+    if not isinstance(value, int | float):
+        return "—"
+    if not isinstance(bar, int | float):
+        return f"{value:.3f}"
+    return f"{value:.3f} {'≥' if value >= bar else '<'} {bar:g}"
 
 
 def _md_cell(s: str) -> str:

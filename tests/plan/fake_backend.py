@@ -127,7 +127,7 @@ class FakeBackend:
             kind=target.kind,
             version=version.version,
             spec=dict(target.spec),
-            state={"eval_fingerprint": version.eval_fingerprint},
+            state={"eval_fingerprint": version.eval_fingerprint, "protect": target.protect},
         )
 
     def unpublish(self, address: str) -> None:

@@ -88,9 +88,9 @@ def published(repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     return repo
 
 
-def _plan(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _plan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     capsys.readouterr()
-    code = cli.main(["plan", "--detailed-exitcode"])
+    code = cli.main(["plan", "--detailed-exitcode", *args])
     return code, capsys.readouterr().out
 
 
@@ -133,11 +133,11 @@ def test_removing_publish_unpublishes_and_removes_the_bundle_files(
 ) -> None:
     text = (published / "edgeops.yaml").read_text()
     (published / "edgeops.yaml").write_text(text[: text.index("publish:")])
-    code, out = _plan(capsys)
+    code, out = _plan(capsys, "--allow-destroy")
     assert code == 2
-    assert "- publish.pets.registry (unpublish)" in out
-    assert "- publish.pets.bundle (unpublish)" in out
-    assert cli.main(["apply", "--auto-approve"]) == 0
+    assert "- publish.pets.registry (unpublish; protected, allowed by --allow-destroy)" in out
+    assert "- publish.pets.bundle (unpublish; protected, allowed by --allow-destroy)" in out
+    assert cli.main(["apply", "--auto-approve", "--allow-destroy"]) == 0
     assert not list((published / "app").iterdir())
     reg = Registry(published / ".edgeops" / "registry.sqlite")
     assert reg.registry_entries() == {} and reg.publish_rows() == {}

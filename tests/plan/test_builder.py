@@ -218,7 +218,7 @@ CASES = [
             (
                 "publish.pets.registry",
                 A.UPDATE,
-                "drift: registry tags changed to ['x']; restore it",
+                "restore drift (see Drift)",
             )
         ],
         id="publish-drift",

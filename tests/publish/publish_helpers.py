@@ -23,8 +23,8 @@ def plan(root: Path, *args: str) -> str:
     return ok(edgeops(root, "plan", *args))
 
 
-def apply(root: Path) -> str:
-    return ok(edgeops(root, "apply", "--auto-approve"))
+def apply(root: Path, *args: str) -> str:
+    return ok(edgeops(root, "apply", "--auto-approve", *args))
 
 
 def models(root: Path) -> dict[str, Any]:

@@ -94,11 +94,11 @@ def test_registry_changed_outside_edgeops_is_drift_and_restored(example: Path) -
 
 def test_removing_the_bundle_target_unpublishes_it(example: Path) -> None:
     edit(example, BUNDLE_BLOCK, "")
-    out = plan(example)
-    assert "publish.objects.bundle (unpublish)" in out
+    out = plan(example, "--allow-destroy")  # published targets are protected by default
+    assert "publish.objects.bundle (unpublish; protected, allowed by --allow-destroy)" in out
     assert "removed from edgeops.yaml" in out
     assert "publish.objects.registry" not in out
-    apply(example)
+    apply(example, "--allow-destroy")
     for name in BUNDLE_FILES:
         assert not (example / ASSETS / name).exists(), name
     assert entry(example)["version"] == 1  # the registry target is untouched
@@ -109,7 +109,7 @@ def test_a_bundle_file_replaced_by_hand_is_not_deleted_on_unpublish(example: Pat
     labels = example / ASSETS / "objects.labels.txt"
     labels.write_text("my own labels\n")
     edit(example, BUNDLE_BLOCK, "")
-    apply(example)
+    apply(example, "--allow-destroy")
     assert labels.read_text() == "my own labels\n"  # not edgeops' file any more: kept
     assert not (example / ASSETS / "objects.tflite").exists()
 

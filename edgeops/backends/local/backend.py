@@ -259,7 +259,7 @@ class LocalBackend:
 
     def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
         """The stored evaluation of a version and thumbnails of its worst mistakes."""
-        from edgeops.backends.local.ml.trainer import _thumbnail as thumbnail
+        from edgeops.backends.local.ml.trainer import thumbnail
         from edgeops.evaluation import Evaluation
 
         out_dir = self.version_dir(address, version)
@@ -307,6 +307,7 @@ class LocalBackend:
                 "sha256": sha,
                 "threshold": version.threshold,
                 "eval_fingerprint": version.eval_fingerprint,
+                "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
             entry = {
                 "display_name": t.display_name,
@@ -363,6 +364,7 @@ class LocalBackend:
                 "files": files,
                 "threshold": version.threshold,
                 "eval_fingerprint": version.eval_fingerprint,
+                "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
             self.registry.set_publish(
                 target.address, target.model, target.kind, version.version, target.spec, state
@@ -378,6 +380,7 @@ class LocalBackend:
                 "labels": labels,
                 "threshold": version.threshold,
                 "eval_fingerprint": version.eval_fingerprint,
+                "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
             self.registry.set_publish(
                 target.address, target.model, target.kind, version.version, target.spec, state
