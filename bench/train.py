@@ -158,6 +158,8 @@ def main() -> int:
         "litert_latency_ms_2threads": {k: round(v, 2) for k, v in lat.items()},
         "threshold_max_f1": outcome.threshold,
         "temperature": temperature,
+        "fine_tune_applied": outcome.fine_tune_applied,
+        "notes": list(outcome.notes),
     }
     rows = [
         ("backbone", f"{bb.name} ({args.optimize_for})"),
@@ -166,6 +168,7 @@ def main() -> int:
         *((f"  {k}", f"{v:.1f} s") for k, v in outcome.timings.items()),
         ("stop reason", outcome.stop_reason),
         ("calibration temperature", f"{temperature:g}"),
+        *(("note", n) for n in outcome.notes),
         (
             "int8 top-1 / AuPRC / log loss",
             f"{ev.top1_accuracy:.3f} / {ev.au_prc:.3f} / {ev.log_loss:.3f}",

@@ -153,7 +153,8 @@ def _check(examples: Sequence[TrainingExample], labels: Sequence[str], multi_lab
             raise DatasetError(f"the {split} split is empty; a model needs train and test images")
 
 
-def _thumbnail(path: Path) -> str:
+def thumbnail(path: Path) -> str:
+    """A small JPEG data URI of an image (for reports: the worst mistakes)."""
     from edgeops.backends.local.ml.backbone import load_rgb
 
     image = load_rgb(path)
@@ -439,7 +440,7 @@ def train_and_export(
         thumbs = {}
         by_id = {i: e.image_path for i, e in zip(ids, test, strict=True)}
         for m in evaluation.mistakes[:12]:
-            thumbs[m.image_id] = _thumbnail(by_id[m.image_id])
+            thumbs[m.image_id] = thumbnail(by_id[m.image_id])
         (work / REPORT_HTML).write_text(render_html(
             evaluation, title=f"model.{spec.name} v{version}", threshold=choice.threshold,
             gate=gate, thumbnails=thumbs))
