@@ -222,6 +222,8 @@ async def parse_predict(request: Request, settings: ServeSettings) -> PredictReq
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ApiError(400, f"the body is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is JSON nested too deeply") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
         raise ApiError(
             400, 'the body must be a JSON object with "instances": [{"image": {"b64": "..."}}]'

@@ -183,6 +183,8 @@ def test_unknown_model_is_404(server: Server) -> None:
 
 def test_malformed_json_is_400(server: Server) -> None:
     assert_error(server.post_json(PREDICT, b'{"instances": [}'), 400, "not valid JSON")
+    assert_error(server.post_json(PREDICT, b"\xff\xfe{}"), 400, "not valid JSON")
+    assert_error(server.post_json(PREDICT, b"[" * 200_000), 400, "nested too deeply")
     assert_error(server.post_json(PREDICT, {"images": []}), 400, '"instances"')
     assert_error(server.post_json(PREDICT, {"instances": []}), 400, "no images")
     assert_error(server.post_json(PREDICT, {"instances": [{"img": 1}]}), 400, r"instances\[0\]")
