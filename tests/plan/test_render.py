@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from edgeops.config.model import BundleTarget, ThresholdRule
+from edgeops.config.model import BundleTarget, GateSpec, ThresholdRule
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import FORMAT_VERSION, LEGEND, Action, Change, Plan
 from edgeops.plan.render import (
@@ -270,3 +271,132 @@ def test_markdown_summary_is_not_inside_the_last_details_block() -> None:
     assert md.endswith(
         "</details>\n\n**Plan: 1 to create, 0 to update, 0 to train, 0 to remove.**\n"
     )
+
+
+# --- the pull-request summary --------------------------------------------------------------------
+
+GATE = GateSpec(min_precision=0.9, min_au_prc=0.9)
+
+
+def review_plan() -> Plan:
+    """What a reviewer sees most: a data change that retrains one model, a new target for an
+    existing (gated) version of another, and a protected target removed."""
+    shoes_rows = imgs({"boot": range(300, 312), "sandal": range(312, 324)})
+    shoes = dataset("shoes", shoes_rows)
+    shoes_model = model("shoes", shoes, gate=GATE)
+    v1 = version(shoes_model, 1)
+    v1 = replace(
+        v1,
+        metrics={
+            **v1.metrics,
+            "summary": {"threshold": 0.5, "precision": 0.912, "recall": 0.874, "au_prc": 0.951},
+        },
+    )
+    bags_before = imgs({"tote": range(400, 412), "clutch": range(412, 424)})
+    bags = dataset("bags", bags_before + imgs({"tote": range(430, 450)}))
+    bags_model = model("bags", bags, node_hours=0.5)
+    bags_reg = registry("bags")
+    shoes_reg = registry("shoes")
+    shoes_bundle = DesiredPublish(
+        address="publish.shoes.bundle",
+        model="shoes",
+        kind="bundle",
+        target=BundleTarget(path=Path("/repo/app/shoes.tflite")),
+        spec={"path": "app/shoes.tflite", "format": "int8"},
+    )
+    legacy = replace(registry("shoes", "shoes-legacy"), address="publish.shoes.legacy")
+    want = desired(shoes, bags, shoes_model, bags_model, shoes_reg, shoes_bundle, bags_reg)
+    have = live(
+        live_dataset("shoes", shoes_rows),
+        live_dataset("bags", bags_before),
+        live_model(v1),
+        live_model(version(model("bags", dataset("bags", bags_before), node_hours=0.5), 1)),
+        live_registry(shoes_reg, 1),
+        live_registry(bags_reg, 1),
+        live_registry(legacy, 1),
+    )
+    return build_plan(want, have, config_path="edgeops.yaml")
+
+
+def _section(md: str, title: str) -> list[str]:
+    lines = md.splitlines()
+    start = lines.index(title)
+    end = lines.index("", start + 2)
+    return lines[start:end]
+
+
+def test_markdown_golden_review() -> None:
+    assert_golden("plan_review.md", render_markdown(review_plan(), note="for `abc1234`"))
+
+
+def test_markdown_gates_show_recorded_metrics_against_the_bars() -> None:
+    md = render_markdown(review_plan())
+    rows = _section(md, "**Gates of the versions to publish**")
+    assert (
+        "| `model.shoes` v1 | bundle | 0.50 | 0.912 ≥ 0.9 | 0.874 | 0.951 ≥ 0.9 | ✅ passed |"
+        in rows
+    )
+    assert (
+        "| `model.bags` new version | registry | | | | | decided at apply (trained by this apply) |"
+        in rows
+    )
+
+
+def test_markdown_summary_comes_before_the_details() -> None:
+    md = render_markdown(review_plan())
+    order = [
+        md.index("**Plan: "),
+        md.index("**Blocked by protection**"),
+        md.index("| action | count |"),
+        md.index("**Training budget:**"),
+        md.index("**Gates of the versions to publish**"),
+        md.index("<details>"),
+    ]
+    assert order == sorted(order)
+    assert "publish.shoes.legacy: would be unpublished; it serves v1 of model.shoes" in md
+
+
+def test_markdown_says_when_destruction_was_allowed() -> None:
+    md = render_markdown(replace(review_plan(), allow_destroy=True))
+    assert "**Destroys published models** (allowed by --allow-destroy)" in md
+    assert "Blocked by protection" not in md and "To keep a target" not in md
+
+
+def test_markdown_training_budget_sums_budgets_and_cost_ceilings() -> None:
+    changes = tuple(
+        Change(
+            address=f"model.m{i}",
+            action=Action.TRAIN,
+            reason="no trained version yet",
+            details={"node_hours": h, "estimate_seconds": 600, "cost_ceiling": h * 18.0},
+        )
+        for i, h in enumerate((0.1, 0.2))
+    )
+    md = render_markdown(Plan(backend="google", config_path="x", changes=changes))
+    assert (
+        "**Training budget:** 0.3 node hours for 2 model(s), estimated ~16m00s; "
+        "cost ceiling ≤ USD 5.40"
+    ) in md
+    assert "| `model.m1` | train | no trained version yet | 0.2 node h (≤ 3.6) | ~10m00s |" in md
+
+
+def test_markdown_of_a_huge_review_plan_keeps_every_summary_section() -> None:
+    plan = review_plan()
+    many = tuple(
+        replace(c, address=f"{c.address}{i}", reason=c.reason + " x" * 400)
+        for i in range(800)
+        for c in plan.changes
+    )
+    huge = replace(plan, changes=many, warnings=tuple("w" * 1000 for _ in range(100)))
+    md = render_markdown(huge)
+    assert len(md) < GITHUB_COMMENT_LIMIT
+    for title in (
+        "**Blocked by protection**: apply refuses this plan.",
+        "| action | count |",
+        "**Gates of the versions to publish**",
+        "**Warnings**",
+    ):
+        assert title in md
+    assert "**Training budget:** 400 node hours for 800 model(s)" in md
+    assert "- … and 70 more" in md
+    assert re.search(r"Details of \d+ more change\(s\) were truncated", md)
