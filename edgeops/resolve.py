@@ -54,7 +54,7 @@ def resolve(config: Config, reporter: Reporter) -> DesiredState:
             )
         )
     by_name = {d.spec.name: d for d in datasets}
-    models = [_desired_model(m, by_name[m.dataset]) for m in config.models]
+    models = [_desired_model(config, m, by_name[m.dataset]) for m in config.models]
     publish = [
         _desired_publish(config, p.model, kind, target)
         for p in config.publish
@@ -68,9 +68,13 @@ def resolve(config: Config, reporter: Reporter) -> DesiredState:
     )
 
 
-def model_inputs(spec: ModelSpec, dataset: DesiredDataset) -> dict[str, Any]:
-    """Everything a trained version depends on: a change to any of these retrains."""
-    from edgeops.backends.local.ml import TRAINER_VERSION
+def model_inputs(
+    spec: ModelSpec, dataset: DesiredDataset, trainer_version: str | None = None
+) -> dict[str, Any]:
+    """Everything a trained version depends on: a change to any of these retrains.
+    ``trainer_version`` defaults to the local trainer's."""
+    if trainer_version is None:
+        from edgeops.backends.local.ml import TRAINER_VERSION as trainer_version
 
     return {
         "dataset": dataset.fingerprint,
@@ -78,14 +82,24 @@ def model_inputs(spec: ModelSpec, dataset: DesiredDataset) -> dict[str, Any]:
         "optimize_for": spec.optimize_for,
         "budget": dataclasses.asdict(spec.budget),
         "training": dataclasses.asdict(spec.training),
-        "trainer_version": TRAINER_VERSION,
+        "trainer_version": trainer_version,
     }
 
 
-def _desired_model(spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
-    from edgeops.backends.local.ml import estimate_seconds
+def _desired_model(config: Config, spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
+    google = config.backend.google
+    cost_ceiling = None
+    if google is not None:  # Vertex AI AutoML Edge: the budget bounds both time and cost
+        from edgeops.backends.google import TRAINER_VERSION as trainer_version
 
-    inputs = model_inputs(spec, dataset)
+        estimate = spec.budget.node_hours * 3600
+        cost_ceiling = f"${spec.budget.node_hours * google.price_per_node_hour:,.2f}"
+    else:
+        from edgeops.backends.local.ml import TRAINER_VERSION as trainer_version
+        from edgeops.backends.local.ml import estimate_seconds
+
+        estimate = estimate_seconds(len(dataset.images), spec.optimize_for)
+    inputs = model_inputs(spec, dataset, trainer_version)
     return DesiredModel(
         address=f"model.{spec.name}",
         spec=spec,
@@ -99,7 +113,8 @@ def _desired_model(spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
         ),
         inputs=inputs,
         n_images=len(dataset.images),
-        estimate_seconds=estimate_seconds(len(dataset.images), spec.optimize_for),
+        estimate_seconds=estimate,
+        cost_ceiling=cost_ceiling,
     )
 
 

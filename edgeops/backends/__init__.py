@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 # name -> "module:factory"; the factory takes the loaded Config
 BACKENDS = {
     "local": "edgeops.backends.local.backend:LocalBackend",
+    "google": "edgeops.backends.google.backend:GoogleBackend",
 }
 
 

