@@ -106,7 +106,9 @@ class Clients:
 
         if not self._sdk_ready:
             # the SDK logs every step to stdout; only the output layer writes to the terminal
-            logging.getLogger("google.cloud.aiplatform").setLevel(logging.WARNING)
+            for name in list(logging.root.manager.loggerDict):
+                if name.startswith("google.cloud.aiplatform"):
+                    logging.getLogger(name).setLevel(logging.WARNING)
             aiplatform.init(
                 project=self.spec.project,
                 location=self.spec.location,

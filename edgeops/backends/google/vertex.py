@@ -179,7 +179,7 @@ def wait_for_pipeline(
     clients: Clients,
     name: str,
     on_poll: Callable[[dict[str, Any]], None],
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
     """Polls a training pipeline until it ends; returns it as REST JSON."""
     client = clients.vertex("pipeline")
@@ -188,7 +188,7 @@ def wait_for_pipeline(
         on_poll(p)
         if p.get("state") in DONE_STATES:
             break
-        sleep(POLL_SECONDS)
+        (sleep or time.sleep)(POLL_SECONDS)
     if p.get("state") != "PIPELINE_STATE_SUCCEEDED":
         err = p.get("error", {}).get("message", "") or p.get("state", "")
         raise EdgeopsError(f"training pipeline {name} ended {p.get('state')}: {err}")

@@ -31,17 +31,21 @@ def _frac(text: str) -> float:
 
 
 def score_items(items: list[dict[str, Any]], labels: list[str], skill: float):
-    """Deterministic scores: the true label gets skill*[0.5, 1.0), the rest share what's left."""
+    """Deterministic scores: a fraction ``skill`` of the images get their true label on top."""
     out = []
     for it in items:
-        s = []
         f = _frac(it["uri"])
+        correct = _frac(it["uri"] + "#") < skill
         true = set(it["labels"])
+        wrong = next((lab for lab in labels if lab not in true), None)
+        s = []
         for lab in labels:
             if lab in true:
-                s.append(min(0.99, skill * (0.5 + 0.5 * f)))
+                s.append(0.6 + 0.39 * f if correct else 0.05)
+            elif lab == wrong and not correct:
+                s.append(0.9)
             else:
-                s.append((1 - skill * (0.5 + 0.5 * f)) / max(1, len(labels) - 1) * _frac(lab))
+                s.append(0.3 * f * _frac(lab))
         out.append(s)
     return out
 
