@@ -177,3 +177,21 @@ def test_keep_deletes_only_unpublished_old_versions(example_v2: Path) -> None:
     assert (example_v2 / ".edgeops/models/objects/v2/model_int8.tflite").exists()
     assert entry(example_v2)["version"] == 2 and bundle_card(example_v2)["version"] == 2
     assert plan(example_v2).rstrip().endswith("No changes.")
+
+
+def test_a_missed_gate_blocks_the_publish_and_keeps_the_live_model(example: Path) -> None:
+    before_entry, before_card = entry(example), bundle_card(example)
+    edit(example, "      max_f1: true\n", "      value: 0.99\n")  # almost nothing scores 0.99
+    edit(example, "min_recall: 0.5", "min_recall: 0.9")
+    out = plan(example)
+    assert "? model.objects (evaluate)" in out and "0 to train" in out
+    r = edgeops(example, "apply", "--auto-approve")
+    assert r.returncode == 1
+    assert "missed its gate" in r.stderr and "MISSED" in r.stderr
+    assert "the previous version stays live" in r.stderr
+    assert entry(example) == before_entry and bundle_card(example) == before_card
+    (v1,) = models(example)["models"]["model.objects"]
+    assert v1["blessed"] is False and v1["threshold"] == 0.99
+    out = plan(example)
+    assert "v1 of model.objects missed its gate; publish is blocked" in out
+    assert out.rstrip().endswith("No changes.")
