@@ -19,6 +19,9 @@ class Backend(Protocol):
     # Read everything edgeops manages, including drift of publish targets. No writes.
     def read(self) -> LiveState: ...
 
+    # Plan-wide notes only this backend knows (deprecations, quotas); pure, no I/O.
+    def plan_warnings(self, plan: Any) -> list[str]: ...
+
     # Hold the one-apply-at-a-time lock; raises LockError naming the holder.
     def lock(self, command: str) -> AbstractContextManager[None]: ...
 

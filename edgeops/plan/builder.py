@@ -307,6 +307,8 @@ def _plan_model(
         "estimate_seconds": round(m.estimate_seconds, 1),
         "inputs": m.inputs,
     }
+    if m.cost_ceiling:
+        train_details["cost_ceiling"] = m.cost_ceiling
     after = {"fingerprint": m.fingerprint, "eval_fingerprint": m.eval_fingerprint}
     if match is None:
         if latest is None:

@@ -40,6 +40,7 @@ class Session:
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
         self._plan = replace(
             plan,
+            warnings=(*plan.warnings, *self.backend.plan_warnings(plan)),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             edgeops_version=__version__,
             allow_destroy=allow_destroy,

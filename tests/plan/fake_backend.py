@@ -33,6 +33,9 @@ class FakeBackend:
         self.calls: list[tuple[str, str]] = []
         self.locked_by: str | None = None
 
+    def plan_warnings(self, plan: object) -> list[str]:
+        return []
+
     def read(self) -> LiveState:
         return LiveState(
             backend="local",

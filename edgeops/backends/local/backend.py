@@ -127,6 +127,9 @@ class LocalBackend:
                 if entry["version"] != state.get("version"):
                     yield f"registry entry points at v{entry['version']}"
 
+    def plan_warnings(self, plan: Any) -> list[str]:
+        return []
+
     # --- lock ------------------------------------------------------------------------------
 
     @contextmanager
