@@ -28,7 +28,7 @@ from fakes.vertex import FakeGoogle, serve  # noqa: E402
 PROJECT = "edgeops-demo"
 LOCATION = "us-central1"
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = Path(__file__).resolve().parent / "example" / "edgeops.yaml"
+EXAMPLE = REPO / "examples" / "google" / "edgeops.yaml"
 
 
 def _free_port() -> int:
