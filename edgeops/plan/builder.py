@@ -299,7 +299,7 @@ def _plan_model(
     changes: list[Change] = []
     latest = lm.latest() if lm else None
     match = lm.by_fingerprint(m.fingerprint) if lm else None
-    train_details = {
+    train_details: dict[str, Any] = {
         "optimize_for": m.spec.optimize_for,
         "node_hours": m.spec.budget.node_hours,
         "early_stopping": m.spec.budget.early_stopping,
@@ -468,7 +468,7 @@ def _plan_publish(
     details: dict[str, Any] = {
         "kind": p.kind,
         "model": p.model,
-        "gate": _gate_outlook(lm, target_version, eval_fp),
+        "gate": _gate_outlook(m, lm, target_version, eval_fp),
     }
     if target_version == NEW_VERSION:
         details["note"] = "if the new version misses its gate, this target is left unchanged"
@@ -523,14 +523,26 @@ def _plan_publish(
     )
 
 
-def _gate_outlook(lm: LiveModel | None, target: int | str, eval_fp: str) -> dict[str, Any]:
+def _gate_outlook(
+    m: DesiredModel, lm: LiveModel | None, target: int | str, eval_fp: str
+) -> dict[str, Any]:
     """What reviewers need about the gate of the version a target would serve: the recorded
-    precision/recall/AuPRC against the bars, or that the gate is decided when apply runs."""
+    precision/recall/AuPRC against the bars, or that the gate is decided when apply runs (with
+    the bars and threshold rule it will be decided by)."""
     v = lm.by_version(target) if lm is not None and isinstance(target, int) else None
+    at_apply = {
+        "decided": "at apply",
+        "threshold_rule": m.spec.threshold.describe(),
+        "bars": {
+            "min_precision": m.spec.gate.min_precision,
+            "min_recall": m.spec.gate.min_recall,
+            "min_au_prc": m.spec.gate.min_au_prc,
+        },
+    }
     if v is None:
-        return {"version": target, "decided": "at apply", "why": "trained by this apply"}
+        return {"version": target, **at_apply, "why": "trained by this apply"}
     if v.eval_fingerprint != eval_fp:
-        return {"version": v.version, "decided": "at apply", "why": "re-evaluated by this apply"}
+        return {"version": v.version, **at_apply, "why": "re-evaluated by this apply"}
     summary = v.metrics.get("summary") or {}
     return {
         "version": v.version,

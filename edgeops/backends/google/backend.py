@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
 from edgeops.backends.google import firebase, vertex
 from edgeops.backends.google import lock as bucket_lock
 from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
-from edgeops.backends.local.backend import _metrics, bundle_paths, sha256_file
 from edgeops.backends.local.store import atomic_write
 from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget
 from edgeops.errors import EdgeopsError
@@ -363,7 +363,7 @@ class GoogleBackend:
             "eval_fingerprint": model.eval_fingerprint,
             "blessed": bool(gate.passed),
             "threshold": float(threshold),
-            "metrics": _metrics(model, evaluation, threshold, gate),
+            "metrics": version_metrics(model, evaluation, threshold, gate),
         }
 
     def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:

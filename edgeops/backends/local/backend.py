@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
 from edgeops.backends.local import lock as lockfile
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.store import BlobStore, atomic_write
@@ -36,20 +37,6 @@ from edgeops.state import (
 )
 
 MODEL_FILES = {"int8": "model_int8.tflite", "float32": "model_float32.tflite"}
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def bundle_paths(model_path: Path) -> tuple[Path, Path, Path]:
-    """The files a bundle target writes: the model, its labels and its JSON card."""
-    stem = model_path.with_suffix("")
-    return model_path, Path(f"{stem}.labels.txt"), Path(f"{stem}.json")
 
 
 class LocalBackend:
@@ -213,7 +200,7 @@ class LocalBackend:
                 files={},
             )
             raise
-        metrics = _metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
+        metrics = version_metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
         metrics["timings"] = outcome.timings
         reg.finish_version(
             model.address,
@@ -241,7 +228,7 @@ class LocalBackend:
         evaluation = Evaluation.from_dict(json.loads((out_dir / "evaluation.json").read_text()))
         old = reg.version(model.address, version)
         assert old is not None
-        metrics = {**old.metrics, **_metrics(model, evaluation, threshold, gate)}
+        metrics = {**old.metrics, **version_metrics(model, evaluation, threshold, gate)}
         reg.update_evaluation(
             model.address,
             version,
@@ -408,26 +395,3 @@ class LocalBackend:
         self.registry.delete_publish(
             address, spec.get("display_name") if kind == "registry" else None
         )
-
-
-def _metrics(model: DesiredModel, evaluation: Any, threshold: float, gate: Any) -> dict[str, Any]:
-    """What a version records about its evaluation (the full one is in evaluation.json)."""
-    g = model.spec.gate
-    return {
-        "inputs": model.inputs,
-        "threshold_rule": model.spec.threshold.describe(),
-        "gate_spec": {
-            "min_precision": g.min_precision,
-            "min_recall": g.min_recall,
-            "min_au_prc": g.min_au_prc,
-        },
-        "summary": {
-            "threshold": threshold,
-            "au_prc": evaluation.au_prc,
-            "log_loss": evaluation.log_loss,
-            "top1_accuracy": evaluation.top1_accuracy,
-            "test_images": evaluation.n_examples,
-            **evaluation.overall.at(threshold),
-        },
-        "gate": gate.to_dict(),
-    }
