@@ -279,7 +279,7 @@ def _md_models(plan: Plan) -> list[str]:
         elif any(x is not None for x in ceilings):
             line += "; cost ceiling " + ", ".join(str(x) for x in ceilings if x is not None)
         out += [line, ""]
-    out += ["| model | | why | budget | estimate |", "|---|---|---|---|---|"]
+    out += ["| model | action | why | budget | estimate |", "|---|---|---|---|---|"]
     for c in rows[:MAX_LIST]:
         if c.action == Action.TRAIN:
             d = c.details
@@ -322,10 +322,15 @@ def _md_gates(plan: Plan) -> list[str]:
             "new version" if gate.get("why") == "trained by this apply" else f"v{version}"
         )
         targets = ", ".join(sorted(kinds))
-        if gate.get("decided") != "recorded":
-            out.append(f"| {name} | {targets} | | | | | decided at apply ({gate.get('why', '')}) |")
-            continue
         bars = gate.get("bars") or {}
+        if gate.get("decided") != "recorded":
+            cells = [_bar_cell(bars.get(bar)) for _, bar in _METRICS]
+            verdict = f"decided at apply ({gate.get('why', '')})"
+            if all(bars.get(bar) is None for _, bar in _METRICS):
+                verdict += "; ⚠️ no gate set: any score publishes"
+            rule = _md_cell(str(gate.get("threshold_rule", "")))
+            out.append(f"| {name} | {targets} | {rule} | {' | '.join(cells)} | {verdict} |")
+            continue
         cells = [_metric_cell(gate.get(m), bars.get(bar)) for m, bar in _METRICS]
         threshold = gate.get("threshold")
         t = f"{threshold:.2f}" if isinstance(threshold, int | float) else "—"
@@ -336,6 +341,10 @@ def _md_gates(plan: Plan) -> list[str]:
     if len(groups) > MAX_LIST:
         out.append(f"| … and {len(groups) - MAX_LIST} more | | | | | | |")
     return [*out, ""]
+
+
+def _bar_cell(bar: Any) -> str:
+    return f"bar ≥ {bar:g}" if isinstance(bar, int | float) else "—"
 
 
 def _metric_cell(value: Any, bar: Any) -> str:

@@ -294,7 +294,7 @@ def review_plan() -> Plan:
     )
     bags_before = imgs({"tote": range(400, 412), "clutch": range(412, 424)})
     bags = dataset("bags", bags_before + imgs({"tote": range(430, 450)}))
-    bags_model = model("bags", bags, node_hours=0.5)
+    bags_model = model("bags", bags, node_hours=0.5, gate=GateSpec(min_recall=0.8))
     bags_reg = registry("bags")
     shoes_reg = registry("shoes")
     shoes_bundle = DesiredPublish(
@@ -337,8 +337,15 @@ def test_markdown_gates_show_recorded_metrics_against_the_bars() -> None:
         in rows
     )
     assert (
-        "| `model.bags` new version | registry | | | | | decided at apply (trained by this apply) |"
-        in rows
+        "| `model.bags` new version | registry | value 0.5 | — | bar ≥ 0.8 | — "
+        "| decided at apply (trained by this apply) |"
+    ) in rows
+
+
+def test_markdown_warns_when_a_version_would_publish_without_a_gate() -> None:
+    rows = _section(render_markdown(mixed_plan()), "**Gates of the versions to publish**")
+    assert rows[-1].endswith(
+        "decided at apply (re-evaluated by this apply); ⚠️ no gate set: any score publishes |"
     )
 
 
