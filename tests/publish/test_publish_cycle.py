@@ -47,6 +47,9 @@ def test_trained_example_is_published_and_stable(example: Path) -> None:
     (v1,) = models(example)["models"]["model.objects"]
     assert v1["blessed"] and v1["precision"] is not None and v1["au_prc"] is not None
     assert v1["published"] == ["bundle:app/src/main/assets/objects.tflite", "registry:objects"]
+    text = edgeops(example, "models").stdout
+    assert "registry" in text and "model.objects" in text and "registry:objects" in text
+    assert e["sha256"][:12] in text
 
 
 def test_registry_tag_change_is_an_update_then_no_changes(example: Path) -> None:
