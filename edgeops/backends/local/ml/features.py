@@ -68,13 +68,17 @@ class LiteRTRunner:
     """A single-input, single-output ``.tflite`` model run by the LiteRT interpreter."""
 
     def __init__(self, model: Path | bytes, num_threads: int = 2) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from edgeops.backends.local.ml.quiet import captured
 
-        if isinstance(model, bytes):
-            self._interp = Interpreter(model_content=model, num_threads=num_threads)
-        else:
-            self._interp = Interpreter(model_path=str(model), num_threads=num_threads)
-        self._interp.allocate_tensors()
+        # LiteRT logs "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from native code
+        with captured("LiteRT interpreter"):
+            from ai_edge_litert.interpreter import Interpreter
+
+            if isinstance(model, bytes):
+                self._interp = Interpreter(model_content=model, num_threads=num_threads)
+            else:
+                self._interp = Interpreter(model_path=str(model), num_threads=num_threads)
+            self._interp.allocate_tensors()
         self.input = self._interp.get_input_details()[0]
         self.output = self._interp.get_output_details()[0]
 
