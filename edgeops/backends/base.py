@@ -48,7 +48,8 @@ class Backend(Protocol):
     # Stop managing a model; its versions are kept.
     def forget_model(self, address: str) -> None: ...
 
-    # Point a publish target at a (blessed) version; create or update in place.
+    # Point a publish target at a (blessed) version; create or update in place. The state it
+    # records includes `protect` (the planner refuses to unpublish a protected target).
     def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None: ...
 
     # Remove a publish target.

@@ -273,11 +273,12 @@ def _md_models(plan: Plan) -> list[str]:
             f"**Training budget:** {hours:g} node hours for {len(trains)} model(s), "
             f"estimated ~{fmt_seconds(estimate)}"
         )
-        ceilings = [c.details.get("cost_ceiling") for c in trains]
-        if ceilings and all(isinstance(x, int | float) for x in ceilings):
-            line += f"; cost ceiling ≤ USD {sum(ceilings):.2f}"  # type: ignore[arg-type]
-        elif any(x is not None for x in ceilings):
-            line += "; cost ceiling " + ", ".join(str(x) for x in ceilings if x is not None)
+        ceilings = [_dollars(c.details.get("cost_ceiling")) for c in trains]
+        if any(c.details.get("cost_ceiling") is not None for c in trains):
+            total = sum(x for x in ceilings if x is not None)
+            line += f"; cost ceiling ≤ ${total:,.2f}"
+            if None in ceilings:
+                line += " (some models have none)"
         out += [line, ""]
     out += ["| model | action | why | budget | estimate |", "|---|---|---|---|---|"]
     for c in rows[:MAX_LIST]:
@@ -341,6 +342,18 @@ def _md_gates(plan: Plan) -> list[str]:
     if len(groups) > MAX_LIST:
         out.append(f"| … and {len(groups) - MAX_LIST} more | | | | | | |")
     return [*out, ""]
+
+
+def _dollars(value: Any) -> float | None:
+    """A cost ceiling as a number of dollars: 36.0 or "$36.00" (the google backend's form)."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().lstrip("$").replace(",", ""))
+        except ValueError:
+            return None
+    return None
 
 
 def _bar_cell(bar: Any) -> str:

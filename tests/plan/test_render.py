@@ -375,16 +375,18 @@ def test_markdown_training_budget_sums_budgets_and_cost_ceilings() -> None:
             address=f"model.m{i}",
             action=Action.TRAIN,
             reason="no trained version yet",
-            details={"node_hours": h, "estimate_seconds": 600, "cost_ceiling": h * 18.0},
+            details={"node_hours": h, "estimate_seconds": 600, "cost_ceiling": f"${h * 18:,.2f}"},
         )
-        for i, h in enumerate((0.1, 0.2))
+        for i, h in enumerate((0.1, 100.0))
     )
     md = render_markdown(Plan(backend="google", config_path="x", changes=changes))
     assert (
-        "**Training budget:** 0.3 node hours for 2 model(s), estimated ~16m00s; "
-        "cost ceiling ≤ USD 5.40"
+        "**Training budget:** 100.1 node hours for 2 model(s), estimated ~16m00s; "
+        "cost ceiling ≤ $1,801.80"
     ) in md
-    assert "| `model.m1` | train | no trained version yet | 0.2 node h (≤ 3.6) | ~10m00s |" in md
+    assert (
+        "| `model.m1` | train | no trained version yet | 100 node h (≤ $1,800.00) | ~10m00s |" in md
+    )
 
 
 def test_markdown_of_a_huge_review_plan_keeps_every_summary_section() -> None:

@@ -421,6 +421,7 @@ class GoogleBackend:
             "version": version.version,
             "threshold": version.threshold,
             "eval_fingerprint": version.eval_fingerprint,
+            "protect": target.protect,  # unpublish is refused while true (plan protection)
         }
         t = target.target
         rec = st.read_json("state", "publish", f"{target.address}.json")
