@@ -153,6 +153,28 @@ def test_validate(run: Run, repo: Path) -> None:
     assert code == 1 and "edgeops.yaml:9:" in err
 
 
+def test_validate_several_files_reports_each(run: Run, repo: Path) -> None:
+    (repo / "ml").mkdir()
+    (repo / "ml" / "edgeops.yml").write_text(
+        "version: 1\nbackend:\n  local:\n    path: .edgeops\nmodels:\n  m:\n    dataset: x\n"
+    )
+    code, out, err = run("validate", "ml/edgeops.yml", "edgeops.yaml", "missing.yaml")
+    assert code == 1
+    assert "edgeops.yaml: valid (1 datasets" in out  # checked after the invalid one
+    assert "ml/edgeops.yml:7: models.m.dataset" in err and "missing.yaml" in err
+    assert run("validate", "edgeops.yaml")[0] == 0
+
+
+def test_help_lists_the_review_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "drift" in out and "ci" in out
+    with pytest.raises(SystemExit):
+        cli.main(["plan", "--help"])
+    assert "--allow-destroy" in capsys.readouterr().out
+
+
 def test_validate_of_a_missing_file(run: Run) -> None:
     code, _, err = run("validate", "-f", "missing.yaml")
     assert code == 1 and "missing.yaml" in err
