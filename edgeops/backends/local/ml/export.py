@@ -38,11 +38,15 @@ def convert(module: Any, image_size: int) -> bytes:
     import torch
 
     sample = torch.zeros(1, image_size, image_size, 3)
-    with (captured("litert-torch conversion"), tempfile.TemporaryDirectory() as tmp,
-          warnings.catch_warnings()):
+    with (
+        captured("litert-torch conversion"),
+        tempfile.TemporaryDirectory() as tmp,
+        warnings.catch_warnings(),
+    ):
         # torch.export inside litert-torch still uses a pytree API that torch 2.13 deprecates
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"`isinstance\(treespec, LeafSpec\)`", category=FutureWarning
+        )
         import litert_torch  # its import logs torchao kernel-loading failures
 
         litert_torch.config.show_progress = False  # type: ignore[attr-defined]

@@ -83,13 +83,13 @@ class _Split:
 
     def upper(self, a: Any) -> Any:
         net = self.net
-        for block in net._blocks[-self.blocks:]:
+        for block in net._blocks[-self.blocks :]:
             a = block(a)
         return net._swish(net._bn1(net._conv_head(a))).mean(dim=(2, 3))
 
     def trainable(self) -> list[Any]:
         net = self.net
-        params = [p for b in net._blocks[-self.blocks:] for p in b.parameters()]
+        params = [p for b in net._blocks[-self.blocks :] for p in b.parameters()]
         return params + list(net._conv_head.parameters()) + list(net._bn1.parameters())
 
 
@@ -114,8 +114,15 @@ def measure_upper_ms(backbone: Backbone, blocks: int = BLOCKS, batch: int = 8) -
     return (time.perf_counter() - t) / batch * 1000
 
 
-def estimate(*, n_train_views: int, n_val: int, view_ms: float, upper_ms: float,
-             convert_s: float, epochs: int = MAX_EPOCHS) -> float:
+def estimate(
+    *,
+    n_train_views: int,
+    n_val: int,
+    view_ms: float,
+    upper_ms: float,
+    convert_s: float,
+    epochs: int = MAX_EPOCHS,
+) -> float:
     """Seconds: convert the lower part, its activations once per view, then the epochs."""
     activations = (n_train_views + n_val) * view_ms / 1000
     per_epoch = (n_train_views * upper_ms + n_val * upper_ms / 3) / 1000
@@ -135,9 +142,16 @@ def lower_activations(
     out = []
     for path, sha, views in jobs:
         image = load_rgb(path)
-        out.append(np.stack([
-            runner(normalize(render_view(image, v, backbone.image_size, sha))).astype(np.float32)
-            for v in views]))
+        out.append(
+            np.stack(
+                [
+                    runner(normalize(render_view(image, v, backbone.image_size, sha))).astype(
+                        np.float32
+                    )
+                    for v in views
+                ]
+            )
+        )
         advance(1)
     return out
 
@@ -193,9 +207,12 @@ def fine_tune(
         fc.bias.copy_(torch.from_numpy(np.asarray(bias, np.float32)))
     drop = torch.nn.Dropout(DROPOUT)
     opt = torch.optim.Adam(
-        [{"params": tuned, "lr": LEARNING_RATE},
-         {"params": fc.parameters(), "lr": LEARNING_RATE * HEAD_LR_FACTOR}],
-        weight_decay=WEIGHT_DECAY)
+        [
+            {"params": tuned, "lr": LEARNING_RATE},
+            {"params": fc.parameters(), "lr": LEARNING_RATE * HEAD_LR_FACTOR},
+        ],
+        weight_decay=WEIGHT_DECAY,
+    )
 
     counts = [len(a) for a in train_acts]
     xt = torch.from_numpy(np.concatenate(train_acts).astype(np.float32))
@@ -216,7 +233,7 @@ def fine_tune(
 
     def val_loss() -> float:
         with torch.no_grad():
-            z = torch.cat([fc(split.upper(xv[i:i + 32])) for i in range(0, len(xv), 32)])
+            z = torch.cat([fc(split.upper(xv[i : i + 32])) for i in range(0, len(xv), 32)])
             return float(loss_fn(z, yv))
 
     def snapshot() -> dict[str, Any]:
@@ -237,7 +254,7 @@ def fine_tune(
         perm = torch.randperm(len(xt), generator=g)
         total = 0.0
         for i in range(0, len(xt), BATCH_SIZE):
-            idx = perm[i:i + BATCH_SIZE]
+            idx = perm[i : i + BATCH_SIZE]
             opt.zero_grad()
             loss = loss_fn(fc(drop(split.upper(xt[idx]))), smooth(yt[idx]))
             loss.backward()
@@ -258,6 +275,13 @@ def fine_tune(
         for p in net.parameters():
             p.requires_grad_(False)
     return FineTuneResult(
-        net=net, weight=best["w"].numpy().copy(), bias=best["b"].numpy().copy(), epochs=epoch,
-        best_epoch=best_epoch, initial_val_loss=round(initial, 6),
-        best_val_loss=round(best_loss, 6), stop_reason=stop_reason, history=tuple(history))
+        net=net,
+        weight=best["w"].numpy().copy(),
+        bias=best["b"].numpy().copy(),
+        epochs=epoch,
+        best_epoch=best_epoch,
+        initial_val_loss=round(initial, 6),
+        best_val_loss=round(best_loss, 6),
+        stop_reason=stop_reason,
+        history=tuple(history),
+    )

@@ -64,16 +64,37 @@ def train_head(
     # then does not depend on the machine's core count.
     torch.set_num_threads(1)
     try:
-        return _train(torch, x_train, y_train, x_val, y_val, multi_label=multi_label, seed=seed,
-                      label_smoothing=label_smoothing, early_stopping=early_stopping,
-                      deadline=deadline, max_epochs=max_epochs)
+        return _train(
+            torch,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            multi_label=multi_label,
+            seed=seed,
+            label_smoothing=label_smoothing,
+            early_stopping=early_stopping,
+            deadline=deadline,
+            max_epochs=max_epochs,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(torch: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None,
-           y_val: np.ndarray | None, *, multi_label: bool, seed: int, label_smoothing: float,
-           early_stopping: bool, deadline: float, max_epochs: int) -> HeadResult:
+def _train(
+    torch: Any,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None,
+    y_val: np.ndarray | None,
+    *,
+    multi_label: bool,
+    seed: int,
+    label_smoothing: float,
+    early_stopping: bool,
+    deadline: float,
+    max_epochs: int,
+) -> HeadResult:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
@@ -115,7 +136,7 @@ def _train(torch: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarr
         perm = torch.randperm(len(xt), generator=g)
         total = 0.0
         for i in range(0, len(xt), BATCH_SIZE):
-            idx = perm[i:i + BATCH_SIZE]
+            idx = perm[i : i + BATCH_SIZE]
             opt.zero_grad()
             loss = loss_fn(linear(drop(xt[idx])), smooth(yt[idx]))
             loss.backward()
@@ -182,9 +203,15 @@ def calibration_logits(
         head = train_head(
             np.concatenate([train_views[i] for i in fit]),
             np.repeat(y_train[fit], counts[fit], axis=0),
-            None, None, multi_label=multi_label, seed=seed + 1 + k,
-            label_smoothing=label_smoothing, early_stopping=False, deadline=float("inf"),
-            max_epochs=max(epochs, 1))
+            None,
+            None,
+            multi_label=multi_label,
+            seed=seed + 1 + k,
+            label_smoothing=label_smoothing,
+            early_stopping=False,
+            deadline=float("inf"),
+            max_epochs=max(epochs, 1),
+        )
         plain = np.stack([train_views[i][0] for i in held])
         out[held] = logits(head.weight, head.bias, plain)
     return out

@@ -130,9 +130,20 @@ def to_uint8_interface(model_bytes: bytes) -> bytes:
     return _write(model)
 
 
-def _metadata_flatbuffer(*, name: str, description: str, version: str, labels_file: str,
-                         labels_description: str, image_size: int, mean: float, std: float,
-                         min_score: float, max_score: float, author: str) -> bytes:
+def _metadata_flatbuffer(
+    *,
+    name: str,
+    description: str,
+    version: str,
+    labels_file: str,
+    labels_description: str,
+    image_size: int,
+    mean: float,
+    std: float,
+    min_score: float,
+    max_score: float,
+    author: str,
+) -> bytes:
     import flatbuffers
 
     b = flatbuffers.Builder(1024)
@@ -236,9 +247,18 @@ def _metadata_flatbuffer(*, name: str, description: str, version: str, labels_fi
     return bytes(b.Output())
 
 
-def add_metadata(model_bytes: bytes, *, labels: Sequence[str], name: str, description: str,
-                 version: str, image_size: int, mean: float, std: float,
-                 quantized_output: bool) -> bytes:
+def add_metadata(
+    model_bytes: bytes,
+    *,
+    labels: Sequence[str],
+    name: str,
+    description: str,
+    version: str,
+    image_size: int,
+    mean: float,
+    std: float,
+    quantized_output: bool,
+) -> bytes:
     """Returns the model with TFLite metadata (labels as associated file, normalization).
 
     MediaPipe's ImageClassifier and ML Kit custom models read both.
@@ -247,9 +267,18 @@ def add_metadata(model_bytes: bytes, *, labels: Sequence[str], name: str, descri
 
     labels_txt = "".join(f"{lab}\n" for lab in labels)
     meta = _metadata_flatbuffer(
-        name=name, description=description, version=version, labels_file="labels.txt",
-        labels_description="Labels, one per line, in output order.", image_size=image_size,
-        mean=mean, std=std, min_score=0.0, max_score=1.0, author="edgeops")
+        name=name,
+        description=description,
+        version=version,
+        labels_file="labels.txt",
+        labels_description="Labels, one per line, in output order.",
+        image_size=image_size,
+        mean=mean,
+        std=std,
+        min_score=0.0,
+        max_score=1.0,
+        author="edgeops",
+    )
     model = _read(model_bytes)
     model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
     buf = fb.BufferT()

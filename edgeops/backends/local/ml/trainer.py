@@ -104,8 +104,11 @@ def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = 
         fine_tune = optimize_for == "accuracy"
     n_train = 0.8 * n_images
     views = n_train * 4 + (n_images - n_train)
-    features = _CONVERT_S[optimize_for] + n_images * _DECODE_MS / 1000 + (
-        views * _VIEW_MS[optimize_for] / 1000)
+    features = (
+        _CONVERT_S[optimize_for]
+        + n_images * _DECODE_MS / 1000
+        + (views * _VIEW_MS[optimize_for] / 1000)
+    )
     train = 5.0 + n_train * 4 * 0.004
     export = 2 * _CONVERT_S[optimize_for] + 8.0
     evaluate = 2.0 + 0.1 * n_images * (_INT8_MS[optimize_for] + _VIEW_MS[optimize_for]) / 1000
@@ -113,9 +116,14 @@ def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = 
     if fine_tune:
         from edgeops.backends.local.ml.finetune import MAX_EPOCHS, estimate
 
-        tune = estimate(n_train_views=int(n_train * 4), n_val=int(0.1 * n_images),
-                        view_ms=_VIEW_MS[optimize_for], upper_ms=_UPPER_MS[optimize_for],
-                        convert_s=_CONVERT_S[optimize_for], epochs=MAX_EPOCHS)
+        tune = estimate(
+            n_train_views=int(n_train * 4),
+            n_val=int(0.1 * n_images),
+            view_ms=_VIEW_MS[optimize_for],
+            upper_ms=_UPPER_MS[optimize_for],
+            convert_s=_CONVERT_S[optimize_for],
+            epochs=MAX_EPOCHS,
+        )
     return round(features + train + export + evaluate + tune, 1)
 
 
@@ -142,9 +150,11 @@ def _check(examples: Sequence[TrainingExample], labels: Sequence[str], multi_lab
         if ex.split not in ("train", "validation", "test"):
             raise DatasetError(f"{ex.image_path}: unknown split {ex.split!r}")
         if not ex.labels or (not multi_label and len(ex.labels) != 1):
-            raise DatasetError(f"{ex.image_path}: a {'multi' if multi_label else 'single'}-label "
-                               f"example needs {'1+' if multi_label else 'exactly 1'} label(s), "
-                               f"has {len(ex.labels)}")
+            raise DatasetError(
+                f"{ex.image_path}: a {'multi' if multi_label else 'single'}-label "
+                f"example needs {'1+' if multi_label else 'exactly 1'} label(s), "
+                f"has {len(ex.labels)}"
+            )
         unknown = set(ex.labels) - known
         if unknown:
             raise DatasetError(f"{ex.image_path}: label(s) {sorted(unknown)} not in {list(labels)}")
@@ -164,9 +174,18 @@ def thumbnail(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _calibrate(head: Any, train_views: list[Any], y_train: Any, x_val: Any, y_val: Any, *,
-               multi_label: bool, seed: int, label_smoothing: float,
-               deadline: float) -> dict[str, Any]:
+def _calibrate(
+    head: Any,
+    train_views: list[Any],
+    y_train: Any,
+    x_val: Any,
+    y_val: Any,
+    *,
+    multi_label: bool,
+    seed: int,
+    label_smoothing: float,
+    deadline: float,
+) -> dict[str, Any]:
     """Fits the head's temperature on held-out logits: validation + out-of-fold train."""
     import numpy as np
 
@@ -178,8 +197,14 @@ def _calibrate(head: Any, train_views: list[Any], y_train: Any, x_val: Any, y_va
         ys.append(y_val)
         sources.append(f"validation ({len(x_val)})")
     if time.monotonic() < deadline:
-        oof = calibration_logits(train_views, y_train, multi_label=multi_label, seed=seed,
-                                 label_smoothing=label_smoothing, epochs=head.best_epoch)
+        oof = calibration_logits(
+            train_views,
+            y_train,
+            multi_label=multi_label,
+            seed=seed,
+            label_smoothing=label_smoothing,
+            epochs=head.best_epoch,
+        )
         if oof is not None:
             zs.append(oof)
             ys.append(y_train)
@@ -199,10 +224,24 @@ class _FineTune:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _fine_tune(spec: ModelSpec, backbone: Any, head: Any, by_split: dict[str, Any],
-               shas: dict[Path, str], train_views: tuple[str, ...], y_train: Any, y_val: Any,
-               multi_label: bool, *, cache_dir: Path | None, work: Path, deadline: float,
-               reporter: Reporter, force: bool, max_epochs: int | None) -> _FineTune:
+def _fine_tune(
+    spec: ModelSpec,
+    backbone: Any,
+    head: Any,
+    by_split: dict[str, Any],
+    shas: dict[Path, str],
+    train_views: tuple[str, ...],
+    y_train: Any,
+    y_val: Any,
+    multi_label: bool,
+    *,
+    cache_dir: Path | None,
+    work: Path,
+    deadline: float,
+    reporter: Reporter,
+    force: bool,
+    max_epochs: int | None,
+) -> _FineTune:
     """Fine-tunes the top blocks when the spec asks for it and the budget allows it."""
     import numpy as np
 
@@ -222,18 +261,28 @@ def _fine_tune(spec: ModelSpec, backbone: Any, head: Any, by_split: dict[str, An
     upper_ms = ft.measure_upper_ms(backbone)
     n_train_views = len(by_split["train"]) * len(train_views)
     n_val = len(by_split["validation"])
-    estimate = ft.estimate(n_train_views=n_train_views, n_val=n_val,
-                           view_ms=_VIEW_MS[spec.optimize_for], upper_ms=upper_ms,
-                           convert_s=0.0 if cached else _CONVERT_S[spec.optimize_for],
-                           epochs=epochs)
+    estimate = ft.estimate(
+        n_train_views=n_train_views,
+        n_val=n_val,
+        view_ms=_VIEW_MS[spec.optimize_for],
+        upper_ms=upper_ms,
+        convert_s=0.0 if cached else _CONVERT_S[spec.optimize_for],
+        epochs=epochs,
+    )
     remaining = deadline - time.monotonic()
     details: dict[str, Any] = {
-        "estimate_s": round(estimate, 1), "remaining_budget_s": round(remaining, 1),
-        "measured_upper_ms_per_view": round(upper_ms, 2), "blocks": ft.BLOCKS,
-        "max_epochs": epochs}
+        "estimate_s": round(estimate, 1),
+        "remaining_budget_s": round(remaining, 1),
+        "measured_upper_ms_per_view": round(upper_ms, 2),
+        "blocks": ft.BLOCKS,
+        "max_epochs": epochs,
+    }
     if estimate > remaining:
-        return _FineTune(False, f"estimated {estimate:.0f} s exceeds the {max(remaining, 0):.0f} "
-                                "s left in the budget", details=details)
+        return _FineTune(
+            False,
+            f"estimated {estimate:.0f} s exceeds the {max(remaining, 0):.0f} s left in the budget",
+            details=details,
+        )
     with reporter.task(f"converting {backbone.name} lower blocks", None):
         lower = ex.cached_model(lower_name, cache_dir, work, lambda: ft.lower_model(backbone))
     jobs = [(e.image_path, shas[e.image_path], train_views) for e in by_split["train"]]
@@ -243,21 +292,48 @@ def _fine_tune(spec: ModelSpec, backbone: Any, head: Any, by_split: dict[str, An
     n_train = len(by_split["train"])
     with reporter.task("fine-tuning top blocks", epochs) as task:
         result = ft.fine_tune(
-            backbone, head.weight, head.bias, acts[:n_train], y_train,
-            np.concatenate(acts[n_train:]), y_val, multi_label=multi_label, seed=opts.seed,
-            label_smoothing=opts.label_smoothing, early_stopping=spec.budget.early_stopping,
-            deadline=deadline, max_epochs=epochs, advance=task.advance)
-    details.update({"epochs": result.epochs, "best_epoch": result.best_epoch,
-                    "initial_val_loss": result.initial_val_loss,
-                    "best_val_loss": result.best_val_loss, "stop_reason": result.stop_reason})
+            backbone,
+            head.weight,
+            head.bias,
+            acts[:n_train],
+            y_train,
+            np.concatenate(acts[n_train:]),
+            y_val,
+            multi_label=multi_label,
+            seed=opts.seed,
+            label_smoothing=opts.label_smoothing,
+            early_stopping=spec.budget.early_stopping,
+            deadline=deadline,
+            max_epochs=epochs,
+            advance=task.advance,
+        )
+    details.update(
+        {
+            "epochs": result.epochs,
+            "best_epoch": result.best_epoch,
+            "initial_val_loss": result.initial_val_loss,
+            "best_val_loss": result.best_val_loss,
+            "stop_reason": result.stop_reason,
+        }
+    )
     if not result.improved:
-        return _FineTune(False, f"ran {result.epochs} epoch(s) but the validation loss did not "
-                                "improve on the frozen-feature head's "
-                                f"({result.initial_val_loss:.4f})", result, details)
-    return _FineTune(True, f"validation loss {result.initial_val_loss:.4f} -> "
-                           f"{result.best_val_loss:.4f} (best epoch {result.best_epoch} of "
-                           f"{result.epochs}); estimated {estimate:.0f} s of {remaining:.0f} s "
-                           "left", result, details)
+        return _FineTune(
+            False,
+            f"ran {result.epochs} epoch(s) but the validation loss did not "
+            "improve on the frozen-feature head's "
+            f"({result.initial_val_loss:.4f})",
+            result,
+            details,
+        )
+    return _FineTune(
+        True,
+        f"validation loss {result.initial_val_loss:.4f} -> "
+        f"{result.best_val_loss:.4f} (best epoch {result.best_epoch} of "
+        f"{result.epochs}); estimated {estimate:.0f} s of {remaining:.0f} s "
+        "left",
+        result,
+        details,
+    )
 
 
 def _clean_stale(out_dir: Path) -> None:
@@ -322,17 +398,20 @@ def train_and_export(
                     y[i, index[lab]] = 1.0
             return y
 
-        by_split = {s: [e for e in examples if e.split == s]
-                    for s in ("train", "validation", "test")}
+        by_split = {
+            s: [e for e in examples if e.split == s] for s in ("train", "validation", "test")
+        }
         # --- features -------------------------------------------------------------------
         t = time.monotonic()
         with reporter.task(f"converting {backbone.name} backbone", None):
             backbone_path = ex.feature_backbone(backbone, cache_dir, work, TRAINER_VERSION)
         shas = {e.image_path: file_sha256(e.image_path) for e in examples}
         train_views = view_names(opts.augment, opts.seed)
-        jobs = [(e.image_path, shas[e.image_path],
-                 train_views if e.split == "train" else ("plain",))
-                for s in ("train", "validation") for e in by_split[s]]
+        jobs = [
+            (e.image_path, shas[e.image_path], train_views if e.split == "train" else ("plain",))
+            for s in ("train", "validation")
+            for e in by_split[s]
+        ]
         with reporter.task("computing backbone features", len(jobs)) as task:
             feats = extract_features(jobs, backbone, backbone_path, cache_dir, task.advance)
         n_train = len(by_split["train"])
@@ -347,19 +426,36 @@ def train_and_export(
         t = time.monotonic()
         with reporter.task("training classifier head", None):
             head = train_head(
-                x_train, y_train, x_val, y_val, multi_label=multi_label, seed=opts.seed,
-                label_smoothing=opts.label_smoothing, early_stopping=spec.budget.early_stopping,
-                deadline=deadline)
+                x_train,
+                y_train,
+                x_val,
+                y_val,
+                multi_label=multi_label,
+                seed=opts.seed,
+                label_smoothing=opts.label_smoothing,
+                early_stopping=spec.budget.early_stopping,
+                deadline=deadline,
+            )
         if head.stop_reason == "BUDGET_REACHED":
-            reporter.warn(f"model.{spec.name}: the budget of {spec.budget.node_hours:g} node "
-                          f"hours ended training after {head.epochs} epochs")
+            reporter.warn(
+                f"model.{spec.name}: the budget of {spec.budget.node_hours:g} node "
+                f"hours ended training after {head.epochs} epochs"
+            )
         timings["train"] = round(time.monotonic() - t, 3)
 
         # --- calibrate: temperature on held-out logits, folded into the head ------------------
         t = time.monotonic()
-        calibration = _calibrate(head, feats[:n_train], y_tr, x_val, y_val,
-                                 multi_label=multi_label, seed=opts.seed,
-                                 label_smoothing=opts.label_smoothing, deadline=deadline)
+        calibration = _calibrate(
+            head,
+            feats[:n_train],
+            y_tr,
+            x_val,
+            y_val,
+            multi_label=multi_label,
+            seed=opts.seed,
+            label_smoothing=opts.label_smoothing,
+            deadline=deadline,
+        )
         temperature = float(calibration["temperature"])
         weight = (head.weight / temperature).astype(np.float32)
         bias = (head.bias / temperature).astype(np.float32)
@@ -370,9 +466,22 @@ def train_and_export(
         stop_reason = head.stop_reason
         tuned_net = None
         fine = _fine_tune(
-            spec, backbone, head, by_split, shas, train_views, y_tr, y_val, multi_label,
-            cache_dir=cache_dir, work=work, deadline=deadline, reporter=reporter,
-            force=force_fine_tune, max_epochs=fine_tune_epochs)
+            spec,
+            backbone,
+            head,
+            by_split,
+            shas,
+            train_views,
+            y_tr,
+            y_val,
+            multi_label,
+            cache_dir=cache_dir,
+            work=work,
+            deadline=deadline,
+            reporter=reporter,
+            force=force_fine_tune,
+            max_epochs=fine_tune_epochs,
+        )
         if fine.result is not None and fine.result.improved:
             tuned_net = fine.result.net
             weight = (fine.result.weight / temperature).astype(np.float32)
@@ -386,26 +495,49 @@ def train_and_export(
         # --- export -----------------------------------------------------------------------
         t = time.monotonic()
         name = f"{spec.name} v{version}"
-        desc = (f"edgeops {TRAINER_VERSION}: {backbone.name}"
-                f"{' (top blocks fine-tuned)' if fine.applied else ''} + linear head, "
-                f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels")
+        desc = (
+            f"edgeops {TRAINER_VERSION}: {backbone.name}"
+            f"{' (top blocks fine-tuned)' if fine.applied else ''} + linear head, "
+            f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels"
+        )
         with reporter.task("exporting TFLite models", 2) as task:
             float_model = ex.classifier_float(backbone, weight, bias, multi_label, net=tuned_net)
-            (work / MODEL_FLOAT).write_bytes(ex.with_metadata(
-                float_model, labels=labels, backbone=backbone, name=name, version=str(version),
-                description=desc + ", float32", quantized=False))
+            (work / MODEL_FLOAT).write_bytes(
+                ex.with_metadata(
+                    float_model,
+                    labels=labels,
+                    backbone=backbone,
+                    name=name,
+                    version=str(version),
+                    description=desc + ", float32",
+                    quantized=False,
+                )
+            )
             task.advance()
             rep_rng = np.random.default_rng(opts.seed)
             train_paths = [e.image_path for e in by_split["train"]]
-            chosen = sorted(rep_rng.choice(len(train_paths),
-                                           size=min(REPRESENTATIVE_IMAGES, len(train_paths)),
-                                           replace=False).tolist())
-            representative = [normalize(to_input(load_rgb(train_paths[i]), backbone.image_size))
-                              for i in chosen]
+            chosen = sorted(
+                rep_rng.choice(
+                    len(train_paths),
+                    size=min(REPRESENTATIVE_IMAGES, len(train_paths)),
+                    replace=False,
+                ).tolist()
+            )
+            representative = [
+                normalize(to_input(load_rgb(train_paths[i]), backbone.image_size)) for i in chosen
+            ]
             int8_model = ex.quantize_int8(float_model, representative)
-            (work / MODEL_INT8).write_bytes(ex.with_metadata(
-                int8_model, labels=labels, backbone=backbone, name=name, version=str(version),
-                description=desc + ", int8 (uint8 input/output)", quantized=True))
+            (work / MODEL_INT8).write_bytes(
+                ex.with_metadata(
+                    int8_model,
+                    labels=labels,
+                    backbone=backbone,
+                    name=name,
+                    version=str(version),
+                    description=desc + ", int8 (uint8 input/output)",
+                    quantized=True,
+                )
+            )
             task.advance()
         (work / LABELS_TXT).write_text("".join(f"{lab}\n" for lab in labels))
         timings["export"] = round(time.monotonic() - t, 3)
@@ -426,10 +558,17 @@ def train_and_export(
         agreement = float(np.mean(score_arr.argmax(1) == np.asarray(float_top)))
         ids = [e.image_id or e.image_path.name for e in test]
         evaluation = evaluate_scores(
-            score_arr, [e.labels for e in test], labels, multi_label=multi_label,
+            score_arr,
+            [e.labels for e in test],
+            labels,
+            multi_label=multi_label,
             image_ids=ids,
-            extra={"model": MODEL_INT8, "runtime": "LiteRT interpreter",
-                   "int8_float_top1_agreement": round(agreement, 6)})
+            extra={
+                "model": MODEL_INT8,
+                "runtime": "LiteRT interpreter",
+                "int8_float_top1_agreement": round(agreement, 6),
+            },
+        )
         choice = choose_threshold(evaluation, spec.threshold)
         if not choice.met:
             reporter.warn(f"model.{spec.name}: {choice.note}")
@@ -441,47 +580,69 @@ def train_and_export(
         by_id = {i: e.image_path for i, e in zip(ids, test, strict=True)}
         for m in evaluation.mistakes[:12]:
             thumbs[m.image_id] = thumbnail(by_id[m.image_id])
-        (work / REPORT_HTML).write_text(render_html(
-            evaluation, title=f"model.{spec.name} v{version}", threshold=choice.threshold,
-            gate=gate, thumbnails=thumbs))
+        (work / REPORT_HTML).write_text(
+            render_html(
+                evaluation,
+                title=f"model.{spec.name} v{version}",
+                threshold=choice.threshold,
+                gate=gate,
+                thumbnails=thumbs,
+            )
+        )
         sha = {f: _sha256(work / f) for f in (MODEL_INT8, MODEL_FLOAT, LABELS_TXT)}
         cost = (time.monotonic() - start) / 3600.0
-        _write_json(work / MODEL_CARD, {
-            "name": spec.name,
-            "version": version,
-            "trainer_version": TRAINER_VERSION,
-            "dataset_fingerprint": dataset_fingerprint,
-            "backbone": backbone.name,
-            "input_size": backbone.image_size,
-            "optimize_for": spec.optimize_for,
-            "multi_label": multi_label,
-            "labels": list(labels),
-            "normalization": {"mean": 127.0, "std": 128.0},
-            "training": {"seed": opts.seed, "augment": opts.augment,
-                         "label_smoothing": opts.label_smoothing, "fine_tune": opts.fine_tune,
-                         "fine_tune_applied": fine.applied,
-                         "fine_tune_reason": fine.reason, "fine_tune_details": fine.details,
-                         "epochs": head.epochs,
-                         "best_epoch": head.best_epoch, "best_val_loss": head.best_val_loss,
-                         "calibration": calibration,
-                         "examples": {s: len(v) for s, v in by_split.items()}},
-            "budget_node_hours": spec.budget.node_hours,
-            "early_stopping": spec.budget.early_stopping,
-            "stop_reason": stop_reason,
-            "notes": notes,
-            "cost_node_hours": round(cost, 6),
-            "timings_s": timings,
-            "threshold": {"rule": spec.threshold.describe(), "value": choice.threshold,
-                          "met": choice.met, "note": choice.note,
-                          "per_label": choice.per_label},
-            "metrics": {"au_prc": evaluation.au_prc, "log_loss": evaluation.log_loss,
-                        "top1_accuracy": evaluation.top1_accuracy,
-                        **{k: v for k, v in evaluation.overall.at(choice.threshold).items()},
-                        "int8_float_top1_agreement": round(agreement, 6),
-                        "test_images": evaluation.n_examples},
-            "gate": gate.to_dict(),
-            "sha256": sha,
-        })
+        _write_json(
+            work / MODEL_CARD,
+            {
+                "name": spec.name,
+                "version": version,
+                "trainer_version": TRAINER_VERSION,
+                "dataset_fingerprint": dataset_fingerprint,
+                "backbone": backbone.name,
+                "input_size": backbone.image_size,
+                "optimize_for": spec.optimize_for,
+                "multi_label": multi_label,
+                "labels": list(labels),
+                "normalization": {"mean": 127.0, "std": 128.0},
+                "training": {
+                    "seed": opts.seed,
+                    "augment": opts.augment,
+                    "label_smoothing": opts.label_smoothing,
+                    "fine_tune": opts.fine_tune,
+                    "fine_tune_applied": fine.applied,
+                    "fine_tune_reason": fine.reason,
+                    "fine_tune_details": fine.details,
+                    "epochs": head.epochs,
+                    "best_epoch": head.best_epoch,
+                    "best_val_loss": head.best_val_loss,
+                    "calibration": calibration,
+                    "examples": {s: len(v) for s, v in by_split.items()},
+                },
+                "budget_node_hours": spec.budget.node_hours,
+                "early_stopping": spec.budget.early_stopping,
+                "stop_reason": stop_reason,
+                "notes": notes,
+                "cost_node_hours": round(cost, 6),
+                "timings_s": timings,
+                "threshold": {
+                    "rule": spec.threshold.describe(),
+                    "value": choice.threshold,
+                    "met": choice.met,
+                    "note": choice.note,
+                    "per_label": choice.per_label,
+                },
+                "metrics": {
+                    "au_prc": evaluation.au_prc,
+                    "log_loss": evaluation.log_loss,
+                    "top1_accuracy": evaluation.top1_accuracy,
+                    **{k: v for k, v in evaluation.overall.at(choice.threshold).items()},
+                    "int8_float_top1_agreement": round(agreement, 6),
+                    "test_images": evaluation.n_examples,
+                },
+                "gate": gate.to_dict(),
+                "sha256": sha,
+            },
+        )
         # --- publish atomically -----------------------------------------------------------
         if out_dir.exists():
             old = out_dir.parent / f".{out_dir.name}.tmp-old-{os.getpid()}"
@@ -494,7 +655,17 @@ def train_and_export(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return TrainOutcome(
-        out_dir=out_dir, labels=labels, threshold=choice.threshold, evaluation=evaluation,
-        gate=gate, stop_reason=stop_reason, cost_node_hours=round(cost, 6),
-        timings=timings, sha256=sha, label_thresholds=dict(choice.per_label),
-        threshold_note=choice.note, fine_tune_applied=fine.applied, notes=tuple(notes))
+        out_dir=out_dir,
+        labels=labels,
+        threshold=choice.threshold,
+        evaluation=evaluation,
+        gate=gate,
+        stop_reason=stop_reason,
+        cost_node_hours=round(cost, 6),
+        timings=timings,
+        sha256=sha,
+        label_thresholds=dict(choice.per_label),
+        threshold_note=choice.note,
+        fine_tune_applied=fine.applied,
+        notes=tuple(notes),
+    )
