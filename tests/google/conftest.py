@@ -114,7 +114,7 @@ def google(
 ) -> FakeGoogle:
     """A fresh fake Google (empty Vertex/Firebase, a new bucket) wired into the environment."""
     from firebase_admin import ml
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     from edgeops.backends.google import vertex
 

@@ -1,10 +1,18 @@
 """Vertex AI's classification model evaluation -> edgeops' backend-independent ``Evaluation``.
 
-Vertex reports ``confidenceMetrics`` at its own list of confidence thresholds (denser near 1).
+Vertex reports ``confidenceMetrics`` at its own thresholds: 0.00, 0.05 .. 0.95, 0.96 .. 0.99
+(ClassificationEvaluationMetrics in the Vertex AI REST reference). Entries that also carry
+``maxPredictions`` are computed at a position threshold ("from these no aggregated metrics are
+computed") and are not part of the curve. The metrics are proto3 JSON, so a field at its zero
+value is absent: a missing ``confidenceThreshold`` is 0.0, a missing precision/recall is 0.0.
+
 Each of our grid thresholds 0.00..1.00 takes the entry with the largest threshold at or below it
-(the same "at or just below" rule as ``threshold_index``); per-label curves come from the
-evaluation's ``annotationSpec`` slices. Threshold rules and gates then run exactly as on the
-local backend (``edgeops.evaluation``).
+(the same "at or just below" rule as ``threshold_index``); a grid threshold below every entry
+takes the lowest one. Per-label curves come from the evaluation's ``annotationSpec`` slices
+(keyed by label display name); a label without a slice gets an all-zero curve, so a gate on it
+fails rather than passes. The confusion matrix is reordered from Vertex's ``annotationSpecs`` to
+our sorted labels by display name. Threshold rules and gates then run exactly as on the local
+backend (``edgeops.evaluation``).
 """
 
 from __future__ import annotations
@@ -14,16 +22,18 @@ from typing import Any
 from edgeops.evaluation import THRESHOLDS, Curve, Evaluation, LabelMetrics
 
 
+def curve_entries(entries: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+    """(threshold, entry) of the confidence-threshold curve, ascending; one entry per threshold."""
+    by_threshold: dict[float, dict[str, Any]] = {}
+    for e in entries or []:
+        if "maxPredictions" in e:
+            continue  # a position-threshold entry, not a point of the curve
+        by_threshold.setdefault(float(e.get("confidenceThreshold", 0.0)), e)
+    return sorted(by_threshold.items(), key=lambda kv: kv[0])
+
+
 def curve_from_confidence_metrics(entries: list[dict[str, Any]]) -> Curve:
-    rows = (
-        sorted(
-            (float(e.get("confidenceThreshold", 0.0)), e)
-            for e in entries
-            if "confidenceThreshold" in e or "precision" in e
-        )
-        if entries
-        else []
-    )
+    rows = curve_entries(entries)
     if not rows:
         raise ValueError("the model evaluation has no confidenceMetrics")
     precision, recall, f1, fpr = [], [], [], []
@@ -66,7 +76,8 @@ def evaluation_from_vertex(
     diag = sum(confusion[k][k] for k in range(len(labels)))
     top1 = diag / n if n else 0.0
     if multi_label or not n:
-        at0 = next((e for e in metrics.get("confidenceMetrics", []) if "precisionAt1" in e), None)
+        entries = [e for _, e in curve_entries(metrics.get("confidenceMetrics", []))]
+        at0 = next((e for e in entries if "precisionAt1" in e), None)
         if at0 is not None:
             top1 = float(at0["precisionAt1"])
     per_label = []

@@ -21,16 +21,26 @@ UNLOCK_SECONDS = 600
 
 
 def firebase_app(project: str, credentials: Any) -> Any:
-    """One firebase_admin app per Firebase project, on the backend's ADC."""
+    """The firebase_admin default app, for ``project``, on the backend's ADC.
+
+    It must be the *default* app: firebase-admin 7's ``handle_operation`` reads a model whose
+    create/update operation is not done yet with ``get_model(model_id)`` and no app, i.e.
+    through the default app (a named app fails there with "The default Firebase app does not
+    exist"). Firebase ML returns such operations for every upload it still validates."""
     import firebase_admin
     from firebase_admin import credentials as fb_credentials
 
-    name = f"edgeops-{project}"
     try:
-        return firebase_admin.get_app(name)
+        app = firebase_admin.get_app()
     except ValueError:
         cred = fb_credentials.ApplicationDefault()
-        return firebase_admin.initialize_app(cred, {"projectId": project}, name=name)
+        return firebase_admin.initialize_app(cred, {"projectId": project})
+    if app.project_id != project:
+        raise EdgeopsError(
+            f"Firebase ML: this process already uses Firebase project '{app.project_id}', "
+            f"not '{project}'; run edgeops for one Firebase project at a time"
+        )
+    return app
 
 
 def _find(display_name: str, app: Any) -> Any:

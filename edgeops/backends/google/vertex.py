@@ -23,7 +23,9 @@ MODEL_TYPES = {
     "balanced": "MOBILE_TF_VERSATILE_1",
     "accuracy": "MOBILE_TF_HIGH_ACCURACY_1",
 }
-ML_USE = {"train": "TRAINING", "validation": "VALIDATION", "test": "TEST"}
+# The import CSV's ML_USE column and the ``ml_use`` label Vertex gives each imported item take
+# the same values; the training pipeline's filterSplit selects on that label.
+ML_USE = {"train": "training", "validation": "validation", "test": "test"}
 ML_USE_FILTER = "labels.aiplatform.googleapis.com/ml_use={}"
 TRAINING_DEFINITION = (
     "gs://google-cloud-aiplatform/schema/trainingjob/definition/"
@@ -152,16 +154,16 @@ def submit_training(
         training_task_definition=TRAINING_DEFINITION,
         training_task_inputs={
             "modelType": MODEL_TYPES[optimize_for],
-            "budgetMilliNodeHours": milli,
+            "budgetMilliNodeHours": str(milli),  # int64: a string in proto3 JSON
             "disableEarlyStopping": not early_stopping,
             "multiLabel": multi_label,
         },
         input_data_config=aiplatform_v1.InputDataConfig(
             dataset_id=dataset_id(dataset_name),
             filter_split=aiplatform_v1.FilterSplit(
-                training_filter=ML_USE_FILTER.format("training"),
-                validation_filter=ML_USE_FILTER.format("validation"),
-                test_filter=ML_USE_FILTER.format("test"),
+                training_filter=ML_USE_FILTER.format(ML_USE["train"]),
+                validation_filter=ML_USE_FILTER.format(ML_USE["validation"]),
+                test_filter=ML_USE_FILTER.format(ML_USE["test"]),
             ),
         ),
         model_to_upload=aiplatform_v1.Model(

@@ -1,10 +1,32 @@
 """A fake of the Vertex AI v1 REST API (the endpoints edgeops uses), of Firebase ML v1beta2, and
-of the OAuth token endpoint, on 127.0.0.1. JSON shapes follow the public REST references.
+of the OAuth token endpoint, on 127.0.0.1. JSON shapes follow the public REST references
+(checked against them; what each rule rests on is noted where it is enforced):
 
-Datasets import their CSV from (fake) Cloud Storage; training pipelines "train" after
-``polls_to_finish`` GETs (or stay RUNNING while ``hold`` is set) and produce a Model whose
-evaluation comes from a deterministic scorer; export writes a .tflite and dict.txt to Cloud
-Storage. Everything is recorded in ``FakeGoogle`` for assertions.
+- datasets.create needs the image metadata schema; datasets.import needs an image
+  classification ioformat schema and reads the CSV ``[ML_USE],GCS_FILE_PATH,LABEL...`` (ML_USE
+  ``training``/``validation``/``test``, images at most 30 MB), labelling each item
+  ``aiplatform.googleapis.com/ml_use``.
+- trainingPipelines.create checks the AutoML image classification definition and its
+  ``trainingTaskInputs`` (modelType enum, ``budgetMilliNodeHours`` an int64 within the edge
+  range 1,000..100,000); the split comes from ``inputDataConfig.filterSplit`` alone (first
+  match in training, validation, test order; ``-`` matches nothing). A finished pipeline
+  reports ``trainingTaskMetadata`` {costMilliNodeHours (int64 as a string),
+  successfulStopReason}.
+- evaluations carry classification metrics: ``confidenceMetrics`` at 0.00, 0.05 .. 0.95,
+  0.96 .. 0.99 (plus entries with ``maxPredictions`` set, which carry no curve), rendered as
+  proto3 JSON renders a message (zero values omitted); ``confusionMatrix`` {annotationSpecs,
+  rows}; per-label ``annotationSpec`` slices keyed by display name.
+- models.export needs a format the model lists in ``supportedExportFormats`` and writes into
+  ``<outputUriPrefix>/model-export-<displayName>-<timestamp>/``, named by the operation's
+  ``metadata.outputInfo.artifactOutputUri``.
+- Firebase ML create/patch return long-running operations (``ModelOperationMetadata``) and
+  the model lists them in ``activeOperations`` until polled done; ``modelHash`` is the SHA-256
+  of the TFLite file; display names follow the REST reference.
+
+Invalid requests get 400 INVALID_ARGUMENT / FAILED_PRECONDITION like the real services, never a
+crash. Training pipelines "train" after ``polls_to_finish`` GETs (or stay RUNNING while ``hold``
+is set) and produce a Model whose evaluation comes from a deterministic scorer. Everything is
+recorded in ``FakeGoogle`` for assertions.
 """
 
 from __future__ import annotations
@@ -21,7 +43,62 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-THRESHOLDS = [round(i * 0.05, 2) for i in range(21)]
+# ClassificationEvaluationMetrics.confidenceMetrics: "0.00,0.05,0.10,...,0.95,0.96,0.97,0.98,0.99"
+THRESHOLDS = [round(i * 0.05, 2) for i in range(20)] + [0.96, 0.97, 0.98, 0.99]
+IMAGE_METADATA_SCHEMA = "gs://google-cloud-aiplatform/schema/dataset/metadata/image_1.0.0.yaml"
+IOFORMAT = "gs://google-cloud-aiplatform/schema/dataset/ioformat/"
+IMPORT_SCHEMAS = {
+    IOFORMAT + "image_classification_single_label_io_format_1.0.0.yaml": False,
+    IOFORMAT + "image_classification_multi_label_io_format_1.0.0.yaml": True,
+}
+TRAINING_DEFINITION = (
+    "gs://google-cloud-aiplatform/schema/trainingjob/definition/"
+    "automl_image_classification_1.0.0.yaml"
+)
+EDGE_MODEL_TYPES = {"MOBILE_TF_LOW_LATENCY_1", "MOBILE_TF_VERSATILE_1", "MOBILE_TF_HIGH_ACCURACY_1"}
+INPUT_KEYS = {
+    "modelType",
+    "baseModelId",
+    "budgetMilliNodeHours",
+    "disableEarlyStopping",
+    "multiLabel",
+    "uptrainBaseModelId",
+    "tunableParameter",
+}
+ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
+MAX_IMAGE_BYTES = 30 * 1024 * 1024  # "Maximum file size per image is 30MB"
+FIREBASE_DISPLAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # REST Model.displayName
+FB_OP_TYPE = "type.googleapis.com/google.firebase.ml.v1beta2.ModelOperationMetadata"
+
+
+class ApiError(Exception):
+    """A request the real service would refuse: becomes a google.rpc.Status error body."""
+
+    def __init__(self, code: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError(400, "INVALID_ARGUMENT", message)
+
+
+def _int64(value: Any, what: str) -> int:
+    """int64 fields arrive as JSON strings (canonical) or numbers; anything else is refused."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise invalid(f"{what}: {value!r} is not an int64") from None
+    if f != int(f):
+        raise invalid(f"{what}: {value!r} is not an int64")
+    return int(f)
+
+
+def proto3_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """As proto3 JSON renders a message: fields holding their zero value are left out."""
+    return {k: v for k, v in entry.items() if v not in (0, 0.0, "", None, False)}
+
+
 TYPE = "type.googleapis.com/google.cloud.aiplatform.v1."
 TFLITE = b"TFL3" + hashlib.sha256(b"edgeops fake tflite").digest() * 64
 
@@ -50,7 +127,11 @@ def score_items(items: list[dict[str, Any]], labels: list[str], skill: float):
     return out
 
 
-def confidence_metrics(pairs: list[tuple[float, bool]]) -> list[dict[str, Any]]:
+def confidence_metrics(
+    pairs: list[tuple[float, bool]], at1: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """Entries at every documented threshold, then the same thresholds with maxPredictions 1
+    (a position threshold: "from these no aggregated metrics are computed")."""
     pos = sum(1 for _, y in pairs if y)
     neg = len(pairs) - pos
     out = []
@@ -66,9 +147,15 @@ def confidence_metrics(pairs: list[tuple[float, bool]]) -> list[dict[str, Any]]:
                 "recall": r,
                 "f1Score": 2 * p * r / (p + r) if p + r else 0.0,
                 "falsePositiveRate": fp / neg if neg else 0.0,
+                "truePositiveCount": str(tp),
+                "falsePositiveCount": str(fp),
+                **(at1 or {}),
             }
         )
-    return out
+    # a top-1 curve (maxPredictions: 1) deliberately different from the one above: a reader
+    # that mixes the two into one curve gets the wrong answers
+    top1 = [{**e, "maxPredictions": 1, "precision": 1.0, "recall": 0.01} for e in out]
+    return [proto3_json(e) for e in out + top1]
 
 
 def au_prc(pairs: list[tuple[float, bool]]) -> float:
@@ -100,6 +187,7 @@ class FakeGoogle:
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
     firebase: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (request, JSON)
     tokens: int = 0
     _ids: Any = field(default_factory=lambda: itertools.count(1000))
     lock: Any = field(default_factory=threading.Lock)
@@ -125,6 +213,8 @@ class FakeGoogle:
     # --- Vertex handlers ------------------------------------------------------------------
 
     def create_dataset(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("metadataSchemaUri") != IMAGE_METADATA_SCHEMA:
+            raise invalid(f"metadataSchemaUri {body.get('metadataSchemaUri')!r} is not an image")
         name = f"{self.parent}/datasets/{self.new_id()}"
         ds = {**body, "name": name, "createTime": "2026-01-01T00:00:00Z", "etag": "e1"}
         self.datasets[name] = ds
@@ -132,27 +222,64 @@ class FakeGoogle:
         meta = {"@type": TYPE + "CreateDatasetOperationMetadata", "genericMetadata": {}}
         return self.op(name, {"@type": TYPE + "Dataset", **ds}, meta)
 
+    def _object(self, uri: str) -> Any:
+        bucket, _, path = uri.removeprefix("gs://").partition("/")
+        return self.storage_client.bucket(bucket).get_blob(path)
+
     def import_data(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        if name not in self.datasets:
+            raise ApiError(404, "NOT_FOUND", f"{name} not found")
         for cfg in body["importConfigs"]:
+            schema = cfg.get("importSchemaUri")
+            if schema not in IMPORT_SCHEMAS:
+                raise invalid(f"importSchemaUri {schema!r} is not an image classification one")
+            multi = IMPORT_SCHEMAS[schema]
             for uri in cfg["gcsSource"]["uris"]:
-                bucket, _, path = uri[5:].partition("/")
-                text = self.storage_client.bucket(bucket).blob(path).download_as_text()
+                blob = self._object(uri)
+                if blob is None:
+                    raise ApiError(400, "FAILED_PRECONDITION", f"{uri} does not exist")
                 known = {it["uri"] for it in self.items[name]}
-                for row in csv.reader(io.StringIO(text)):
-                    use, gcs, *labels = row
-                    assert use in ("TRAINING", "VALIDATION", "TEST"), use
-                    assert (
-                        self.storage_client.bucket(gcs[5:].partition("/")[0]).get_blob(
-                            gcs[5:].partition("/")[2]
-                        )
-                        is not None
-                    ), f"{gcs} is not in the bucket"
+                for n, row in enumerate(csv.reader(io.StringIO(blob.download_as_text())), 1):
+                    if row and row[0].lower() in ("training", "validation", "test"):
+                        use, gcs, *labels = row
+                    else:
+                        use, (gcs, *labels) = "", row  # no ML_USE: Vertex assigns one
+                    image = self._object(gcs)
+                    if image is None or int(image.size) > MAX_IMAGE_BYTES:
+                        raise ApiError(400, "FAILED_PRECONDITION", f"{uri} line {n}: {gcs}")
+                    if not multi and len(labels) != 1:
+                        raise invalid(f"{uri} line {n}: single-label rows have one label")
                     if gcs not in known:
-                        self.items[name].append({"uri": gcs, "labels": labels, "ml_use": use})
+                        item = {"uri": gcs, "labels": labels, "md5": image.md5_hash}
+                        item["dataItemLabels"] = {ML_USE_LABEL: use.lower() or "training"}
+                        self.items[name].append(item)
         meta = {"@type": TYPE + "ImportDataOperationMetadata", "genericMetadata": {}}
         return self.op(name, {"@type": TYPE + "ImportDataResponse"}, meta)
 
     def create_pipeline(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("trainingTaskDefinition") != TRAINING_DEFINITION:
+            raise invalid(f"trainingTaskDefinition {body.get('trainingTaskDefinition')!r}")
+        inputs = body.get("trainingTaskInputs") or {}
+        unknown = set(inputs) - INPUT_KEYS
+        if unknown:
+            raise invalid(f"trainingTaskInputs: unknown fields {sorted(unknown)}")
+        model_type = inputs.get("modelType", "CLOUD")
+        if model_type not in EDGE_MODEL_TYPES | {"CLOUD"}:
+            raise invalid(f"trainingTaskInputs.modelType: {model_type!r}")
+        budget = _int64(inputs.get("budgetMilliNodeHours", 24000), "budgetMilliNodeHours")
+        low, high = (1000, 100_000) if model_type in EDGE_MODEL_TYPES else (8000, 800_000)
+        if not low <= budget <= high:
+            raise invalid(f"budgetMilliNodeHours {budget} outside {low}..{high} for {model_type}")
+        for key in ("disableEarlyStopping", "multiLabel"):
+            if not isinstance(inputs.get(key, False), bool):
+                raise invalid(f"trainingTaskInputs.{key} must be a boolean")
+        data = body.get("inputDataConfig") or {}
+        if f"{self.parent}/datasets/{data.get('datasetId')}" not in self.datasets:
+            raise invalid(f"inputDataConfig.datasetId {data.get('datasetId')!r} not found")
+        split = data.get("filterSplit") or {}
+        for key in ("trainingFilter", "validationFilter", "testFilter"):
+            if not split.get(key):
+                raise invalid(f"inputDataConfig.filterSplit.{key} is required")
         name = f"{self.parent}/trainingPipelines/{self.new_id()}"
         p = {
             **body,
@@ -172,12 +299,39 @@ class FakeGoogle:
                 self._finish(p)
         return p
 
+    @staticmethod
+    def _matches(item: dict[str, Any], flt: str) -> bool:
+        """The one ListDataItems filter form edgeops needs: ``labels.KEY=VALUE``; ``-`` is none."""
+        if flt == "-":
+            return False
+        m = re.fullmatch(r"labels\.([\w./-]+)=(\S+)", flt)
+        if m is None:
+            raise invalid(f"filter {flt!r} is not supported by this fake")
+        return item["dataItemLabels"].get(m.group(1)) == m.group(2)
+
+    def _split(self, p: dict[str, Any], ds: str) -> dict[str, list[dict[str, Any]]]:
+        split = p["inputDataConfig"]["filterSplit"]
+        out: dict[str, list[dict[str, Any]]] = {"training": [], "validation": [], "test": []}
+        for it in self.items[ds]:
+            for key, flt in (
+                ("training", split["trainingFilter"]),
+                ("validation", split["validationFilter"]),
+                ("test", split["testFilter"]),
+            ):
+                if self._matches(it, flt):  # the first set that applies
+                    out[key].append(it)
+                    break
+        return out
+
     def _finish(self, p: dict[str, Any]) -> None:
         ds = f"{self.parent}/datasets/{p['inputDataConfig']['datasetId']}"
         inputs = p["trainingTaskInputs"]
-        assert inputs["modelType"].startswith("MOBILE_TF_"), inputs
-        assert 1000 <= int(inputs["budgetMilliNodeHours"]) <= 100000, inputs
-        test = [it for it in self.items[ds] if it["ml_use"] == "TEST"]
+        sets = self._split(p, ds)
+        test = sets["test"]
+        if not sets["training"] or not test:
+            p["state"] = "PIPELINE_STATE_FAILED"
+            p["error"] = {"code": 9, "message": "the filter split left a set empty"}
+            return
         labels = sorted({lab for it in self.items[ds] for lab in it["labels"]})
         scores = score_items(test, labels, self.skill)
         model = f"{self.parent}/models/{self.new_id()}"
@@ -189,6 +343,8 @@ class FakeGoogle:
                 {"id": "tflite", "exportableContents": ["ARTIFACT"]},
                 {"id": "edgetpu-tflite", "exportableContents": ["ARTIFACT"]},
                 {"id": "tf-saved-model", "exportableContents": ["ARTIFACT"]},
+                {"id": "core-ml", "exportableContents": ["ARTIFACT"]},
+                {"id": "tf-js", "exportableContents": ["ARTIFACT"]},
             ],
             "createTime": "2026-01-01T01:00:00Z",
             "updateTime": "2026-01-01T01:00:00Z",
@@ -207,10 +363,8 @@ class FakeGoogle:
             ]
             for a in labels
         ]
-        cm = confidence_metrics(pairs)
-        cm[0]["precisionAt1"] = sum(
-            1 for it, t in zip(test, top, strict=True) if t in it["labels"]
-        ) / max(1, len(test))
+        p_at1 = sum(1 for it, t in zip(test, top, strict=True) if t in it["labels"]) / len(test)
+        at1 = {"precisionAt1": p_at1, "recallAt1": p_at1, "f1ScoreAt1": p_at1}
         ev = f"{model}/evaluations/{self.new_id()}"
         self.evaluations[model] = {
             "name": ev,
@@ -220,10 +374,10 @@ class FakeGoogle:
                 "auPrc": au_prc(pairs),
                 "auRoc": 0.9,
                 "logLoss": 0.3,
-                "confidenceMetrics": cm,
+                "confidenceMetrics": confidence_metrics(pairs, at1),
                 "confusionMatrix": {
                     "annotationSpecs": [
-                        {"id": str(i), "displayName": lab} for i, lab in enumerate(labels)
+                        {"id": str(9000 + i), "displayName": lab} for i, lab in enumerate(labels)
                     ],
                     "rows": rows,
                 },
@@ -242,10 +396,11 @@ class FakeGoogle:
                     "metrics": {"auPrc": au_prc(lp), "confidenceMetrics": confidence_metrics(lp)},
                 }
             )
+        budget = _int64(inputs["budgetMilliNodeHours"], "budgetMilliNodeHours")
         p["state"] = "PIPELINE_STATE_SUCCEEDED"
-        p["modelToUpload"] = {**p["modelToUpload"], "name": model}
+        p["modelToUpload"] = {**p["modelToUpload"], "name": model, "versionId": "1"}
         p["trainingTaskMetadata"] = {
-            "costMilliNodeHours": str(int(inputs["budgetMilliNodeHours"]) // 2),
+            "costMilliNodeHours": str(budget // 2),
             "successfulStopReason": "MODEL_CONVERGED",
         }
         p["endTime"] = "2026-01-01T01:00:00Z"
@@ -253,9 +408,14 @@ class FakeGoogle:
     def export(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         model = model.split("@", 1)[0]  # the SDK names the version: models/ID@1
         cfg = body["outputConfig"]
-        assert cfg["exportFormatId"] == "tflite", cfg
+        formats = {f["id"] for f in self.models[model]["supportedExportFormats"]}
+        if cfg.get("exportFormatId") not in formats:
+            raise ApiError(
+                400, "FAILED_PRECONDITION", f"export format {cfg.get('exportFormatId')!r}"
+            )
         dest = cfg["artifactDestination"]["outputUriPrefix"].rstrip("/")
-        folder = f"{dest}/model-{model.rsplit('/', 1)[1]}/tflite/2026-01-01T01:00:00.000Z"
+        display = self.models[model]["displayName"]
+        folder = f"{dest}/model-export-{display}-2026-01-01T01:00:00.000Z"
         bucket, _, path = folder[5:].partition("/")
         b = self.storage_client.bucket(bucket)
         b.blob(f"{path}/model.tflite").upload_from_string(TFLITE + model.encode())
@@ -272,7 +432,33 @@ class FakeGoogle:
 
     # --- Firebase ML handlers -------------------------------------------------------------
 
+    def _fb_operation(self, project: str, model: dict[str, Any], status: str) -> dict[str, Any]:
+        """A long-running operation on ``model``, not done until someone polls it."""
+        op: dict[str, Any] = {
+            "name": f"projects/{project}/operations/{self.new_id()}",
+            "metadata": {
+                "@type": FB_OP_TYPE,
+                "name": model["name"],
+                "basicOperationStatus": status,
+            },
+            "done": False,
+        }
+        self.operations[op["name"]] = op
+        model["activeOperations"] = [{"name": op["name"]}]
+        return op
+
+    def fb_poll(self, name: str) -> dict[str, Any]:
+        op = self.operations[name]
+        if not op["done"]:
+            model = self.firebase[op["metadata"]["name"]]
+            model.pop("activeOperations", None)
+            op["done"] = True
+            op["response"] = {"@type": "type.googleapis.com/google.firebase.ml.v1beta2.Model"}
+            op["response"].update(model)
+        return op
+
     def fb_create(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._fb_check_name(body.get("displayName", ""))
         name = f"projects/{project}/models/{self.new_id()}"
         model = {
             "name": name,
@@ -280,33 +466,48 @@ class FakeGoogle:
             "tags": body.get("tags", []),
             "state": {"published": False},
             "etag": "1",
-            "modelHash": "h",
             "createTime": "2026-01-01T00:00:00.000Z",
             "updateTime": "2026-01-01T00:00:00.000Z",
         }
         self._fb_source(model, body)
         self.firebase[name] = model
-        return {"done": True, "response": model}
+        return self._fb_operation(project, model, "BASIC_OPERATION_STATUS_UPLOADING")
+
+    @staticmethod
+    def _fb_check_name(display_name: str) -> None:
+        # Model.displayName: "up to 32 characters ... ASCII Latin letters A-Z and a-z,
+        # underscores(_) and ASCII digits 0-9. It must start with a letter."
+        if not FIREBASE_DISPLAY_NAME.fullmatch(display_name):
+            raise invalid(f"displayName {display_name!r} is not a valid Firebase ML model name")
 
     def _fb_source(self, model: dict[str, Any], body: dict[str, Any]) -> None:
         if "tfliteModel" in body:
             signed = body["tfliteModel"]["gcsTfliteUri"]
-            assert "X-Goog-Signature" in signed, "the model source must be a signed URL"
+            if "X-Goog-Signature" not in signed:
+                raise invalid("tfliteModel.gcsTfliteUri must be a signed URL")
             path = unquote(urlparse(signed).path).lstrip("/")
-            model["tfliteModel"] = {"gcsTfliteUri": f"gs://{path}", "sizeBytes": "100"}
+            blob = self._object(f"gs://{path}")
+            if blob is None:
+                raise invalid(f"gs://{path} does not exist")
+            data = blob.download_as_bytes()
+            model["tfliteModel"] = {"gcsTfliteUri": f"gs://{path}", "sizeBytes": str(len(data))}
+            model["modelHash"] = hashlib.sha256(data).hexdigest()
 
     def fb_patch(self, name: str, body: dict[str, Any], mask: str | None) -> dict[str, Any]:
         model = self.firebase[name]
-        if mask == "state.published" or "state" in body:
+        paths = set(mask.split(",")) if mask else None  # no updateMask: the fields sent
+        if (paths is None and "state" in body) or (paths and "state.published" in paths):
             model["state"] = {"published": bool(body.get("state", {}).get("published"))}
-        if mask != "state.published":
-            if "displayName" in body:
-                model["displayName"] = body["displayName"]
-            if "tags" in body:
-                model["tags"] = body["tags"]
+        if (paths is None or "displayName" in paths) and "displayName" in body:
+            self._fb_check_name(body["displayName"])
+            model["displayName"] = body["displayName"]
+        if (paths is None or "tags" in paths) and "tags" in body:
+            model["tags"] = body["tags"]
+        if paths is None or "tfliteModel.gcsTfliteUri" in paths:
             self._fb_source(model, body)
         model["etag"] = str(int(model["etag"]) + 1)
-        return {"done": True, "response": model}
+        project = name.split("/")[1]
+        return self._fb_operation(project, model, "BASIC_OPERATION_STATUS_VERIFYING")
 
 
 def serve(fake: FakeGoogle) -> tuple[ThreadingHTTPServer, str]:
@@ -336,8 +537,12 @@ def serve(fake: FakeGoogle) -> tuple[ThreadingHTTPServer, str]:
             body = self._body() if method in ("POST", "PATCH") else {}
             with fake.lock:
                 fake.requests.append(f"{method} {path}")
+                fake.bodies.append((f"{method} {path}", body))
                 try:
                     status, data = self._dispatch(method, path, query, body)
+                except ApiError as e:
+                    status = e.code
+                    data = {"error": {"code": e.code, "message": e.message, "status": e.status}}
                 except KeyError as e:
                     status, data = (
                         404,
@@ -359,6 +564,9 @@ def serve(fake: FakeGoogle) -> tuple[ThreadingHTTPServer, str]:
                     "expires_in": 3600,
                     "token_type": "Bearer",
                 }
+            m = re.fullmatch(r"/v1beta2/(projects/[^/]+/operations/[^/]+)", path)
+            if m and method == "GET":
+                return 200, fake.fb_poll(m.group(1))
             m = re.fullmatch(r"/v1beta2/(projects/([^/]+))/models(?:/(\d+))?", path)
             if m:
                 project, mid = m.group(2), m.group(3)
