@@ -7,19 +7,28 @@ computed") and are not part of the curve. The metrics are proto3 JSON, so a fiel
 value is absent: a missing ``confidenceThreshold`` is 0.0, a missing precision/recall is 0.0.
 
 Each of our grid thresholds 0.00..1.00 takes the entry with the largest threshold at or below it
-(the same "at or just below" rule as ``threshold_index``); a grid threshold below every entry
-takes the lowest one. Per-label curves come from the evaluation's ``annotationSpec`` slices
-(keyed by label display name); a label without a slice gets an all-zero curve, so a gate on it
-fails rather than passes. The confusion matrix is reordered from Vertex's ``annotationSpecs`` to
-our sorted labels by display name. Threshold rules and gates then run exactly as on the local
-backend (``edgeops.evaluation``).
+(the same "at or just below" rule as ``threshold_index``), within ``TOLERANCE``: the service
+stores thresholds as float32, so 0.05 may come back as 0.05000000074505806 and must still count
+as 0.05. A grid threshold below every entry takes the lowest one.
+
+Per-label curves come from the evaluation's ``annotationSpec`` slices (keyed by the label's
+display name). A label without a slice has no curve of its own: it gets the overall curve as a
+stand-in (so a multi-label per-label threshold falls back to the overall one instead of 0.00,
+which would predict that label for every image), AuPRC 0, and is listed in
+``extra["labels_without_vertex_metrics"]``. The confusion matrix is reordered from Vertex's
+``annotationSpecs`` order to our sorted labels by display name; a label Vertex did not list has
+an all-zero row and column, a spec we do not know is dropped. Threshold rules and gates then
+run exactly as on the local backend (``edgeops.evaluation``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from edgeops.errors import EdgeopsError
 from edgeops.evaluation import THRESHOLDS, Curve, Evaluation, LabelMetrics
+
+TOLERANCE = 1e-6  # float32 rounding of a threshold; far below the 0.01 grid spacing
 
 
 def curve_entries(entries: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
@@ -35,11 +44,14 @@ def curve_entries(entries: list[dict[str, Any]]) -> list[tuple[float, dict[str, 
 def curve_from_confidence_metrics(entries: list[dict[str, Any]]) -> Curve:
     rows = curve_entries(entries)
     if not rows:
-        raise ValueError("the model evaluation has no confidenceMetrics")
+        raise EdgeopsError(
+            "the Vertex AI model evaluation has no confidenceMetrics; edgeops cannot pick a "
+            "threshold or check the gate without them"
+        )
     precision, recall, f1, fpr = [], [], [], []
     j = 0
     for t in THRESHOLDS:
-        while j + 1 < len(rows) and rows[j + 1][0] <= t + 1e-9:
+        while j + 1 < len(rows) and rows[j + 1][0] <= t + TOLERANCE:
             j += 1
         e = rows[j][1]
         p = float(e.get("precision", 0.0))
@@ -80,16 +92,18 @@ def evaluation_from_vertex(
         at0 = next((e for e in entries if "precisionAt1" in e), None)
         if at0 is not None:
             top1 = float(at0["precisionAt1"])
-    per_label = []
+    overall = curve_from_confidence_metrics(metrics.get("confidenceMetrics", []))
+    per_label, missing = [], []
     for lab in labels:
         s = slices.get(lab)
-        if s and s.get("confidenceMetrics"):
+        if s and curve_entries(s.get("confidenceMetrics", [])):
             curve = curve_from_confidence_metrics(s["confidenceMetrics"])
             au = float(s.get("auPrc", 0.0))
         else:
-            curve = Curve(*([(0.0,) * len(THRESHOLDS)] * 4))
-            au = 0.0
+            curve, au = overall, 0.0
+            missing.append(lab)
         per_label.append(LabelMetrics(lab, int(support.get(lab, 0)), round(au, 6), curve))
+    notes = {"labels_without_vertex_metrics": missing} if missing else {}
     return Evaluation(
         labels=labels,
         multi_label=multi_label,
@@ -97,8 +111,8 @@ def evaluation_from_vertex(
         au_prc=round(float(metrics.get("auPrc", 0.0)), 6),
         log_loss=round(float(metrics.get("logLoss", 0.0)), 6),
         top1_accuracy=round(float(top1), 6),
-        overall=curve_from_confidence_metrics(metrics.get("confidenceMetrics", [])),
+        overall=overall,
         per_label=tuple(per_label),
         confusion=confusion,
-        extra=dict(extra or {}),
+        extra={**(extra or {}), **notes},
     )
