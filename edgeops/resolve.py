@@ -30,13 +30,30 @@ def cache_path(config: Config) -> Path:
     return base / "cache" / "hashes.sqlite"
 
 
+def remote_reader(config: Config) -> Any:
+    """The google backend's reader of gs:// rows in csv sources (None on the local backend,
+    where such rows stay an error)."""
+    google = config.backend.google
+    if google is None:
+        return None
+    from edgeops.backends.google.clients import Clients
+    from edgeops.backends.google.gcs_source import GcsRows
+
+    return GcsRows(lambda: Clients(google).storage)
+
+
 def resolve(config: Config, reporter: Reporter) -> DesiredState:
     from edgeops.datasets import scan_dataset
 
     datasets = []
+    remote = remote_reader(config)
     for spec in config.datasets:
         manifest = scan_dataset(
-            spec, root=config.root, cache_path=cache_path(config), reporter=reporter
+            spec,
+            root=config.root,
+            cache_path=cache_path(config),
+            reporter=reporter,
+            remote=remote,
         )
         rows = tuple(
             ImageRow(sha256=r.sha256, labels=tuple(r.labels), split=r.split)

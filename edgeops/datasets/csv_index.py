@@ -4,7 +4,9 @@ Both: UTF-8 with or without BOM, any line endings, blank rows skipped, one optio
 (first cell ``uri``/``path``/``image``/``file``..., second cell ``label...``), trailing empty
 cells ignored (spreadsheets add them). URIs: a plain path (relative to the CSV's folder, or to
 the images folder for a labels file), a ``file://`` URI, or either with ``%20``-style escapes.
-``gs://`` URIs are rejected here: only the google backend can read Cloud Storage.
+``gs://`` URIs are rejected here (only the google backend can read Cloud Storage) unless the
+caller passes ``remote="gs://"``: such rows are then returned with the URI as ``path``, unchecked,
+for a ``RemoteReader`` (see scan.py) to validate and identify.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def read_rows(
     multi_label: bool,
     dataset: str,
     problems: Problems,
+    remote: str | None = None,
 ) -> list[Row]:
-    """Parse rows; every bad row is added to ``problems`` (named by ``shown:line``)."""
+    """Parse rows; every bad row is added to ``problems`` (named by ``shown:line``).
+
+    ``remote``: a URI scheme (``"gs://"``) whose rows are kept with the URI as ``path``, for a
+    backend-side reader to check; without it such URIs are a problem."""
     try:
         raw = csv_path.read_bytes()
     except OSError as e:
@@ -82,7 +88,8 @@ def read_rows(
                     f"{dataset}.split), remove the column",
                 )
                 continue
-            path, why = resolve_uri(cells[0], base)
+            is_remote = bool(remote) and cells[0].lower().startswith(str(remote))
+            path, why = (cells[0], "") if is_remote else resolve_uri(cells[0], base)
             if why:
                 problems.add(where, why)
                 continue
@@ -111,7 +118,7 @@ def read_rows(
                 if not is_valid_label(label):
                     first_where, count = bad_labels.get(label, (where, 0))
                     bad_labels[label] = (first_where, count + 1)
-            if not os.path.isfile(path):
+            if not is_remote and not os.path.isfile(path):
                 what = "is a folder, not an image" if os.path.isdir(path) else "file not found"
                 problems.add(
                     where,

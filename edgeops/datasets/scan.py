@@ -11,6 +11,7 @@ import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets.csv_index import Row, read_rows
@@ -39,18 +40,47 @@ from edgeops.progress import Reporter
 Found = list[tuple[Entry, Inspection]]
 
 
+class RemoteReader(Protocol):
+    """Reads csv-source rows whose URI starts with ``scheme`` (e.g. ``gs://``) without
+    downloading them: a backend supplies it (the google backend for Cloud Storage)."""
+
+    scheme: str
+
+    def inspect(self, rows: list[Row], problems: Problems) -> dict[str, Inspection]:
+        """URI -> accepted Inspection, whose ``sha256`` is the row's identity key (for the
+        manifest, split and fingerprint); each rejected row goes to ``problems`` by its
+        ``row.where``."""
+        ...
+
+
 def scan_dataset(
-    spec: DatasetSpec, *, root: Path, cache_path: Path, reporter: Reporter
+    spec: DatasetSpec,
+    *,
+    root: Path,
+    cache_path: Path,
+    reporter: Reporter,
+    remote: RemoteReader | None = None,
 ) -> Manifest:
     """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError."""
     _found, manifest = scan_source(
-        spec, root=root, cache_path=cache_path, reporter=reporter, problems=Problems()
+        spec,
+        root=root,
+        cache_path=cache_path,
+        reporter=reporter,
+        problems=Problems(),
+        remote=remote,
     )
     return manifest
 
 
 def scan_source(
-    spec: DatasetSpec, *, root: Path, cache_path: Path, reporter: Reporter, problems: Problems
+    spec: DatasetSpec,
+    *,
+    root: Path,
+    cache_path: Path,
+    reporter: Reporter,
+    problems: Problems,
+    remote: RemoteReader | None = None,
 ) -> tuple[Found, Manifest]:
     """Every file the source holds (entry + inspection) and the Manifest built from them.
 
@@ -63,6 +93,7 @@ def scan_source(
     if why:
         reporter.warn(why)
     ctx = _Ctx(spec, root, shown, cache, reporter, problems)
+    ctx.remote = remote
     try:
         if src.kind == "zip":
             found, label_where = _scan_zip_source(ctx)
@@ -98,6 +129,7 @@ class _Ctx:
         self.cache = cache
         self.reporter = reporter
         self.problems = problems
+        self.remote: RemoteReader | None = None  # csv rows with remote URIs (gs://)
 
     @property
     def description(self) -> str:
@@ -169,7 +201,12 @@ def _scan_csv_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         multi_label=ctx.spec.multi_label,
         dataset=ctx.spec.name,
         problems=ctx.problems,
+        remote=ctx.remote.scheme if ctx.remote is not None else None,
     )
+    scheme = ctx.remote.scheme if ctx.remote is not None else None
+    remote_rows = [r for r in rows if scheme and r.path.lower().startswith(scheme)]
+    if remote_rows:
+        rows = [r for r in rows if not (scheme and r.path.lower().startswith(scheme))]
     stats: dict[str, FileStat] = {}
     for row in rows:
         if row.path not in stats:
@@ -186,6 +223,14 @@ def _scan_csv_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         if insp is not None:
             entry = Entry(row.path, display_path(row.path, ctx.root), row.labels, row.where)
             found.append((entry, insp))
+    if remote_rows:
+        assert ctx.remote is not None
+        accepted = ctx.remote.inspect(remote_rows, ctx.problems)
+        for row in remote_rows:
+            for label in row.labels:
+                label_where.setdefault(label, row.where)
+            if row.path in accepted:  # the URI is the locator: imported from where it is
+                found.append((Entry(row.path, row.path, row.labels, row.where), accepted[row.path]))
     return found, label_where
 
 

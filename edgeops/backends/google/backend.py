@@ -14,7 +14,9 @@ Layout under ``gs://<bucket>/<prefix>/``::
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,9 +174,18 @@ class GoogleBackend:
 
         st = self.state
         manifest = dataset.manifest
+        # gs:// rows of a csv source are imported from where they are (gcs_source.py); every
+        # other image is uploaded content-addressed into the bucket
         names = {r.sha256: st.image_name(r.sha256, r.format) for r in manifest.images}
-        have = st.existing_images()
-        missing = [r for r in manifest.images if names[r.sha256] not in have]
+        uris = {
+            r.sha256: r.locator
+            if r.locator.startswith("gs://")
+            else f"gs://{st.name}/{names[r.sha256]}"
+            for r in manifest.images
+        }
+        local = [r for r in manifest.images if not r.locator.startswith("gs://")]
+        have = st.existing_images() if local else set()
+        missing = [r for r in local if names[r.sha256] not in have]
         if missing:
             with reporter.task(f"uploading {dataset.address}", len(missing)) as task:
                 for record, data in iter_image_bytes(dataset.spec, missing, root=self.config.root):
@@ -182,11 +193,11 @@ class GoogleBackend:
                     st.upload(name, data, CONTENT_TYPES.get(name.rsplit(".", 1)[1], ""))
                     task.advance()
         csv_name = st.path("datasets", _name(dataset.address), f"{dataset.fingerprint}.csv")
-        lines = [
-            ",".join([vertex.ML_USE[r.split], f"gs://{st.name}/{names[r.sha256]}", *r.labels])
-            for r in manifest.images
-        ]
-        st.put_bytes(csv_name, ("\n".join(lines) + "\n").encode(), "text/csv")
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")  # quotes a URI that holds a comma
+        for r in manifest.images:
+            writer.writerow([vertex.ML_USE[r.split], uris[r.sha256], *r.labels])
+        st.put_bytes(csv_name, out.getvalue().encode(), "text/csv")
         rec = st.read_json("state", "datasets", f"{_name(dataset.address)}.json")
         existing = vertex.find_dataset(self.clients, dataset.address, dataset.fingerprint)
         with reporter.task(f"importing {dataset.address} into Vertex AI", None):
@@ -211,7 +222,8 @@ class GoogleBackend:
             },
         )
         reporter.info(
-            f"{dataset.address}: {len(manifest.images)} images ({len(missing)} uploaded), "
+            f"{dataset.address}: {len(manifest.images)} images ({len(missing)} uploaded, "
+            f"{len(manifest.images) - len(local)} referenced in place), "
             f"Vertex dataset {vertex_name}"
         )
 
