@@ -53,6 +53,13 @@ CONTENT_TYPES = {
     "ico": "image/x-icon",
     "webp": "image/webp",
 }
+# Vertex AI exports an AutoML Edge classifier as one TFLite file and offers no float/quantized
+# choice: `format` cannot change what a bundle/gcs target publishes (README, "Model format").
+FLOAT32_NOTE = (
+    "{address}: format float32 has no effect on the google backend: Vertex AI exports one "
+    "TFLite model (export format tflite) and that file is published as it is; set format: "
+    "int8 (the default) to say so"
+)
 VERSION_FIELDS = (
     "version",
     "fingerprint",
@@ -94,11 +101,17 @@ class GoogleBackend:
         return self._state
 
     def plan_warnings(self, plan: Any) -> list[str]:
-        """Plan-wide notes only this backend knows: Firebase ML's shutdown date."""
+        """Plan-wide notes only this backend knows: Firebase ML's shutdown date (when the plan
+        touches a firebase target) and, on every plan, bundle/gcs targets asking for float32."""
         touched = any(
             c.kind == "publish" and c.address.rsplit(".", 1)[1] == "firebase" for c in plan.changes
         )
-        return [firebase.DEPRECATION] if touched else []
+        notes = [firebase.DEPRECATION] if touched else []
+        for spec in self.config.publish:
+            for kind, target in spec.targets:
+                if isinstance(target, BundleTarget | GcsTarget) and target.format == "float32":
+                    notes.append(FLOAT32_NOTE.format(address=f"publish.{spec.model}.{kind}"))
+        return notes
 
     # --- read ------------------------------------------------------------------------------
 
@@ -524,7 +537,8 @@ def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: b
     card = {
         "model": model,
         "version": version.version,
-        "format": fmt,
+        "format": fmt,  # the target's setting; the file is always Vertex's tflite export
+        "vertex_export_format": "tflite",
         "labels": labels,
         "threshold": version.threshold,
         "sha256": hashlib.sha256(data).hexdigest(),
