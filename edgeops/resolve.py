@@ -143,6 +143,10 @@ def _desired_publish(
         if f.name in ("version", "protect"):
             continue
         value = getattr(target, f.name)
+        if f.name == "rollout":
+            if value is not None:  # absent when unset: targets applied before rollouts stay equal
+                spec["rollout"] = {"candidate": value.candidate, "percent": value.percent}
+            continue
         if isinstance(value, Path):
             value = (
                 str(value.relative_to(config.root))
@@ -160,6 +164,7 @@ def _desired_publish(
         spec=spec,
         pinned_version=getattr(target, "version", None),
         protect=getattr(target, "protect", True),
+        rollout=getattr(target, "rollout", None),
     )
 
 

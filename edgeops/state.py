@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgeops.config.model import DatasetSpec, ModelSpec, PublishTarget
+from edgeops.config.model import DatasetSpec, ModelSpec, PublishTarget, RolloutSpec
 
 
 def fingerprint(obj: Any) -> str:
@@ -70,6 +70,7 @@ class DesiredPublish:
     spec: dict[str, Any]  # the target's fields, JSON-able, paths relative to the config folder
     pinned_version: int | None = None
     protect: bool = True
+    rollout: RolloutSpec | None = None  # the candidate model rolled out under this target
 
 
 @dataclass(frozen=True)

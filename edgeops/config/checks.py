@@ -144,6 +144,8 @@ def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Itera
                 escape = _escapes(spec["path"], root)
                 if escape:
                     yield Problem(path + ("path",), escape)
+            if "rollout" in spec:
+                yield from _check_rollout(model, spec["rollout"], path + ("rollout",), models)
             for field, space, label in _UNIQUE.get(target, ()):
                 value = spec[field]
                 key = (space, _normal(value, root) if target == "bundle" else value)
@@ -154,6 +156,29 @@ def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Itera
                         f"{label} '{value}' is already used by {dotted(first[:3])} (line "
                         f"{line_of(first)}); each model needs its own {label}",
                     )
+
+
+def _check_rollout(
+    model: str, rollout: Mapping[str, Any], path: ConfigPath, models: list[str]
+) -> Iterator[Problem]:
+    candidate = rollout["candidate"]
+    if candidate == model:
+        others = [m for m in models if m != model]
+        yield Problem(
+            path + ("candidate",),
+            f"'{candidate}' is this entry's own model: the candidate is another model whose "
+            f"version rolls out under this name"
+            + (f"; name one of: {', '.join(others)}" if others else "; declare it under `models:`"),
+        )
+    elif candidate not in models:
+        yield Problem(path + ("candidate",), _unknown("model", candidate, models))
+    percent = rollout["percent"]
+    if abs(percent * 10 - round(percent * 10)) > 1e-9:
+        yield Problem(
+            path + ("percent",),
+            f"{percent:g} has more than one decimal; use a whole number or one decimal, "
+            f"e.g. {round(percent, 1):g}",
+        )
 
 
 _UNIQUE: dict[str, tuple[tuple[str, str, str], ...]] = {

@@ -54,6 +54,7 @@ from edgeops.config.model import (
     PublishSpec,
     PublishTarget,
     RegistryTarget,
+    RolloutSpec,
     SourceSpec,
     SplitSpec,
     ThresholdRule,
@@ -722,6 +723,11 @@ def _publish(model: str, spec: dict[str, Any], root: Path, line: int) -> Publish
             fields["tags"] = tuple(fields["tags"])
         if "version" in fields:
             fields["version"] = int(fields["version"])
+        if "rollout" in fields:
+            rollout = fields["rollout"]
+            fields["rollout"] = RolloutSpec(
+                candidate=rollout["candidate"], percent=float(rollout["percent"])
+            )
         target: PublishTarget
         if kind == "registry":
             target = RegistryTarget(**fields)

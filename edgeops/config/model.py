@@ -131,11 +131,26 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class RolloutSpec:
+    """A staged rollout: ``percent`` of clients (by client id) get ``candidate``'s current
+    version under the target's name, the rest the target's own (stable) version."""
+
+    candidate: str  # another model's name
+    percent: float  # 0..100, at most one decimal; 100 = fully promoted
+
+    @property
+    def basis_points(self) -> int:
+        """``percent`` in hundredths of a percent (the unit client buckets are compared in)."""
+        return round(self.percent * 100)
+
+
+@dataclass(frozen=True)
 class RegistryTarget:
     display_name: str
     tags: tuple[str, ...] = ()
     published: bool = True
     version: int | None = None  # pin a model version (rollback); None = current fingerprint
+    rollout: RolloutSpec | None = None  # absent = everyone on this model (a rollback)
     protect: bool = True
 
 
@@ -151,6 +166,7 @@ class FirebaseTarget:
     display_name: str
     tags: tuple[str, ...] = ()
     published: bool = True
+    rollout: RolloutSpec | None = None  # written as a Remote Config parameter (percent condition)
     protect: bool = True
 
 
