@@ -49,8 +49,16 @@ class Backend(Protocol):
     def forget_model(self, address: str) -> None: ...
 
     # Point a publish target at a (blessed) version; create or update in place. The state it
-    # records includes `protect` (the planner refuses to unpublish a protected target).
-    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None: ...
+    # records includes `protect` (the planner refuses to unpublish a protected target). With a
+    # `rollout`, `candidate` is the (blessed) version of the candidate model rolled out beside it,
+    # and the state records it as `rollout: {candidate, version, percent, eval_fingerprint, ...}`.
+    def publish(
+        self,
+        target: DesiredPublish,
+        version: LiveVersion,
+        reporter: Reporter,
+        candidate: LiveVersion | None = None,
+    ) -> None: ...
 
     # Remove a publish target.
     def unpublish(self, address: str) -> None: ...

@@ -7,7 +7,7 @@ model versions are kept) or, for publish targets, an ``unpublish``.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -22,6 +22,7 @@ from edgeops.state import (
     ImageRow,
     LiveDataset,
     LiveModel,
+    LivePublish,
     LiveState,
     LiveVersion,
     short,
@@ -83,7 +84,13 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
         if lp:
             drift.extend((p.address, line) for line in lp.drift)
         m = models_by_name[p.model]
-        change, warning = _plan_publish(p, m, live.models.get(m.address), current[m.address], live)
+        candidate = None
+        if p.rollout is not None:
+            cm = models_by_name[p.rollout.candidate]
+            candidate = _Candidate(cm, live.models.get(cm.address), current[cm.address])
+        change, warning = _plan_publish(
+            p, m, live.models.get(m.address), current[m.address], live, candidate
+        )
         if change:
             changes.append(change)
         if warning:
@@ -123,6 +130,16 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
 def live_drift(live: LiveState) -> tuple[tuple[str, str], ...]:
     """Everything changed outside edgeops, whatever the config says: (address, what) pairs."""
     return tuple((a, line) for a in sorted(live.publish) for line in live.publish[a].drift)
+
+
+def served_versions(live: LiveState, model: str) -> set[int]:
+    """Versions of ``model`` live publish targets serve: their own, and as rollout candidates."""
+    out = {p.version for p in live.publish.values() if p.model == model}
+    for p in live.publish.values():
+        rollout = p.state.get("rollout") or {}
+        if rollout.get("candidate") == model and isinstance(rollout.get("version"), int):
+            out.add(rollout["version"])
+    return out
 
 
 def recorded_protect(state: dict[str, Any]) -> bool:
@@ -373,7 +390,7 @@ def _plan_model(
         current_version = lm.by_version(version) if isinstance(version, int) else None
         if current_version is not None and not current_version.blessed:
             # the current version missed its gate: targets stay where they are
-            published |= {p.version for p in live.publish.values() if p.model == m.spec.name}
+            published |= served_versions(live, m.spec.name)
         candidates = ready[: max(0, len(ready) - keep_n)]
         doomed = [
             v.version for v in candidates if v.version not in published and v.version != version
@@ -426,12 +443,22 @@ def _version_summary(v: LiveVersion | None) -> dict[str, Any] | None:
 # --- publish -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """The model a target rolls out, and the version it would roll out (int or NEW_VERSION)."""
+
+    model: DesiredModel
+    live: LiveModel | None
+    version: int | str
+
+
 def _plan_publish(
     p: DesiredPublish,
     m: DesiredModel,
     lm: LiveModel | None,
     current: int | str,
     live: LiveState,
+    candidate: _Candidate | None = None,
 ) -> tuple[Change | None, str | None]:
     lp = live.publish.get(p.address)
     target_version: int | str = current
@@ -463,6 +490,15 @@ def _plan_publish(
                 "publish is blocked and the current target stays as it is"
             )
 
+    if candidate is not None and isinstance(candidate.version, int) and candidate.live:
+        cv = candidate.live.by_version(candidate.version)
+        c_eval = candidate.model.eval_fingerprint
+        if cv is not None and not cv.blessed and cv.eval_fingerprint == c_eval:
+            return None, (
+                f"{p.address}: rollout candidate v{cv.version} of {candidate.model.address} "
+                "missed its gate; the rollout is blocked and the current target stays as it is"
+            )
+
     desired_fp = f"{target_version}:{eval_fp}:{sorted(p.spec.items())}"
     after = {"version": target_version, **p.spec}
     details: dict[str, Any] = {
@@ -470,12 +506,30 @@ def _plan_publish(
         "model": p.model,
         "gate": _gate_outlook(m, lm, target_version, eval_fp),
     }
+    if candidate is not None:
+        c_eval = candidate.model.eval_fingerprint
+        desired_fp += f":rollout={candidate.version}:{c_eval}"
+        after["rollout"] = {**p.spec["rollout"], "version": candidate.version}
+        details["rollout"] = {
+            "candidate": candidate.model.spec.name,
+            "version": candidate.version,
+            "percent": p.spec["rollout"]["percent"],
+            "gate": _gate_outlook(candidate.model, candidate.live, candidate.version, c_eval),
+        }
     if target_version == NEW_VERSION:
         details["note"] = "if the new version misses its gate, this target is left unchanged"
+    elif candidate is not None and candidate.version == NEW_VERSION:
+        details["note"] = (
+            "if the candidate's new version misses its gate, this target is left unchanged"
+        )
     if lp is None:
         reason = f"new {p.kind} target -> {_vname(target_version)}"
         if rollback_note:
             reason += f" ({rollback_note})"
+        if candidate is not None:
+            reason += (
+                "; " + _rollout_lines(None, after["rollout"], {}, candidate, target_version)[0]
+            )
         return (
             Change(
                 address=p.address,
@@ -499,9 +553,12 @@ def _plan_publish(
             triggers.append(f"model version v{lp.version} -> v{target_version}")
     elif lp.state.get("eval_fingerprint") not in (None, eval_fp):
         triggers.append(f"threshold of v{lp.version} re-evaluated")
-    spec_diff = DeepDiff(lp.spec, p.spec, ignore_order=False, verbose_level=2)
+    spec_diff = DeepDiff(_without_rollout(lp.spec), _without_rollout(p.spec), verbose_level=2)
     for line in _deepdiff_lines(spec_diff):
         triggers.append(line)
+    triggers += _rollout_lines(
+        lp.spec.get("rollout"), after.get("rollout"), lp.state, candidate, target_version
+    )
     if recorded_protect(lp.state) != p.protect:
         triggers.append(f"protect {_fmt(recorded_protect(lp.state))} -> {_fmt(p.protect)}")
     if lp.drift:
@@ -513,7 +570,7 @@ def _plan_publish(
             address=p.address,
             action=Action.UPDATE,
             reason="; ".join(triggers),
-            before={"version": lp.version, **lp.spec},
+            before=_live_before(lp),
             after=after,
             details=details,
             live_serial=live.serial(p.address),
@@ -521,6 +578,71 @@ def _plan_publish(
         ),
         None,
     )
+
+
+def _live_before(lp: LivePublish) -> dict[str, Any]:
+    before = {"version": lp.version, **lp.spec}
+    if "rollout" in lp.spec:
+        before["rollout"] = {
+            **lp.spec["rollout"],
+            "version": (lp.state.get("rollout") or {}).get("version"),
+        }
+    return before
+
+
+def _without_rollout(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k != "rollout"}
+
+
+def _rollout_lines(
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    state: dict[str, Any],
+    candidate: _Candidate | None,
+    stable: int | str,
+) -> list[str]:
+    """What a rollout change means, for reviewers: added, promoted, re-pointed, rolled back."""
+    if old is None and new is None:
+        return []
+    if new is None:
+        assert old is not None
+        return [
+            f"rollout removed ({old['candidate']} at {_fmt(old['percent'])}%): rollback, "
+            f"every client back to {_vname(stable)}"
+        ]
+    assert candidate is not None
+    name = f"model.{new['candidate']} {_vname(new['version'])}"
+    if old is None:
+        return [f"rollout added: {_fmt(new['percent'])}% of clients -> {name}{_promoted(new)}"]
+    lines = []
+    if old["candidate"] != new["candidate"]:
+        lines.append(f"rollout.candidate {old['candidate']} -> {new['candidate']} ({name})")
+    else:
+        recorded = (state.get("rollout") or {}).get("version")
+        if recorded is not None and recorded != new["version"]:
+            lines.append(
+                f"rollout candidate model.{new['candidate']} v{recorded} -> "
+                f"{_vname(new['version'])}"
+            )
+        elif (state.get("rollout") or {}).get("eval_fingerprint") not in (
+            None,
+            candidate.model.eval_fingerprint,
+        ):
+            lines.append(f"threshold of rollout candidate {name} re-evaluated")
+    if old["percent"] != new["percent"]:
+        lines.append(
+            f"rollout.percent {_fmt(old['percent'])} -> {_fmt(new['percent'])}{_promoted(new)}"
+            f" ({name})"
+        )
+    return lines
+
+
+def _promoted(rollout: dict[str, Any]) -> str:
+    if rollout["percent"] >= 100:
+        return " (fully promoted: every client gets the candidate)"
+    if rollout["percent"] <= 0:
+        return " (no client gets the candidate yet)"
+    return ""
 
 
 def _gate_outlook(
@@ -583,4 +705,12 @@ def _ddpath(path: str) -> str:
     return out.lstrip(".") or "spec"
 
 
-__all__ = ["NEW_VERSION", "build_plan", "dataset_diff", "live_drift", "recorded_protect", "short"]
+__all__ = [
+    "NEW_VERSION",
+    "build_plan",
+    "dataset_diff",
+    "live_drift",
+    "recorded_protect",
+    "served_versions",
+    "short",
+]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from edgeops.backends.base import Backend
 from edgeops.errors import EdgeopsError, GateFailed
-from edgeops.plan.builder import NEW_VERSION
+from edgeops.plan.builder import NEW_VERSION, served_versions
 from edgeops.plan.definition import Action, Change, Plan
 from edgeops.progress import Reporter
 from edgeops.state import DesiredState, LiveVersion
@@ -65,7 +65,7 @@ def apply_plan(
             _note_gate(version, c, result, blocked, reporter)
         elif c.kind == "model" and c.action == Action.DELETE:
             name = c.address.split(".", 1)[1]
-            live_published = {p.version for p in backend.read().publish.values() if p.model == name}
+            live_published = served_versions(backend.read(), name)
             doomed = [v for v in c.details["delete_versions"] if v not in live_published]
             for v in sorted(set(c.details["delete_versions"]) - set(doomed)):
                 result.skipped.append(f"{c.address}: kept v{v}, a publish target still serves it")
@@ -85,7 +85,26 @@ def apply_plan(
                     f"{c.address}: skipped, v{version.version} of {model_address} is not blessed"
                 )
                 continue
-            backend.publish(p, version, reporter)
+            candidate = None
+            rollout = (c.after or {}).get("rollout")
+            if rollout is not None:
+                candidate_address = f"model.{rollout['candidate']}"
+                if candidate_address in blocked:
+                    result.skipped.append(
+                        f"{c.address}: skipped, rollout candidate {candidate_address} missed its "
+                        "gate"
+                    )
+                    continue
+                candidate = _version_of(
+                    c, candidate_address, rollout.get("version"), trained, backend
+                )
+                if not candidate.blessed:
+                    result.skipped.append(
+                        f"{c.address}: skipped, rollout candidate v{candidate.version} of "
+                        f"{candidate_address} is not blessed"
+                    )
+                    continue
+            backend.publish(p, version, reporter, candidate=candidate)
         elif c.kind == "publish" and c.action == Action.UNPUBLISH:
             backend.unpublish(c.address)
         else:  # pragma: no cover - the planner makes no other combination
@@ -120,7 +139,17 @@ def _note_gate(
 def _target_version(
     c: Change, model_address: str, trained: dict[str, LiveVersion], backend: Backend
 ) -> LiveVersion:
-    want = (c.after or {}).get("version")
+    return _version_of(c, model_address, (c.after or {}).get("version"), trained, backend)
+
+
+def _version_of(
+    c: Change,
+    model_address: str,
+    want: int | str | None,
+    trained: dict[str, LiveVersion],
+    backend: Backend,
+) -> LiveVersion:
+    """The version a publish change names: trained by this apply, or an existing one."""
     if want == NEW_VERSION or (model_address in trained and want == trained[model_address].version):
         if model_address not in trained:
             raise EdgeopsError(f"{c.address}: the model version it needs was not trained")

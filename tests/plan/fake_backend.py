@@ -122,15 +122,35 @@ class FakeBackend:
         self.calls.append(("forget_model", address))
         del self.models[address]
 
-    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None:
-        self.calls.append(("publish", f"{target.address} v{version.version}"))
+    def publish(
+        self,
+        target: DesiredPublish,
+        version: LiveVersion,
+        reporter: Reporter,
+        candidate: LiveVersion | None = None,
+    ) -> None:
+        call = f"{target.address} v{version.version}"
+        state: dict[str, Any] = {
+            "eval_fingerprint": version.eval_fingerprint,
+            "protect": target.protect,
+        }
+        if target.rollout is not None:
+            assert candidate is not None, "a rollout target is published with its candidate"
+            call += f" + {candidate.model} v{candidate.version} at {target.rollout.percent:g}%"
+            state["rollout"] = {
+                "candidate": candidate.model,
+                "version": candidate.version,
+                "percent": target.rollout.percent,
+                "eval_fingerprint": candidate.eval_fingerprint,
+            }
+        self.calls.append(("publish", call))
         self.publishes[target.address] = LivePublish(
             address=target.address,
             model=target.model,
             kind=target.kind,
             version=version.version,
             spec=dict(target.spec),
-            state={"eval_fingerprint": version.eval_fingerprint, "protect": target.protect},
+            state=state,
         )
 
     def unpublish(self, address: str) -> None:

@@ -438,7 +438,13 @@ class GoogleBackend:
             raise EdgeopsError(f"{address}: v{version} is not a trained version")
         return row
 
-    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None:
+    def publish(
+        self,
+        target: DesiredPublish,
+        version: LiveVersion,
+        reporter: Reporter,
+        candidate: LiveVersion | None = None,
+    ) -> None:
         st = self.state
         row = self._version_row_of(f"model.{target.model}", version.version)
         tflite_uri, labels = row["tflite_uri"], row["labels"]

@@ -113,6 +113,19 @@ class LocalBackend:
                     yield f"registry published flag changed to {str(entry['published']).lower()}"
                 if entry["version"] != state.get("version"):
                     yield f"registry entry points at v{entry['version']}"
+                want = state.get("rollout") or {}
+                have = {
+                    "candidate": entry["candidate_model"],
+                    "version": entry["candidate_version"],
+                    "percent": entry["rollout_percent"],
+                }
+                if have != {k: want.get(k) for k in have}:
+                    yield (
+                        f"registry rollout changed to {have['candidate']} "
+                        f"v{have['version']} at {have['percent']}%"
+                        if have["candidate"]
+                        else "registry rollout was removed"
+                    )
 
     def plan_warnings(self, plan: Any) -> list[str]:
         return []
@@ -281,7 +294,13 @@ class LocalBackend:
 
     # --- publish ---------------------------------------------------------------------------
 
-    def publish(self, target: DesiredPublish, version: LiveVersion, reporter: Reporter) -> None:
+    def publish(
+        self,
+        target: DesiredPublish,
+        version: LiveVersion,
+        reporter: Reporter,
+        candidate: LiveVersion | None = None,
+    ) -> None:
         address = f"model.{target.model}"
         vdir = self.version_dir(address, version.version)
         labels = (vdir / "labels.txt").read_text().splitlines()
@@ -290,7 +309,7 @@ class LocalBackend:
             t = target.target
             model_file = vdir / MODEL_FILES["int8"]
             sha = sha256_file(model_file)
-            state = {
+            state: dict[str, Any] = {
                 "version": version.version,
                 "tags": list(t.tags),
                 "published": t.published,
@@ -299,7 +318,7 @@ class LocalBackend:
                 "eval_fingerprint": version.eval_fingerprint,
                 "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
-            entry = {
+            entry: dict[str, Any] = {
                 "display_name": t.display_name,
                 "model": target.model,
                 "version": version.version,
@@ -310,6 +329,33 @@ class LocalBackend:
                 "size": model_file.stat().st_size,
                 "threshold": version.threshold,
             }
+            if t.rollout is not None:
+                if candidate is None or candidate.model != t.rollout.candidate:
+                    raise EdgeopsError(
+                        f"{target.address}: rolling out {t.rollout.candidate} needs its version "
+                        "(a bug: the applier passes it)"
+                    )
+                cfile = (
+                    self.version_dir(f"model.{candidate.model}", candidate.version)
+                    / MODEL_FILES["int8"]
+                )
+                rollout = {
+                    "candidate": candidate.model,
+                    "version": candidate.version,
+                    "sha256": sha256_file(cfile),
+                    "threshold": candidate.threshold,
+                    "percent": t.rollout.percent,
+                    "eval_fingerprint": candidate.eval_fingerprint,
+                }
+                state["rollout"] = rollout
+                entry.update(
+                    candidate_model=candidate.model,
+                    candidate_version=candidate.version,
+                    candidate_file=str(cfile),
+                    candidate_sha256=rollout["sha256"],
+                    candidate_threshold=candidate.threshold,
+                    rollout_percent=t.rollout.percent,
+                )
             self.registry.set_publish(
                 target.address,
                 target.model,

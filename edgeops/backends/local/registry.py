@@ -74,6 +74,30 @@ CREATE TABLE IF NOT EXISTS registry_entries (
 """
 
 
+# Columns added to registry_entries after its first release, added to existing databases on open
+# (ALTER TABLE ... ADD COLUMN): a staged rollout of another model's version under the entry.
+ROLLOUT_COLUMNS = (
+    ("candidate_model", "TEXT"),
+    ("candidate_version", "INTEGER"),
+    ("candidate_file", "TEXT"),
+    ("candidate_sha256", "TEXT"),
+    ("candidate_threshold", "REAL"),
+    ("rollout_percent", "REAL"),
+)
+_ENTRY_COLUMNS = (
+    "display_name",
+    "model",
+    "version",
+    "tags",
+    "published",
+    "file",
+    "sha256",
+    "size",
+    "threshold",
+    "updated_at",
+)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -90,6 +114,18 @@ class Registry:
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Additive migrations of databases made by earlier versions (idempotent; takes the
+        write lock only when there is something to add)."""
+        if {n for n, _ in ROLLOUT_COLUMNS} <= _columns(self.db, "registry_entries"):
+            return
+        with self.transaction() as db:
+            have = _columns(db, "registry_entries")  # another process may have migrated it
+            for name, kind in ROLLOUT_COLUMNS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE registry_entries ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -315,27 +351,16 @@ class Registry:
                     db.execute(
                         "DELETE FROM registry_entries WHERE display_name = ?", (replaces_entry,)
                     )
-                e = registry_entry
+                e = {**registry_entry, "tags": json.dumps(registry_entry["tags"])}
+                e["published"] = int(e["published"])
+                e["updated_at"] = now()
+                cols = _ENTRY_COLUMNS + tuple(name for name, _ in ROLLOUT_COLUMNS)
+                values = [e.get(c) for c in cols]  # no rollout: its columns are NULL
                 db.execute(
-                    "INSERT INTO registry_entries(display_name, model, version, tags, published, "
-                    "file, sha256, size, threshold, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT(display_name) DO UPDATE SET model = excluded.model, "
-                    "version = excluded.version, tags = excluded.tags, "
-                    "published = excluded.published, file = excluded.file, "
-                    "sha256 = excluded.sha256, size = excluded.size, "
-                    "threshold = excluded.threshold, updated_at = excluded.updated_at",
-                    (
-                        e["display_name"],
-                        e["model"],
-                        e["version"],
-                        json.dumps(e["tags"]),
-                        int(e["published"]),
-                        e["file"],
-                        e["sha256"],
-                        e["size"],
-                        e["threshold"],
-                        now(),
-                    ),
+                    f"INSERT INTO registry_entries({', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' * len(cols))}) ON CONFLICT(display_name) DO UPDATE "
+                    "SET " + ", ".join(f"{c} = excluded.{c}" for c in cols[1:]),
+                    values,
                 )
 
     def delete_publish(self, address: str, registry_display_name: str | None = None) -> None:
@@ -347,27 +372,25 @@ class Registry:
                 )
 
     def registry_entries(self) -> dict[str, dict[str, Any]]:
-        cols = (
-            "display_name",
-            "model",
-            "version",
-            "tags",
-            "published",
-            "file",
-            "sha256",
-            "size",
-            "threshold",
-            "updated_at",
-        )
+        """Every entry; the rollout keys are None when the entry has no rollout (or the database
+        predates rollouts and is opened read-only, unmigrated)."""
+        have = _columns(self.db, "registry_entries")
+        extra = tuple(name for name, _ in ROLLOUT_COLUMNS if name in have)
+        cols = _ENTRY_COLUMNS + extra
         out = {}
         for row in self.db.execute(
             f"SELECT {', '.join(cols)} FROM registry_entries ORDER BY display_name"
         ):
-            e = dict(zip(cols, row, strict=True))
+            e: dict[str, Any] = dict.fromkeys(name for name, _ in ROLLOUT_COLUMNS)
+            e.update(zip(cols, row, strict=True))
             e["tags"] = json.loads(e["tags"])
             e["published"] = bool(e["published"])
             out[e["display_name"]] = e
         return out
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _version(row: tuple[Any, ...]) -> LiveVersion:
