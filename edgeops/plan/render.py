@@ -104,6 +104,10 @@ def _count_cell(col: str, n: int) -> str:
 
 
 def _short_value(v: Any) -> str:
+    if isinstance(v, dict) and "candidate" in v:  # a rollout
+        version = v.get("version")
+        shown = "new version" if version == "new" else f"v{version}"
+        return f"{v['candidate']} {shown} to {v['percent']:g}% of clients"
     if isinstance(v, list):
         return "[" + ", ".join(map(str, v)) + "]"
     if isinstance(v, bool):
@@ -310,6 +314,11 @@ def _md_gates(plan: Plan) -> list[str]:
             continue
         key = (str(c.details.get("model")), str(gate.get("version")))
         groups.setdefault(key, (gate, []))[1].append(str(c.details.get("kind")))
+        rollout = c.details.get("rollout")
+        if rollout and rollout.get("gate"):
+            key = (str(rollout["candidate"]), str(rollout["gate"].get("version")))
+            where = f"{c.details.get('kind')} rollout {rollout['percent']:g}%"
+            groups.setdefault(key, (rollout["gate"], []))[1].append(where)
     if not groups:
         return []
     out = [

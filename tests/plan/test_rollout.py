@@ -244,3 +244,14 @@ def test_retention_keeps_the_candidate_version_a_rollout_serves() -> None:
     backend.passes_gate = False  # v2 misses its gate: the rollout keeps serving v1
     _apply(desired(DS, PETS, kittens_keep, entry(10)), backend)
     assert [v.version for v in backend.models["model.kittens"]] == [1, 2]
+
+
+def test_rendered_plans_show_the_rollout_and_the_candidates_gate() -> None:
+    from edgeops.plan.render import render_markdown, render_text
+
+    plan = build_plan(desired(DS, PETS, KITTENS, entry(50)), live(*TRAINED, live_entry(10)))
+    text = render_text(plan)
+    assert "rollout.percent 10 -> 50 (model.kittens v1)" in text
+    assert "rollout: kittens v1 to 50% of clients" in text
+    md = render_markdown(plan)
+    assert "| `model.kittens` v1 | registry rollout 50% |" in md
