@@ -8,6 +8,12 @@ Routes::
     GET  /v1/models                   what is served: name, version, threshold, labels, sha256
     GET  /v1/models/{name}            one of them
     GET  /v1/models/{name}/download   the published .tflite; ETag "<sha256>", If-None-Match -> 304
+
+A registry entry with a staged rollout serves two versions under one name: a client that sends an
+id (``X-Client-Id`` header, ``client_id`` query parameter, or ``client_id`` in a JSON body) is
+assigned one side by a hash of the entry name and its id, so it stays there; without an id it
+gets the stable version. Responses say which (``rolloutArm``, ``modelVersion`` and the headers
+``X-Edgeops-Model``, ``X-Edgeops-Model-Version``, ``X-Edgeops-Rollout-Arm``).
     GET  /healthz                     liveness (never needs the token)
     GET  /metrics                     Prometheus text
 
@@ -45,6 +51,8 @@ from edgeops.config.model import Config
 from edgeops.errors import EdgeopsError
 from edgeops.serve.metrics import Metrics
 from edgeops.serve.models import (
+    MAX_CLIENT_ID,
+    Arm,
     BadImage,
     LoadedModel,
     ModelCatalog,
@@ -205,6 +213,25 @@ class PredictRequest:
     keys: list[Any]  # per image: the instance's "key" if it sent one
     score_threshold: float | None
     max_predictions: int | None
+    client_id: str | None = None  # from the body ("client_id"); the header/query win
+
+
+def client_id_of(request: Request, body_value: Any = None) -> str | None:
+    """The caller's client id, for staged rollouts: the ``X-Client-Id`` header, else the
+    ``client_id`` query parameter, else the body's ``client_id``. None when not given."""
+    for where, value in (
+        ("X-Client-Id header", request.headers.get("x-client-id")),
+        ("client_id query parameter", request.query_params.get("client_id")),
+        ("client_id", body_value),
+    ):
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ApiError(400, f"{where} must be text, not {type(value).__name__}")
+        if len(value) > MAX_CLIENT_ID:
+            raise ApiError(400, f"{where} is {len(value)} characters; at most {MAX_CLIENT_ID}")
+        return value
+    return None
 
 
 async def parse_predict(request: Request, settings: ServeSettings) -> PredictRequest:
@@ -248,6 +275,7 @@ async def parse_predict(request: Request, settings: ServeSettings) -> PredictReq
         keys=keys,
         score_threshold=_threshold(_param(params, "score_threshold", "confidenceThreshold")),
         max_predictions=_max_predictions(_param(params, "max_predictions", "maxPredictions")),
+        client_id=_param({**params, **payload}, "client_id"),
     )
 
 
@@ -317,6 +345,7 @@ async def _parse_multipart(request: Request, settings: ServeSettings) -> Predict
             keys=[None] * len(images),
             score_threshold=_threshold(_param(params, "score_threshold", "confidenceThreshold")),
             max_predictions=_max_predictions(_param(params, "max_predictions", "maxPredictions")),
+            client_id=params.get("client_id"),
         )
     finally:
         await form.close()
@@ -381,21 +410,59 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
         if loaded is not None:
             d["size"] = len(loaded.data)
             d["input_size"] = list(loaded.input_size)
+        if p.rollout is not None:
+            c = p.rollout.candidate
+            d["rollout"] = {
+                "percent": p.rollout.percent,
+                "candidate": {"model": c.model, "version": c.version, "sha256": c.sha256},
+                "clients": "send X-Client-Id (or client_id) to be assigned a side",
+            }
         return d
 
-    async def load(name: str) -> LoadedModel:
+    def not_found(name: str) -> ApiError:
+        served = ", ".join(catalog.published()) or "none yet: run `edgeops apply`"
+        return ApiError(404, f"no published model named '{name}' (served: {served})")
+
+    async def entry(name: str) -> Published:
         try:
-            return await run_in_threadpool(catalog.get, name)
+            return await run_in_threadpool(catalog.entry, name)
         except ModelNotFound:
-            served = ", ".join(catalog.published()) or "none yet: run `edgeops apply`"
-            raise ApiError(404, f"no published model named '{name}' (served: {served})") from None
+            raise not_found(name) from None
+
+    async def load(name: str, arm: Arm = "stable") -> LoadedModel:
+        try:
+            return await run_in_threadpool(catalog.get, name, arm)
+        except ModelNotFound:
+            raise not_found(name) from None
         except ModelUnavailable as e:
             raise ApiError(503, str(e)) from None
 
+    async def load_for(name: str, client_id: str | None) -> tuple[LoadedModel, Arm]:
+        """The side of ``name`` this client is assigned to, loaded; counted in /metrics."""
+        p = await entry(name)
+        arm: Arm = p.rollout.arm_for(name, client_id) if p.rollout is not None else "stable"
+        model = await load(name, arm)
+        if model.published != p.arm(arm):  # rolled back between the two looks: stable
+            arm = "stable"
+        metrics.count_arm(name, arm)
+        return model, arm
+
+    def served_headers(model: LoadedModel, arm: Arm) -> dict[str, str]:
+        p = model.published
+        headers = {
+            "X-Edgeops-Model": p.model,
+            "X-Edgeops-Model-Version": str(p.version),
+            "X-Edgeops-Rollout-Arm": arm,
+        }
+        if catalog.published().get(p.name, p).rollout is not None:
+            headers["Vary"] = "X-Client-Id"  # the answer depends on who asks
+        return headers
+
     async def predict(request: Request) -> Response:
         name = request.path_params["name"]
-        model = await load(name)
+        await entry(name)  # an unknown model is a 404 whatever the body
         req = await parse_predict(request, settings)
+        model, arm = await load_for(name, client_id_of(request, req.client_id))
         predictions = await run_in_threadpool(classify, model, req, settings)
         metrics.count_predictions(name, len(predictions))
         p = model.published
@@ -406,8 +473,10 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
                 "model": p.model,
                 "modelVersion": p.version,
                 "modelVersionId": str(p.version),
+                "rolloutArm": arm,
                 "sha256": p.sha256,
-            }
+            },
+            headers=served_headers(model, arm),
         )
 
     async def list_models(request: Request) -> Response:
@@ -420,13 +489,14 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
         return JSONResponse(describe(model.published, model))
 
     async def download(request: Request) -> Response:
-        model = await load(request.path_params["name"])
+        model, arm = await load_for(request.path_params["name"], client_id_of(request))
         p = model.published
         etag = f'"{p.sha256}"'
         headers = {
-            "ETag": etag,
+            "ETag": etag,  # of the file this client is served: per side during a rollout
             "Cache-Control": "no-cache",  # revalidate every time: cheap with If-None-Match
             "X-Model-Version": str(p.version),
+            **served_headers(model, arm),
         }
         if _etag_matches(request.headers.get("if-none-match", ""), p.sha256):
             return Response(status_code=304, headers=headers)
@@ -471,11 +541,13 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        for name in catalog.published():  # warm up, so the first request is not the slow one
-            try:
-                await run_in_threadpool(catalog.get, name)
-            except (ModelNotFound, ModelUnavailable) as e:
-                log.warning("not loaded: %s", e)
+        # warm up, so the first request is not the slow one
+        for name, p in catalog.published().items():
+            for arm in ("stable", "candidate") if p.rollout is not None else ("stable",):
+                try:
+                    await run_in_threadpool(catalog.get, name, arm)
+                except (ModelNotFound, ModelUnavailable) as e:
+                    log.warning("not loaded: %s", e)
         yield
         catalog.close()
 

@@ -22,6 +22,7 @@ class Metrics:
         self._sum: dict[str, float] = defaultdict(float)
         self._count: dict[str, int] = defaultdict(int)
         self.predictions: dict[str, int] = defaultdict(int)  # images classified, by model name
+        self.arms: dict[tuple[str, str], int] = defaultdict(int)  # (served name, arm) -> requests
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -32,6 +33,10 @@ class Metrics:
                     buckets[i] += 1
             self._sum[route] += seconds
             self._count[route] += 1
+
+    def count_arm(self, model: str, arm: str) -> None:
+        with self._lock:
+            self.arms[(model, arm)] += 1
 
     def count_predictions(self, model: str, images: int) -> None:
         with self._lock:
@@ -77,6 +82,15 @@ class Metrics:
             ]
             for model, n in sorted(self.predictions.items()):
                 lines.append(f'edgeops_predictions_total{{model="{_esc(model)}"}} {n}')
+            lines += [
+                "# HELP edgeops_rollout_requests_total Predict and download requests by served "
+                "model name and rollout arm (stable or candidate).",
+                "# TYPE edgeops_rollout_requests_total counter",
+            ]
+            for (model, arm), n in sorted(self.arms.items()):
+                lines.append(
+                    f'edgeops_rollout_requests_total{{model="{_esc(model)}",arm="{arm}"}} {n}'
+                )
         for name, (help_text, read) in gauges.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read():g}"]
         return "\n".join(lines) + "\n"

@@ -19,9 +19,9 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -44,6 +44,10 @@ class BadImage(ValueError):
     pass
 
 
+Arm = Literal["stable", "candidate"]
+MAX_CLIENT_ID = 256  # characters
+
+
 @dataclass(frozen=True)
 class Published:
     """One served name as the registry records it."""
@@ -56,6 +60,37 @@ class Published:
     sha256: str
     labels: tuple[str, ...]
     threshold: float
+    rollout: Rollout | None = None  # a registry entry rolling out another model's version
+
+    def arm(self, arm: Arm) -> Published:
+        """What one side of the rollout serves (the stable side without the rollout, so a
+        percent change never reloads a model)."""
+        if arm == "candidate":
+            assert self.rollout is not None
+            return self.rollout.candidate
+        return replace(self, rollout=None) if self.rollout is not None else self
+
+
+@dataclass(frozen=True)
+class Rollout:
+    percent: float  # 0..100, at most one decimal
+    candidate: Published  # the candidate model's version, served under the entry's name
+
+    def arm_for(self, entry: str, client_id: str | None) -> Arm:
+        return "candidate" if in_candidate_arm(entry, client_id, self.percent) else "stable"
+
+
+def client_bucket(entry: str, client_id: str) -> int:
+    """0..9999, fixed for an (entry name, client id) pair: a client stays on one side."""
+    return int(hashlib.sha256(f"{entry}:{client_id}".encode()).hexdigest()[:8], 16) % 10000
+
+
+def in_candidate_arm(entry: str, client_id: str | None, percent: float) -> bool:
+    """Clients whose bucket is below ``percent`` (in hundredths of a percent) get the candidate;
+    a request without a client id always gets the stable version."""
+    if not client_id:
+        return False
+    return client_bucket(entry, client_id) < round(percent * 100)
 
 
 @dataclass
@@ -106,19 +141,22 @@ def read_published(reg: Registry) -> dict[str, Published]:
     for name, e in reg.registry_entries().items():
         if not e["published"]:
             continue
-        file = _model_file(root, e["model"], int(e["version"]), e["file"])
-        labels_file = file.parent / "labels.txt"
-        labels = labels_file.read_text().split() if labels_file.exists() else []
-        out[name] = Published(
-            name=name,
-            source="registry",
-            model=e["model"],
-            version=int(e["version"]),
-            file=file,
-            sha256=e["sha256"],
-            labels=tuple(labels),
-            threshold=float(e["threshold"] if e["threshold"] is not None else 0.5),
+        rollout = None
+        if e.get("candidate_model"):
+            candidate = _entry_version(
+                root,
+                name,
+                e["candidate_model"],
+                int(e["candidate_version"]),
+                e["candidate_file"],
+                e["candidate_sha256"],
+                e["candidate_threshold"],
+            )
+            rollout = Rollout(percent=float(e["rollout_percent"] or 0.0), candidate=candidate)
+        stable = _entry_version(
+            root, name, e["model"], int(e["version"]), e["file"], e["sha256"], e["threshold"]
         )
+        out[name] = replace(stable, rollout=rollout)
     for _address, (model, kind, version, _spec, state) in reg.publish_rows().items():
         if kind != "online" or not state.get("name"):
             continue
@@ -135,6 +173,30 @@ def read_published(reg: Registry) -> dict[str, Published]:
     return dict(sorted(out.items()))
 
 
+def _entry_version(
+    root: Path,
+    name: str,
+    model: str,
+    version: int,
+    recorded: str,
+    sha256: str,
+    threshold: float | None,
+) -> Published:
+    file = _model_file(root, model, version, recorded)
+    labels_file = file.parent / "labels.txt"
+    labels = labels_file.read_text().split() if labels_file.exists() else []
+    return Published(
+        name=name,
+        source="registry",
+        model=model,
+        version=version,
+        file=file,
+        sha256=sha256,
+        labels=tuple(labels),
+        threshold=float(threshold if threshold is not None else 0.5),
+    )
+
+
 class ModelCatalog:
     """Published models by name; interpreters cached per (name, sha256)."""
 
@@ -146,8 +208,8 @@ class ModelCatalog:
         self._reg: _ReadOnlyRegistry | None = None
         self._data_version: int | None = None
         self._published: dict[str, Published] = {}
-        self._loaded: dict[str, LoadedModel] = {}
-        self._loading: dict[str, threading.Lock] = {}
+        self._loaded: dict[tuple[str, Arm], LoadedModel] = {}
+        self._loading: dict[tuple[str, Arm], threading.Lock] = {}
         self.reloads = 0  # how many times a model was (re)loaded; for /metrics and tests
 
     # --- what is published -------------------------------------------------------------------
@@ -168,10 +230,12 @@ class ModelCatalog:
                 return  # schema not there yet (nothing applied): serve nothing, look again later
             self._published = published
             self._data_version = version
-            for name in list(self._loaded):
+            for name, arm in list(self._loaded):
                 p = published.get(name)
-                if p is None or p.sha256 != self._loaded[name].published.sha256:
-                    del self._loaded[name]  # unpublished or re-pointed: load again on next use
+                if p is None or (arm == "candidate" and p.rollout is None):
+                    del self._loaded[name, arm]  # unpublished or rolled back
+                elif p.arm(arm).sha256 != self._loaded[name, arm].published.sha256:
+                    del self._loaded[name, arm]  # re-pointed: load again on next use
 
     def published(self) -> dict[str, Published]:
         self.refresh()
@@ -182,25 +246,36 @@ class ModelCatalog:
 
     # --- loading -----------------------------------------------------------------------------
 
-    def get(self, name: str) -> LoadedModel:
-        """The loaded model served as ``name`` (blocking: call it from a worker thread)."""
+    def entry(self, name: str) -> Published:
+        """What is published as ``name`` now, rollout included (no loading)."""
         self.refresh()
         p = self._published.get(name)
         if p is None:
             raise ModelNotFound(name)
-        loaded = self._loaded.get(name)
+        return p
+
+    def get(self, name: str, arm: Arm = "stable") -> LoadedModel:
+        """The loaded model one side of ``name`` serves (blocking: call it from a worker
+        thread). The candidate side of a name whose rollout was just removed is its stable one."""
+        entry = self.entry(name)
+        if arm == "candidate" and entry.rollout is None:
+            arm = "stable"
+        p = entry.arm(arm)
+        key = (name, arm)
+        loaded = self._loaded.get(key)
         if loaded is not None and loaded.published == p:
             return loaded
         with self._lock:
-            gate = self._loading.setdefault(name, threading.Lock())
-        with gate:  # one load per name at a time; others wait for it and reuse the result
-            loaded = self._loaded.get(name)
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # one load per name and side at a time; others wait and reuse the result
+            loaded = self._loaded.get(key)
             if loaded is not None and loaded.published == p:
                 return loaded
             loaded = self._load(p)
             with self._lock:
-                if self._published.get(name) == p:
-                    self._loaded[name] = loaded
+                now = self._published.get(name)
+                if now is not None and (arm == "stable" or now.rollout) and now.arm(arm) == p:
+                    self._loaded[key] = loaded
                     self.reloads += 1
             return loaded
 
