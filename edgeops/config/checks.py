@@ -146,6 +146,20 @@ def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Itera
                     yield Problem(path + ("path",), escape)
             if "rollout" in spec:
                 yield from _check_rollout(model, spec["rollout"], path + ("rollout",), models)
+                candidate = spec["rollout"]["candidate"]
+                publish = doc.get("publish", {})
+                if (
+                    target == "firebase"
+                    and candidate in models
+                    and candidate != model
+                    and ("firebase" not in publish.get(candidate, {}))
+                ):
+                    yield Problem(
+                        path + ("rollout", "candidate"),
+                        f"'{candidate}' has no firebase target: Remote Config rolls out the "
+                        f"candidate's Firebase model, so add `publish.{candidate}.firebase` "
+                        f"(its display_name is what apps in the rollout download)",
+                    )
             for field, space, label in _UNIQUE.get(target, ()):
                 value = spec[field]
                 key = (space, _normal(value, root) if target == "bundle" else value)

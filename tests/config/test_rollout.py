@@ -85,6 +85,12 @@ def test_firebase_targets_take_a_rollout_too(write: Write) -> None:
         + "publish:\n  flowers:\n    firebase:\n      display_name: flowers\n"
         + "      rollout: {candidate: flowers2, percent: 25}\n"
     )
+    assert problems(write(text)) == [
+        "edgeops.yaml:18: publish.flowers.firebase.rollout.candidate: 'flowers2' has no "
+        "firebase target: Remote Config rolls out the candidate's Firebase model, so add "
+        "`publish.flowers2.firebase` (its display_name is what apps in the rollout download)"
+    ]
+    text += "  flowers2:\n    firebase: {display_name: flowers-next}\n"
     (_kind, target), = load_config(write(text)).publish[0].targets  # fmt: skip
     assert isinstance(target, FirebaseTarget)
     assert target.rollout == RolloutSpec(candidate="flowers2", percent=25.0)

@@ -464,6 +464,8 @@ class GoogleBackend:
             if old.get("model_id") not in (None, written["model_id"]):
                 firebase.delete_model(self._firebase_app(), old)  # renamed display_name
             state = {**common, **written}
+            if t.rollout is not None or old.get("rollout"):
+                state["rollout"] = self._remote_config_rollout(t, candidate)
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
             model_uri, labels_uri, card_uri = (str(p) for p in bundle_paths_gs(t.path))
@@ -515,6 +517,35 @@ class GoogleBackend:
             },
         )
         reporter.info(f"{target.address}: now serves v{version.version}")
+
+    def _remote_config_rollout(
+        self, t: FirebaseTarget, candidate: LiveVersion | None
+    ) -> dict[str, Any] | None:
+        """Write the Remote Config parameter that splits apps between the stable and candidate
+        Firebase models (or, the rollout removed, sends every app back to the stable one)."""
+        from edgeops.backends.google import remote_config as rc
+
+        want = rc.Rollout(display_name=t.display_name, stable=t.display_name)
+        if t.rollout is not None:
+            assert candidate is not None, "the applier passes the candidate version"
+            want = rc.Rollout(
+                display_name=t.display_name,
+                stable=t.display_name,
+                candidate=rc.firebase_name_of(self.config, t.rollout.candidate),
+                percent=t.rollout.percent,
+            )
+        project = self.spec.firebase_project or self.spec.project
+        client = rc.RemoteConfig(project, rc.session_for(lambda: self.clients.credentials))
+        written = client.write_rollout(want)
+        if t.rollout is None or candidate is None:
+            return None
+        return {
+            **written,
+            "candidate": candidate.model,
+            "version": candidate.version,
+            "percent": t.rollout.percent,
+            "eval_fingerprint": candidate.eval_fingerprint,
+        }
 
     def unpublish(self, address: str) -> None:
         rec = self.state.read_json("state", "publish", f"{address}.json")
