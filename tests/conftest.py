@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,28 +14,33 @@ from PIL import Image
 
 MakeImages = Callable[[Path, dict[str, int]], list[Path]]
 
-_seed = 0
 
-
-def write_noise_png(path: Path) -> Path:
-    """A tiny PNG of random noise; every call writes different pixels."""
-    global _seed
-    _seed += 1
-    pixels = np.random.default_rng(_seed).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+def write_noise_png(path: Path, seed: int) -> Path:
+    """A tiny PNG of random noise from ``seed``: distinct seeds give distinct pixels."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels, "RGB").save(path, format="PNG")
     return path
 
 
 @pytest.fixture
-def make_images() -> MakeImages:
-    """``make_images(folder, {"cat": 12})`` writes ``folder/cat/NNN.png`` (appending after any)."""
+def make_images(request: pytest.FixtureRequest) -> MakeImages:
+    """``make_images(folder, {"cat": 12})`` writes ``folder/cat/NNN.png`` (appending after any).
+
+    The pixels depend only on the test's id and the call order inside the test, never on which
+    tests ran before: content hashes, and so splits, are the same in every run.
+    """
+    base = int(hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12], 16)
+    seeds: Iterator[int] = itertools.count(base)
 
     def _make(folder: Path, counts: dict[str, int]) -> list[Path]:
         out = []
         for label, n in counts.items():
             start = len(list((folder / label).glob("*.png"))) if (folder / label).exists() else 0
-            out += [write_noise_png(folder / label / f"{start + i:03d}.png") for i in range(n)]
+            out += [
+                write_noise_png(folder / label / f"{start + i:03d}.png", next(seeds))
+                for i in range(n)
+            ]
         return out
 
     return _make
