@@ -120,6 +120,19 @@ def _note_gate(
     blocked: set[str],
     reporter: Reporter,
 ) -> None:
+    summary = version.metrics.get("summary", {})
+    if summary and version.threshold is not None:
+        cost = (
+            f", {version.stop_reason}, {version.cost_node_hours:.4f} node hours"
+            if version.stop_reason
+            else ""
+        )
+        reporter.info(
+            f"{change.address} v{version.version}: precision {summary.get('precision', 0):.3f}, "
+            f"recall {summary.get('recall', 0):.3f}, AuPRC {summary.get('au_prc', 0):.3f} at "
+            f"threshold {version.threshold:.2f}; gate {'passed' if version.blessed else 'MISSED'}"
+            f"{cost}"
+        )
     if version.blessed:
         return
     blocked.add(change.address)
