@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,44 @@ from edgeops.datasets.problems import Problems
 
 HEADER_FIRST = frozenset({"uri", "path", "image", "image_uri", "image_path", "file", "filename"})
 ML_USE = frozenset({"TRAIN", "VALIDATION", "TEST", "UNASSIGNED"})
+
+
+class MalformedCsv(csv.Error):
+    """A ``csv.Error`` that knows the line the reader was on."""
+
+    def __init__(self, line: int, error: csv.Error) -> None:
+        super().__init__(str(error))
+        self.line = line
+
+
+def iter_rows(text: str) -> Iterator[tuple[int, list[str], bool]]:
+    """The non-empty rows of a CSV index or labels file, as (line, cells, is_header).
+
+    Cells are stripped and trailing empty cells dropped; only the first row can be a header
+    (``path``/``uri``/... followed by ``label...``). One reading rule for the scanner and for
+    the review page's writer, so both agree on what a row is. Raises ``MalformedCsv``.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    first = True
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise MalformedCsv(reader.line_num, e) from None
+        cells = [c.strip() for c in raw]
+        while cells and not cells[-1]:
+            cells.pop()
+        if not cells:
+            continue
+        header = (
+            first
+            and cells[0].lower() in HEADER_FIRST
+            and (len(cells) == 1 or cells[1].lower().startswith("label"))
+        )
+        first = False
+        yield reader.line_num, cells, header
 
 
 @dataclass(frozen=True)
@@ -63,23 +102,11 @@ def read_rows(
     relative_to = "the CSV's folder" if kind == "csv" else "the images folder"
     rows: list[Row] = []
     bad_labels: dict[str, tuple[str, int]] = {}  # label -> (first where, rows)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    first = True
     try:
-        for cells in reader:
-            line = reader.line_num
+        for line, cells, header in iter_rows(text):
             where = f"{shown}:{line}"
-            cells = [c.strip() for c in cells]
-            while cells and not cells[-1]:
-                cells.pop()
-            if not cells:
+            if header:
                 continue
-            if first:
-                first = False
-                if cells[0].lower() in HEADER_FIRST and (
-                    len(cells) == 1 or cells[1].lower().startswith("label")
-                ):
-                    continue
             if cells[0].upper() in ML_USE and len(cells) >= 2:
                 problems.add(
                     where,
@@ -126,8 +153,8 @@ def read_rows(
                 )
                 continue
             rows.append(Row(line, where, path, unique))
-    except csv.Error as e:
-        problems.add(f"{shown}:{reader.line_num}", f"malformed CSV ({e}); fix the quoting")
+    except MalformedCsv as e:
+        problems.add(f"{shown}:{e.line}", f"malformed CSV ({e}); fix the quoting")
     for label, (first_where, count) in bad_labels.items():
         used = f" (on {count} rows)" if count > 1 else ""
         problems.add(first_where, f"{label_problem(label)}{used}; rename the label")

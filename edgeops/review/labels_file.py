@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeops.datasets.csv_index import HEADER_FIRST, resolve_uri
+from edgeops.datasets.csv_index import iter_rows, resolve_uri
 from edgeops.errors import EdgeopsError
 
 NEW_HEADER = ("path", "label")
@@ -47,21 +47,11 @@ class LabelsFile:
             raise EdgeopsError(
                 f"{file}: not UTF-8 (byte {e.start}); save it as UTF-8 CSV before labelling"
             ) from None
-        first = True
         try:
-            for cells in csv.reader(io.StringIO(text, newline="")):
-                cells = [c.strip() for c in cells]
-                while cells and not cells[-1]:
-                    cells.pop()
-                if not cells:
+            for _line, cells, header in iter_rows(text):
+                if header:
+                    lf.header = tuple(cells)
                     continue
-                if first:
-                    first = False
-                    if cells[0].lower() in HEADER_FIRST and (
-                        len(cells) == 1 or cells[1].lower().startswith("label")
-                    ):
-                        lf.header = tuple(cells)
-                        continue
                 key = lf.key(cells[0]) or cells[0]
                 lf.rows.setdefault(key, []).append(tuple(cells[1:]))
         except csv.Error as e:

@@ -421,9 +421,6 @@ class GoogleBackend:
     def forget_model(self, address: str) -> None:
         self.state.delete("state", "models", f"{_name(address)}.json")
 
-    def models_for_show(self) -> dict[str, LiveModel]:
-        return self.read().models
-
     # --- publish ---------------------------------------------------------------------------
 
     def _firebase_app(self) -> Any:

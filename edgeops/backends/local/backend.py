@@ -30,7 +30,6 @@ from edgeops.state import (
     DesiredDataset,
     DesiredModel,
     DesiredPublish,
-    LiveModel,
     LivePublish,
     LiveState,
     LiveVersion,
@@ -288,9 +287,6 @@ class LocalBackend:
 
     def forget_model(self, address: str) -> None:
         self.registry.unmanage_model(address)
-
-    def models_for_show(self) -> dict[str, LiveModel]:
-        return self.registry.models()
 
     # --- publish ---------------------------------------------------------------------------
 
