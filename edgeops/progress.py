@@ -19,8 +19,7 @@ class Task(Protocol):
 
 class Reporter(Protocol):
     # a progress bar: `with reporter.task("importing", total) as t: t.advance()`
-    def task(self, description: str, total: int | None) -> AbstractContextManager[Task]:
-        ...
+    def task(self, description: str, total: int | None) -> AbstractContextManager[Task]: ...
 
     def info(self, message: str) -> None:  # a line for the user
         ...
@@ -50,4 +49,3 @@ class NullReporter:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-

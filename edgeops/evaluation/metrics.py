@@ -93,14 +93,22 @@ class Evaluation:
             "thresholds": list(THRESHOLDS),
             "overall": _curve_to_dict(self.overall),
             "per_label": [
-                {"label": m.label, "support": m.support, "au_prc": m.au_prc,
-                 "curve": _curve_to_dict(m.curve)}
+                {
+                    "label": m.label,
+                    "support": m.support,
+                    "au_prc": m.au_prc,
+                    "curve": _curve_to_dict(m.curve),
+                }
                 for m in self.per_label
             ],
             "confusion": [list(r) for r in self.confusion],
             "mistakes": [
-                {"image_id": m.image_id, "true_labels": list(m.true_labels),
-                 "predicted": m.predicted, "score": m.score}
+                {
+                    "image_id": m.image_id,
+                    "true_labels": list(m.true_labels),
+                    "predicted": m.predicted,
+                    "score": m.score,
+                }
                 for m in self.mistakes
             ],
             "extra": dict(self.extra),
@@ -110,8 +118,10 @@ class Evaluation:
     def from_dict(cls, d: dict[str, Any]) -> Evaluation:
         version = d.get("format_version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
-            raise ValueError(f"evaluation format_version {version} is not supported "
-                             f"(this edgeops reads {FORMAT_VERSION})")
+            raise ValueError(
+                f"evaluation format_version {version} is not supported "
+                f"(this edgeops reads {FORMAT_VERSION})"
+            )
         if list(d.get("thresholds", THRESHOLDS)) != list(THRESHOLDS):
             raise ValueError("evaluation thresholds must be 0.00..1.00 in steps of 0.01")
         return cls(
@@ -123,8 +133,9 @@ class Evaluation:
             top1_accuracy=float(d["top1_accuracy"]),
             overall=_curve_from_dict(d["overall"]),
             per_label=tuple(
-                LabelMetrics(m["label"], int(m["support"]), float(m["au_prc"]),
-                             _curve_from_dict(m["curve"]))
+                LabelMetrics(
+                    m["label"], int(m["support"]), float(m["au_prc"]), _curve_from_dict(m["curve"])
+                )
                 for m in d["per_label"]
             ),
             confusion=tuple(tuple(int(x) for x in r) for r in d["confusion"]),
@@ -144,15 +155,24 @@ def threshold_index(threshold: float) -> int:
 
 
 def _curve_to_dict(c: Curve) -> dict[str, list[float]]:
-    return {"precision": list(c.precision), "recall": list(c.recall), "f1": list(c.f1),
-            "false_positive_rate": list(c.false_positive_rate)}
+    return {
+        "precision": list(c.precision),
+        "recall": list(c.recall),
+        "f1": list(c.f1),
+        "false_positive_rate": list(c.false_positive_rate),
+    }
 
 
 def _curve_from_dict(d: dict[str, Sequence[float]]) -> Curve:
-    c = Curve(tuple(map(float, d["precision"])), tuple(map(float, d["recall"])),
-              tuple(map(float, d["f1"])), tuple(map(float, d["false_positive_rate"])))
-    if not all(len(v) == len(THRESHOLDS) for v in (c.precision, c.recall, c.f1,
-                                                   c.false_positive_rate)):
+    c = Curve(
+        tuple(map(float, d["precision"])),
+        tuple(map(float, d["recall"])),
+        tuple(map(float, d["f1"])),
+        tuple(map(float, d["false_positive_rate"])),
+    )
+    if not all(
+        len(v) == len(THRESHOLDS) for v in (c.precision, c.recall, c.f1, c.false_positive_rate)
+    ):
         raise ValueError("evaluation curves must have one value per threshold (101)")
     return c
 
@@ -233,8 +253,12 @@ def evaluate_scores(
     top1 = float(np.mean(y[np.arange(n), top]))
 
     per_label = tuple(
-        LabelMetrics(lab, int(y[:, j].sum()), round(average_precision(p[:, j], y[:, j]), 6),
-                     confidence_curve(p[:, j], y[:, j]))
+        LabelMetrics(
+            lab,
+            int(y[:, j].sum()),
+            round(average_precision(p[:, j], y[:, j]), 6),
+            confidence_curve(p[:, j], y[:, j]),
+        )
         for j, lab in enumerate(labels)
     )
     confusion = np.zeros((len(labels), len(labels)), dtype=np.int64)

@@ -70,7 +70,9 @@ def render_html(
         "r": list(ev.overall.recall),
         "f": list(ev.overall.f1),
         "fpr": list(ev.overall.false_positive_rate),
-        "W": _W, "H": _H, "PAD": _PAD,
+        "W": _W,
+        "H": _H,
+        "PAD": _PAD,
     }
     at = ev.overall.at(threshold)
     summary = (
@@ -84,14 +86,19 @@ def render_html(
     )
     gate_html = ""
     if gate is not None:
-        rows = "".join(
-            f"<tr><td class=l>{escape(r.metric)}</td><td>{r.value:.4f}</td><td>{r.bar:.4f}</td>"
-            f"<td class={'ok' if r.ok else 'bad'}>{'ok' if r.ok else 'FAIL'}</td></tr>"
-            for r in gate.rows
-        ) or "<tr><td class=l colspan=4>no bars set</td></tr>"
-        verdict = ('<b class=ok>passed</b>' if gate.passed else '<b class=bad>failed</b>')
-        gate_html = (f"<h2>Gate: {verdict}</h2><table><tr><th class=l>metric</th><th>value</th>"
-                     f"<th>bar</th><th></th></tr>{rows}</table>")
+        rows = (
+            "".join(
+                f"<tr><td class=l>{escape(r.metric)}</td><td>{r.value:.4f}</td><td>{r.bar:.4f}</td>"
+                f"<td class={'ok' if r.ok else 'bad'}>{'ok' if r.ok else 'FAIL'}</td></tr>"
+                for r in gate.rows
+            )
+            or "<tr><td class=l colspan=4>no bars set</td></tr>"
+        )
+        verdict = "<b class=ok>passed</b>" if gate.passed else "<b class=bad>failed</b>"
+        gate_html = (
+            f"<h2>Gate: {verdict}</h2><table><tr><th class=l>metric</th><th>value</th>"
+            f"<th>bar</th><th></th></tr>{rows}</table>"
+        )
     label_rows = "".join(
         f"<tr><td class=l>{escape(m.label)}</td><td>{m.support}</td><td>{m.au_prc:.4f}</td>"
         f"<td>{m.curve.at(threshold)['precision']:.4f}</td>"
@@ -104,18 +111,25 @@ def render_html(
         f"<tr><th class=l>{escape(lab)}</th>"
         + "".join(
             f'<td style="background:rgba(21,101,192,{(v / max(1, max(row))) * 0.6:.2f})">{v}</td>'
-            for v in row)
+            for v in row
+        )
         + "</tr>"
         for lab, row in zip(ev.labels, ev.confusion, strict=True)
     )
-    mistakes = "".join(
-        "<div>"
-        + (f'<img alt="{escape(m.image_id)}" src="{escape(thumbnails[m.image_id], quote=True)}">'
-           if m.image_id in thumbnails else "")
-        + f"{escape(m.image_id)}<br>true: {escape(', '.join(m.true_labels))}<br>"
-        f"predicted: {escape(m.predicted)} ({m.score:.2f})</div>"
-        for m in ev.mistakes
-    ) or "<p>No mistakes on the test split.</p>"
+    mistakes = (
+        "".join(
+            "<div>"
+            + (
+                f'<img alt="{escape(m.image_id)}" src="{escape(thumbnails[m.image_id], quote=True)}">'
+                if m.image_id in thumbnails
+                else ""
+            )
+            + f"{escape(m.image_id)}<br>true: {escape(', '.join(m.true_labels))}<br>"
+            f"predicted: {escape(m.predicted)} ({m.score:.2f})</div>"
+            for m in ev.mistakes
+        )
+        or "<p>No mistakes on the test split.</p>"
+    )
     start = int(round(threshold * 100))
     script = (
         "const C=" + json.dumps(curve, separators=(",", ":")).replace("</", "<\\/") + ";\n"

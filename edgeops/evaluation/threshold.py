@@ -34,16 +34,18 @@ class GateResult:
         """One line per failed bar, e.g. ``precision 0.812 < 0.900 at threshold 0.50``."""
         if not self.rows:
             return "no gate"
-        parts = [
-            f"{r.metric} {r.value:.3f} {'>=' if r.ok else '<'} {r.bar:.3f}" for r in self.rows
-        ]
+        parts = [f"{r.metric} {r.value:.3f} {'>=' if r.ok else '<'} {r.bar:.3f}" for r in self.rows]
         verdict = "passed" if self.passed else "failed"
         return f"gate {verdict} at threshold {self.threshold:.2f}: " + ", ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
-        return {"passed": self.passed, "threshold": self.threshold,
-                "rows": [{"metric": r.metric, "value": r.value, "bar": r.bar, "ok": r.ok}
-                         for r in self.rows]}
+        return {
+            "passed": self.passed,
+            "threshold": self.threshold,
+            "rows": [
+                {"metric": r.metric, "value": r.value, "bar": r.bar, "ok": r.ok} for r in self.rows
+            ],
+        }
 
 
 def _choose_on_curve(curve: Curve, rule: ThresholdRule) -> ThresholdChoice:
@@ -59,9 +61,11 @@ def _choose_on_curve(curve: Curve, rule: ThresholdRule) -> ThresholdChoice:
                 return ThresholdChoice(THRESHOLDS[i])
         best = max(live, key=lambda i: (curve.precision[i], -i))
         return ThresholdChoice(
-            THRESHOLDS[best], met=False,
+            THRESHOLDS[best],
+            met=False,
             note=f"no threshold reaches precision {target:g}; took the most precise one "
-                 f"({curve.precision[best]:.3f} at {THRESHOLDS[best]:.2f})")
+            f"({curve.precision[best]:.3f} at {THRESHOLDS[best]:.2f})",
+        )
     if rule.target_recall is not None:
         target = rule.target_recall
         for i in range(len(THRESHOLDS) - 1, -1, -1):
@@ -69,9 +73,11 @@ def _choose_on_curve(curve: Curve, rule: ThresholdRule) -> ThresholdChoice:
                 return ThresholdChoice(THRESHOLDS[i])
         best = max(range(len(THRESHOLDS)), key=lambda i: (curve.recall[i], i))
         return ThresholdChoice(
-            THRESHOLDS[best], met=False,
+            THRESHOLDS[best],
+            met=False,
             note=f"no threshold reaches recall {target:g}; took the one with most recall "
-                 f"({curve.recall[best]:.3f} at {THRESHOLDS[best]:.2f})")
+            f"({curve.recall[best]:.3f} at {THRESHOLDS[best]:.2f})",
+        )
     # max_f1: the first (lowest) threshold with the highest F1
     best = max(range(len(THRESHOLDS)), key=lambda i: (curve.f1[i], -i))
     return ThresholdChoice(THRESHOLDS[best])
