@@ -7,6 +7,7 @@ version stays live); the rest of the plan still runs and apply then reports the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edgeops.backends.base import Backend
@@ -14,7 +15,7 @@ from edgeops.errors import EdgeopsError, GateFailed
 from edgeops.plan.builder import NEW_VERSION, served_versions
 from edgeops.plan.definition import Action, Change, Plan
 from edgeops.progress import Reporter
-from edgeops.state import DesiredState, LiveVersion
+from edgeops.state import DesiredState, LiveModel, LiveVersion
 
 _ORDER = {
     ("dataset", Action.CREATE): 0,
@@ -46,6 +47,16 @@ def apply_plan(
     publish = {p.address: p for p in desired.publish}
     trained: dict[str, LiveVersion] = {}  # model address -> version produced by this apply
     blocked: set[str] = set()  # model addresses whose new version missed its gate
+    read_models: dict[str, LiveModel] | None = None
+
+    def live_models() -> dict[str, LiveModel]:
+        """Model versions as they stand after the model phase, read once: publishing (which
+        runs after every train/evaluate) changes no version, and a read can be costly (drift
+        checks hash published files)."""
+        nonlocal read_models
+        if read_models is None:
+            read_models = backend.read().models
+        return read_models
 
     changes = sorted(plan.changes, key=lambda c: _ORDER.get((c.kind, c.action), 9))
     for c in changes:
@@ -79,7 +90,9 @@ def apply_plan(
             if model_address in blocked:
                 result.skipped.append(f"{c.address}: skipped, {model_address} missed its gate")
                 continue
-            version = _target_version(c, model_address, trained, backend)
+            version = _version_of(
+                c, model_address, (c.after or {}).get("version"), trained, live_models
+            )
             if not version.blessed:
                 result.skipped.append(
                     f"{c.address}: skipped, v{version.version} of {model_address} is not blessed"
@@ -96,7 +109,7 @@ def apply_plan(
                     )
                     continue
                 candidate = _version_of(
-                    c, candidate_address, rollout.get("version"), trained, backend
+                    c, candidate_address, rollout.get("version"), trained, live_models
                 )
                 if not candidate.blessed:
                     result.skipped.append(
@@ -149,25 +162,19 @@ def _note_gate(
     reporter.warn(result.gate_failures[-1])
 
 
-def _target_version(
-    c: Change, model_address: str, trained: dict[str, LiveVersion], backend: Backend
-) -> LiveVersion:
-    return _version_of(c, model_address, (c.after or {}).get("version"), trained, backend)
-
-
 def _version_of(
     c: Change,
     model_address: str,
     want: int | str | None,
     trained: dict[str, LiveVersion],
-    backend: Backend,
+    live_models: Callable[[], dict[str, LiveModel]],
 ) -> LiveVersion:
     """The version a publish change names: trained by this apply, or an existing one."""
     if want == NEW_VERSION or (model_address in trained and want == trained[model_address].version):
         if model_address not in trained:
             raise EdgeopsError(f"{c.address}: the model version it needs was not trained")
         return trained[model_address]
-    live = backend.read().models.get(model_address)
+    live = live_models().get(model_address)
     v = live.by_version(int(want)) if live and want is not None else None
     if v is None:
         raise EdgeopsError(f"{c.address}: v{want} of {model_address} no longer exists")
