@@ -301,18 +301,22 @@ class LocalBackend:
         vdir = self.version_dir(address, version.version)
         labels = (vdir / "labels.txt").read_text().splitlines()
         old = self.registry.publish_rows().get(target.address)
+        # what every kind records: a change to any of these plans an update of the target
+        common: dict[str, Any] = {
+            "version": version.version,
+            "threshold": version.threshold,
+            "eval_fingerprint": version.eval_fingerprint,
+            "protect": target.protect,  # unpublish is refused while true (plan protection)
+        }
         if isinstance(target.target, RegistryTarget):
             t = target.target
             model_file = vdir / MODEL_FILES["int8"]
             sha = sha256_file(model_file)
             state: dict[str, Any] = {
-                "version": version.version,
+                **common,
                 "tags": list(t.tags),
                 "published": t.published,
                 "sha256": sha,
-                "threshold": version.threshold,
-                "eval_fingerprint": version.eval_fingerprint,
-                "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
             entry: dict[str, Any] = {
                 "display_name": t.display_name,
@@ -391,13 +395,7 @@ class LocalBackend:
                 str(p.relative_to(self.config.root)): hashlib.sha256(b).hexdigest()
                 for p, b in ((model_path, data), (labels_path, labels_blob), (card_path, card_blob))
             }
-            state = {
-                "version": version.version,
-                "files": files,
-                "threshold": version.threshold,
-                "eval_fingerprint": version.eval_fingerprint,
-                "protect": target.protect,  # unpublish is refused while true (plan protection)
-            }
+            state = {**common, "files": files}
             self.registry.set_publish(
                 target.address, target.model, target.kind, version.version, target.spec, state
             )
@@ -405,14 +403,11 @@ class LocalBackend:
             t3 = target.target
             model_file = vdir / MODEL_FILES[t3.format]
             state = {
-                "version": version.version,
+                **common,
                 "name": t3.name,
                 "file": str(model_file),
                 "sha256": sha256_file(model_file),
                 "labels": labels,
-                "threshold": version.threshold,
-                "eval_fingerprint": version.eval_fingerprint,
-                "protect": target.protect,  # unpublish is refused while true (plan protection)
             }
             self.registry.set_publish(
                 target.address, target.model, target.kind, version.version, target.spec, state
