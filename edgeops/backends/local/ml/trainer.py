@@ -501,18 +501,22 @@ def train_and_export(
             f"{'multi' if multi_label else 'single'}-label, {len(labels)} labels"
         )
         with reporter.task("exporting TFLite models", 2) as task:
-            float_model = ex.classifier_float(backbone, weight, bias, multi_label, net=tuned_net)
-            (work / MODEL_FLOAT).write_bytes(
-                ex.with_metadata(
-                    float_model,
-                    labels=labels,
-                    backbone=backbone,
-                    name=name,
-                    version=str(version),
-                    description=desc + ", float32",
-                    quantized=False,
+
+            def write_model(file: str, model: bytes, kind: str, quantized: bool) -> None:
+                (work / file).write_bytes(
+                    ex.with_metadata(
+                        model,
+                        labels=labels,
+                        backbone=backbone,
+                        name=name,
+                        version=str(version),
+                        description=f"{desc}, {kind}",
+                        quantized=quantized,
+                    )
                 )
-            )
+
+            float_model = ex.classifier_float(backbone, weight, bias, multi_label, net=tuned_net)
+            write_model(MODEL_FLOAT, float_model, "float32", quantized=False)
             task.advance()
             rep_rng = np.random.default_rng(opts.seed)
             train_paths = [e.image_path for e in by_split["train"]]
@@ -527,17 +531,7 @@ def train_and_export(
                 normalize(to_input(load_rgb(train_paths[i]), backbone.image_size)) for i in chosen
             ]
             int8_model = ex.quantize_int8(float_model, representative)
-            (work / MODEL_INT8).write_bytes(
-                ex.with_metadata(
-                    int8_model,
-                    labels=labels,
-                    backbone=backbone,
-                    name=name,
-                    version=str(version),
-                    description=desc + ", int8 (uint8 input/output)",
-                    quantized=True,
-                )
-            )
+            write_model(MODEL_INT8, int8_model, "int8 (uint8 input/output)", quantized=True)
             task.advance()
         (work / LABELS_TXT).write_text("".join(f"{lab}\n" for lab in labels))
         timings["export"] = round(time.monotonic() - t, 3)
