@@ -12,18 +12,27 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import NoReturn
 
 from edgeops import __version__
 from edgeops.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USER_ERROR, EdgeopsError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 (a user error): argparse's own 2 is edgeops' code
+    for "changes present", so a mistyped flag would read as success in CI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
 
 
 def _add_file(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-f",
         "--file",
-        default="edgeops.yaml",
-        help="the config file (default: ./edgeops.yaml)",
+        default=None,
+        help="the config file (default: ./edgeops.yaml, or the one a saved plan names)",
     )
 
 
@@ -36,7 +45,7 @@ def _add_allow_destroy(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="edgeops",
         description="On-device image classification models as code: plan, train, evaluate, "
         "publish.",
@@ -181,6 +190,3 @@ def run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-
-__all__ = ["Path", "main"]

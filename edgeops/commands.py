@@ -1,4 +1,4 @@
-"""One thin function per CLI command: parse nothing, call the engine, render, return an int."""
+"""One thin function per CLI command: parse nothing, call the workflow, render, return an int."""
 
 from __future__ import annotations
 
@@ -7,20 +7,28 @@ import json
 import sys
 from pathlib import Path
 
-from edgeops import ui
+from edgeops import ui, workflow
+from edgeops.addresses import as_model_address
 from edgeops.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, EdgeopsError
-from edgeops.plan import engine, protection
+from edgeops.plan import protection
+from edgeops.plan.applier import raise_for_gates
 from edgeops.plan.builder import live_drift
 from edgeops.plan.render import render_drift, render_json, render_markdown, render_text
+from edgeops.plan.stale import check_not_stale
+
+
+def _session(args: argparse.Namespace, *, resolve: bool) -> workflow.Session:
+    """The session of a read-only command (quiet progress)."""
+    return workflow.open_session(
+        workflow.config_file(args.file), ui.ConsoleReporter(quiet=True), resolve=resolve
+    )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from edgeops.config.loader import load_config
-
     failed = 0
-    for file in args.files or [args.file]:
+    for file in args.files or [workflow.config_file(args.file)]:
         try:
-            config = load_config(Path(file))
+            config = workflow.load_config(Path(file))
         except EdgeopsError as e:
             if not args.files:
                 raise
@@ -43,7 +51,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     reporter = ui.ConsoleReporter()
-    session = engine.open_session(Path(args.file), reporter)
+    session = workflow.open_session(workflow.config_file(args.file), reporter)
     plan = session.plan(allow_destroy=args.allow_destroy)
     if args.format == "json":
         ui.print_out(render_json(plan))
@@ -53,7 +61,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
     protection.check(plan)  # after showing the plan, so the refusal has its context
     if args.out:
-        engine.save_plan(plan, Path(args.out))
+        workflow.save_plan(plan, Path(args.out))
         ui.note(f"Saved the plan to {args.out}. Apply exactly it with `edgeops apply {args.out}`.")
     if args.detailed_exitcode and (not plan.empty or plan.drift):
         return EXIT_CHANGES
@@ -62,16 +70,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     reporter = ui.ConsoleReporter()
-    saved = engine.load_plan(Path(args.plan_file)) if args.plan_file else None
-    config_file = (
-        Path(saved.config_path) if saved and args.file == "edgeops.yaml" else Path(args.file)
-    )
-    session = engine.open_session(config_file, reporter)
+    saved = workflow.load_plan(Path(args.plan_file)) if args.plan_file else None
+    session = workflow.open_session(workflow.config_file(args.file, saved=saved), reporter)
     allow_destroy = args.allow_destroy or (saved is not None and saved.allow_destroy)
-    with session.locked("apply"):
+    with session.backend.lock("apply"):
         plan = session.plan(allow_destroy=allow_destroy)
         if saved is not None:
-            engine.check_not_stale(saved, plan)
+            check_not_stale(saved, plan)
         else:
             ui.print_out(render_text(plan, color=ui.out.is_terminal, width=ui.out.width))
             if plan.empty:
@@ -91,7 +96,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     )
     for line in result.skipped:
         ui.note(f"  skipped: {line}")
-    engine.raise_for_gates(result)
+    raise_for_gates(result)
     return EXIT_OK
 
 
@@ -106,7 +111,7 @@ def _confirm() -> bool:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    session = _session(args, resolve=False)
     drift = live_drift(session.backend.read())
     if args.json:
         items = [{"address": a, "what": w} for a, w in drift]
@@ -126,7 +131,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from edgeops.show import live_to_dict, render_live
 
-    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    session = _session(args, resolve=False)
     live = session.backend.read()
     if args.json:
         ui.print_out(json.dumps(live_to_dict(live), indent=2) + "\n")
@@ -140,15 +145,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from edgeops.evaluation import apply_gate, render_html
     from edgeops.show import render_evaluation
 
-    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True))
-    address = args.model if args.model.startswith("model.") else f"model.{args.model}"
+    session = _session(args, resolve=True)
+    address = as_model_address(args.model)
     assert session.desired is not None
     desired = next((m for m in session.desired.models if m.address == address), None)
     live = session.backend.read().models.get(address)
     if desired is None or live is None or live.latest() is None:
         known = ", ".join(m.address for m in session.desired.models) or "none"
         raise EdgeopsError(
-            f"{address}: no trained version (models in {args.file}: {known}); "
+            f"{address}: no trained version (models in {session.config.path.name}: {known}); "
             "run `edgeops apply` first"
         )
     if args.version is not None:
@@ -175,7 +180,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_unlock(args: argparse.Namespace) -> int:
     from edgeops.backends.local.lock import describe
 
-    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    session = _session(args, resolve=False)
     holder = session.backend.force_unlock()
     if holder is None:
         ui.print_out("Not locked.\n")
@@ -191,7 +196,7 @@ def cmd_review(args: argparse.Namespace) -> int:
         ui.print_out(f"Reviewing {args.address} at {url} (Ctrl-C to stop)\n")
 
     serve(
-        Path(args.file),
+        workflow.load_config(workflow.config_file(args.file)),
         args.address,
         port=args.port,
         open_browser=not args.no_browser,
@@ -203,7 +208,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from edgeops.models_view import collect, render_models
 
-    session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
+    session = _session(args, resolve=False)
     data = collect(session.backend)
     if args.json:
         ui.print_out(json.dumps(data, indent=2) + "\n")
@@ -213,11 +218,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from edgeops.config.loader import load_config
     from edgeops.serve.app import serve, settings_for
 
     settings = settings_for(
-        load_config(Path(args.file)),
+        workflow.load_config(workflow.config_file(args.file)),
         host=args.host,
         token=args.token,
         insecure=args.insecure,
@@ -231,6 +235,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     serve(settings, args.host, args.port, access_log=not args.no_access_log)
     return EXIT_OK
-
-
-__all__ = ["EXIT_USER_ERROR"]

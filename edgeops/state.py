@@ -135,6 +135,12 @@ class LivePublish:
     state: dict[str, Any] = field(default_factory=dict)  # what was written (sha256, threshold, ...)
     drift: tuple[str, ...] = ()  # what changed outside edgeops, one line each
 
+    @property
+    def protect(self) -> bool:
+        """The `protect` the target had when it was published; targets recorded before edgeops
+        recorded it are protected (the safe default)."""
+        return self.state.get("protect") is not False
+
 
 @dataclass(frozen=True)
 class LiveState:
@@ -142,6 +148,16 @@ class LiveState:
     datasets: dict[str, LiveDataset] = field(default_factory=dict)
     models: dict[str, LiveModel] = field(default_factory=dict)
     publish: dict[str, LivePublish] = field(default_factory=dict)
+
+    def served_versions(self, model: str) -> set[int]:
+        """Versions of the model named ``model`` that publish targets serve: their own, and as
+        rollout candidates."""
+        out = {p.version for p in self.publish.values() if p.model == model}
+        for p in self.publish.values():
+            rollout = p.state.get("rollout") or {}
+            if rollout.get("candidate") == model and isinstance(rollout.get("version"), int):
+                out.add(rollout["version"])
+        return out
 
     def serial(self, address: str) -> str:
         """A fingerprint of one resource's live state, used to detect a stale saved plan."""

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeops import cli
-from edgeops.plan import engine
+from edgeops import cli, workflow
 
 MakeImages = Callable[[Path, dict[str, int]], list[Path]]
 Run = Callable[..., tuple[int, str, str]]
@@ -186,7 +185,7 @@ def test_an_internal_bug_exits_3_with_a_crash_log(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("planner exploded")
 
-    monkeypatch.setattr(engine, "build_plan", broken)
+    monkeypatch.setattr(workflow, "build_plan", broken)
     code, out, err = run("plan")
     assert code == 3
     assert "internal error" in err
@@ -202,7 +201,7 @@ def test_keyboard_interrupt_exits_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "build_plan", interrupted)
+    monkeypatch.setattr(workflow, "build_plan", interrupted)
     code, _, err = run("apply", "--auto-approve")
     assert code == 130 and "interrupted" in err
     assert not (repo / ".edgeops" / "lock.json").exists()  # released on the way out
@@ -291,3 +290,33 @@ def test_console_script(repo: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert again.stdout.rstrip("\n").splitlines()[-1] == "No changes."
+
+
+def _commands() -> list[str]:
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    return sorted(sub.choices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--detailed-exitcode", "--bogus"],
+        ["bogus"],
+        ["ci"],
+        ["ci", "comment", "--pr", "x"],
+        ["plan", "--format", "xml"],
+        ["eval"],
+        *([command, "--bogus"] for command in _commands()),
+    ],
+    ids=lambda argv: " ".join(argv),
+)
+def test_a_usage_error_exits_1_with_the_usage_line_never_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 2 means "changes present" (plan --detailed-exitcode, drift): a mistyped flag must not
+    # read as success in a CI job that accepts 2
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("usage: edgeops") and "error:" in err and "Traceback" not in err

@@ -13,8 +13,8 @@ from edgeops import cli
 from edgeops.config.loader import load_config
 from edgeops.datasets import scan_dataset
 from edgeops.plan.definition import Action
-from edgeops.plan.engine import open_session
 from edgeops.progress import NullReporter
+from edgeops.workflow import open_session
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CONFIGS = sorted(EXAMPLES.glob("*/edgeops.yaml"))

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeops import ui
+from edgeops import ui, workflow
 from edgeops.ci.github import DEFAULT_API_URL, GitHub
 from edgeops.errors import EXIT_OK, EdgeopsError
-from edgeops.plan import engine, protection
+from edgeops.plan import protection
 from edgeops.plan.definition import Plan
 from edgeops.plan.render import GITHUB_COMMENT_LIMIT, MARKDOWN_MARKER, render_markdown
 
@@ -116,9 +116,10 @@ def comment_command(args: argparse.Namespace, env: Mapping[str, str] | None = No
     failure: EdgeopsError | None = None
     try:
         if args.plan:
-            plan = engine.load_plan(Path(args.plan))
+            plan = workflow.load_plan(Path(args.plan))
         else:
-            session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True))
+            config = workflow.config_file(args.file)
+            session = workflow.open_session(config, ui.ConsoleReporter(quiet=True))
             plan = session.plan(allow_destroy=args.allow_destroy)
     except EdgeopsError as e:
         failure = e

@@ -1,7 +1,9 @@
 """The frozen Plan: a list of Changes, each naming its action, its trigger and its before/after.
 
-The applier does exactly what these changes say. ``reason`` is for people, never for decisions.
-The JSON form is versioned (``FORMAT_VERSION``).
+The applier and the renderers decide on a change's ``action``, ``before``/``after``, its
+``reason_codes`` and its typed ``gates``; ``reason`` and ``details`` are for people (and the JSON
+form), never for decisions. The JSON form is versioned (``FORMAT_VERSION``); fields added since
+version 1 are optional when a plan is read back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from edgeops.addresses import kind_of
+
 FORMAT_VERSION = 1
+
+# A publish target's (or rollout candidate's) version when the model is (re)trained by the same
+# apply: the value of ``after["version"]`` until the applier knows the number.
+NEW_VERSION = "new"
 
 
 class Action(StrEnum):
@@ -48,6 +56,58 @@ LEGEND = {
 }
 
 
+class ReasonCode(StrEnum):
+    """Why a change is planned, for machines (Terraform's ActionReason); ``Change.reason`` says
+    the same in words. A change lists one code per trigger, in the order its reason names them."""
+
+    NEW = "new"  # not in live state yet: a new dataset, model or target
+    REMOVED = "removed_from_config"  # forget / unpublish
+    IMAGES_CHANGED = "images_changed"  # the dataset's images, labels or splits
+    DATASET_CHANGED = "dataset_changed"  # the model's dataset differs from the trained one
+    INPUTS_CHANGED = "training_inputs_changed"  # optimize_for, budget, training, trainer version
+    THRESHOLD_CHANGED = "threshold_changed"
+    GATE_CHANGED = "gate_changed"
+    RETENTION = "retention"  # `keep:` deletes old versions
+    VERSION_CHANGED = "version_changed"  # a target moves to another model version
+    ROLLBACK = "rollback"  # ... to one already trained (a pin, or the config went back)
+    RE_EVALUATED = "re_evaluated"  # the served version's threshold was re-picked
+    SPEC_CHANGED = "target_changed"  # the target's own fields (name, tags, path, format)
+    ROLLOUT_CHANGED = "rollout_changed"  # added, re-pointed, promoted or rolled back
+    PROTECT_CHANGED = "protect_changed"
+    DRIFT = "restore_drift"  # changed outside edgeops; apply restores it
+
+
+@dataclass(frozen=True)
+class GateOutlook:
+    """The gate of a version a publish change would serve (as stable, or as rollout candidate):
+    recorded, or decided when apply runs (then with the threshold rule and bars it uses)."""
+
+    model: str  # the model's name
+    version: int | None  # None: the version this apply trains
+    decided: str  # "recorded" | "at_apply"
+    basis: str = "recorded"  # "recorded" | "new_version" (trained by this apply) | "re_evaluated"
+    role: str = "stable"  # "stable" | "rollout"
+    percent: float | None = None  # the rollout's share of clients
+    passed: bool | None = None
+    threshold: float | None = None
+    threshold_rule: str = ""
+    precision: float | None = None
+    recall: float | None = None
+    au_prc: float | None = None
+    bars: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def new_version(self) -> bool:
+        return self.version is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GateOutlook:
+        return cls(**d)
+
+
 @dataclass(frozen=True)
 class Change:
     address: str
@@ -64,15 +124,19 @@ class Change:
     # unpublishes a protected target (or deletes a version one serves): apply refuses the plan
     # unless destruction is allowed (`--allow-destroy`)
     blocked_by_protection: bool = False
+    reason_codes: tuple[ReasonCode, ...] = ()  # the triggers of ``reason``, for machines
+    gates: tuple[GateOutlook, ...] = ()  # publish: the gate of each version it would serve
 
     @property
     def kind(self) -> str:
-        return self.address.split(".", 1)[0]
+        return kind_of(self.address)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["action"] = self.action.value
         d["warnings"] = list(self.warnings)
+        d["reason_codes"] = [c.value for c in self.reason_codes]
+        d["gates"] = [g.to_dict() for g in self.gates]
         return d
 
     @classmethod
@@ -88,6 +152,8 @@ class Change:
             desired_fingerprint=d.get("desired_fingerprint", ""),
             warnings=tuple(d.get("warnings") or ()),
             blocked_by_protection=bool(d.get("blocked_by_protection", False)),
+            reason_codes=tuple(ReasonCode(c) for c in d.get("reason_codes") or ()),
+            gates=tuple(GateOutlook.from_dict(g) for g in d.get("gates") or ()),
         )
 
 

@@ -7,6 +7,7 @@ this module turns the marks into the one message users see, and refuses the plan
 
 from __future__ import annotations
 
+from edgeops.addresses import Address
 from edgeops.errors import ProtectionError
 from edgeops.plan.definition import Action, Plan
 
@@ -21,12 +22,13 @@ def problems(plan: Plan) -> list[str]:
     lines = []
     for c in plan.blocked:
         if c.action == Action.UNPUBLISH:
+            version = (c.before or {}).get("version")
             lines.append(
-                f"{c.address}: would be unpublished; it serves v{c.details.get('version')} of "
-                f"model.{c.details.get('model')} and was published with `protect: true`"
+                f"{c.address}: would be unpublished; it serves v{version} of "
+                f"{Address.parse(c.address).model} and was published with `protect: true`"
             )
         else:
-            versions = ", ".join(f"v{v}" for v in c.details.get("delete_versions", ()))
+            versions = ", ".join(f"v{v}" for v in (c.after or {}).get("delete_versions", ()))
             lines.append(
                 f"{c.address}: would delete {versions}, served by a protected target this plan "
                 "unpublishes"
@@ -53,6 +55,3 @@ def check(plan: Plan, *, allow_destroy: bool = False) -> None:
         + "\n"
         + HOW_TO_PROCEED
     )
-
-
-__all__ = ["HOW_TO_PROCEED", "check", "problems"]

@@ -1,6 +1,8 @@
 """Renderers of a Plan: rich text for terminals, markdown for pull requests, versioned JSON.
 
-Rendering is separate from diff computation: these functions only read the Plan.
+Rendering is separate from diff computation: these functions only read the Plan. What they
+show is decided by each change's action, ``after``, ``reason_codes`` and typed ``gates``; its
+``reason`` and ``details`` are shown as they are, never interpreted.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from edgeops.addresses import Address, model_address
 from edgeops.plan import protection
-from edgeops.plan.definition import LEGEND, Action, Change, Plan
+from edgeops.plan.definition import LEGEND, NEW_VERSION, Action, Change, GateOutlook, Plan
 
 GITHUB_COMMENT_LIMIT = 65_536
 MAX_LIST = 30  # rows of each list in the markdown head (train table, drift, warnings)
@@ -59,8 +62,8 @@ def fmt_seconds(s: float) -> str:
 def _change_lines(c: Change) -> list[str]:
     """Plain-text detail lines of one change (no markup)."""
     lines = [c.reason]
-    d = c.details
     if c.action == Action.TRAIN:
+        d = c.after or {}
         cap = float(d.get("node_hours", 0)) * 3600
         lines.append(
             f"optimize_for {d.get('optimize_for')} · budget {d.get('node_hours'):g} node hours "
@@ -74,7 +77,7 @@ def _change_lines(c: Change) -> list[str]:
             )
         if d.get("cost_ceiling") is not None:
             lines.append(f"cost ceiling {d['cost_ceiling']}")
-    per_label = d.get("per_label")
+    per_label = c.details.get("per_label")
     if per_label:
         cols = ["added", "removed", "relabelled_in", "relabelled_out", "moved_split"]
         used = [col for col in cols if any(v.get(col) for v in per_label.values())]
@@ -85,10 +88,12 @@ def _change_lines(c: Change) -> list[str]:
         for label, counts in per_label.items():
             cells = "".join(_count_cell(col, counts.get(col, 0)).rjust(16) for col in used)
             lines.append(("  " + label.ljust(width) + cells).rstrip())
-    if d.get("delete_versions"):
-        lines.append("versions to delete: " + ", ".join(f"v{v}" for v in d["delete_versions"]))
-    if d.get("note"):
-        lines.append(d["note"])
+    if c.action == Action.DELETE and c.after:
+        lines.append(
+            "versions to delete: " + ", ".join(f"v{v}" for v in c.after["delete_versions"])
+        )
+    if c.details.get("note"):
+        lines.append(c.details["note"])
     if c.after and c.kind == "publish":
         shown = {k: v for k, v in c.after.items() if k != "version"}
         lines.append(", ".join(f"{k}: {_short_value(v)}" for k, v in shown.items()))
@@ -106,7 +111,7 @@ def _count_cell(col: str, n: int) -> str:
 def _short_value(v: Any) -> str:
     if isinstance(v, dict) and "candidate" in v:  # a rollout
         version = v.get("version")
-        shown = "new version" if version == "new" else f"v{version}"
+        shown = "new version" if version == NEW_VERSION else f"v{version}"
         return f"{v['candidate']} {shown} to {v['percent']:g}% of clients"
     if isinstance(v, list):
         return "[" + ", ".join(map(str, v)) + "]"
@@ -268,17 +273,17 @@ def _md_models(plan: Plan) -> list[str]:
     trains = [c for c in rows if c.action == Action.TRAIN]
     out = []
     if trains:
-        hours = sum(float(c.details.get("node_hours", 0)) for c in trains)
+        budgets = [c.after or {} for c in trains]
+        hours = sum(float(b.get("node_hours", 0)) for b in budgets)
         estimate = sum(
-            min(float(c.details.get("node_hours", 0)) * 3600, c.details.get("estimate_seconds", 0))
-            for c in trains
+            min(float(b.get("node_hours", 0)) * 3600, b.get("estimate_seconds", 0)) for b in budgets
         )
         line = (
             f"**Training budget:** {hours:g} node hours for {len(trains)} model(s), "
             f"estimated ~{fmt_seconds(estimate)}"
         )
-        ceilings = [_dollars(c.details.get("cost_ceiling")) for c in trains]
-        if any(c.details.get("cost_ceiling") is not None for c in trains):
+        ceilings = [_dollars(b.get("cost_ceiling")) for b in budgets]
+        if any(b.get("cost_ceiling") is not None for b in budgets):
             total = sum(x for x in ceilings if x is not None)
             line += f"; cost ceiling ≤ ${total:,.2f}"
             if None in ceilings:
@@ -287,7 +292,7 @@ def _md_models(plan: Plan) -> list[str]:
     out += ["| model | action | why | budget | estimate |", "|---|---|---|---|---|"]
     for c in rows[:MAX_LIST]:
         if c.action == Action.TRAIN:
-            d = c.details
+            d = c.after or {}
             cap = float(d.get("node_hours", 0)) * 3600
             budget = f"{d.get('node_hours', 0):g} node h"
             if d.get("cost_ceiling") is not None:
@@ -307,18 +312,15 @@ _METRICS = (("precision", "min_precision"), ("recall", "min_recall"), ("au_prc",
 
 def _md_gates(plan: Plan) -> list[str]:
     """The gate of every version a publish target would serve, one row per model version."""
-    groups: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
+    groups: dict[tuple[str, str], tuple[GateOutlook, list[str]]] = {}
     for c in plan.changes:
-        gate = c.details.get("gate")
-        if c.kind != "publish" or c.action not in (Action.CREATE, Action.UPDATE) or not gate:
+        if c.kind != "publish" or c.action not in (Action.CREATE, Action.UPDATE):
             continue
-        key = (str(c.details.get("model")), str(gate.get("version")))
-        groups.setdefault(key, (gate, []))[1].append(str(c.details.get("kind")))
-        rollout = c.details.get("rollout")
-        if rollout and rollout.get("gate"):
-            key = (str(rollout["candidate"]), str(rollout["gate"].get("version")))
-            where = f"{c.details.get('kind')} rollout {rollout['percent']:g}%"
-            groups.setdefault(key, (rollout["gate"], []))[1].append(where)
+        kind = Address.parse(c.address).target
+        for gate in c.gates:
+            key = (gate.model, str(gate.version))
+            where = kind if gate.role == "stable" else f"{kind} rollout {gate.percent or 0:g}%"
+            groups.setdefault(key, (gate, []))[1].append(where)
     if not groups:
         return []
     out = [
@@ -328,24 +330,23 @@ def _md_gates(plan: Plan) -> list[str]:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for (model, version), (gate, kinds) in list(groups.items())[:MAX_LIST]:
-        name = f"`model.{model}` " + (
-            "new version" if gate.get("why") == "trained by this apply" else f"v{version}"
-        )
+        name = f"`{model_address(model)}` " + ("new version" if gate.new_version else f"v{version}")
         targets = ", ".join(sorted(kinds))
-        bars = gate.get("bars") or {}
-        if gate.get("decided") != "recorded":
+        bars = gate.bars
+        if gate.decided != "recorded":
             cells = [_bar_cell(bars.get(bar)) for _, bar in _METRICS]
-            verdict = f"decided at apply ({gate.get('why', '')})"
+            why = "trained by this apply" if gate.new_version else "re-evaluated by this apply"
+            verdict = f"decided at apply ({why})"
             if all(bars.get(bar) is None for _, bar in _METRICS):
                 verdict += "; ⚠️ no gate set: any score publishes"
-            rule = _md_cell(str(gate.get("threshold_rule", "")))
+            rule = _md_cell(gate.threshold_rule)
             out.append(f"| {name} | {targets} | {rule} | {' | '.join(cells)} | {verdict} |")
             continue
-        cells = [_metric_cell(gate.get(m), bars.get(bar)) for m, bar in _METRICS]
-        threshold = gate.get("threshold")
-        t = f"{threshold:.2f}" if isinstance(threshold, int | float) else "—"
-        verdict = "✅ passed" if gate.get("passed") else "❌ missed"
-        if all(gate.get(m) is None for m, _ in _METRICS):
+        values = {"precision": gate.precision, "recall": gate.recall, "au_prc": gate.au_prc}
+        cells = [_metric_cell(values[m], bars.get(bar)) for m, bar in _METRICS]
+        t = f"{gate.threshold:.2f}" if gate.threshold is not None else "—"
+        verdict = "✅ passed" if gate.passed else "❌ missed"
+        if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
     if len(groups) > MAX_LIST:

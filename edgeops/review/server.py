@@ -9,9 +9,9 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
+from edgeops.addresses import Address, dataset_address
 from edgeops.config.model import Config, DatasetSpec
 from edgeops.errors import EdgeopsError
 
@@ -20,14 +20,18 @@ HOST = "127.0.0.1"
 
 def find_dataset(config: Config, address: str) -> DatasetSpec:
     """``dataset.NAME`` (or ``NAME``) of ``config``; a clear EdgeopsError otherwise."""
-    kind, _, name = address.rpartition(".")
-    if kind not in ("", "dataset"):
+    try:
+        parsed = Address.parse(address if "." in address else dataset_address(address))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.kind != "dataset":
         raise EdgeopsError(
             f"{address}: review works on datasets; give an address like dataset.NAME"
         )
+    name = parsed.name
     names = [d.name for d in config.datasets]
     if name not in names:
-        have = ", ".join(f"dataset.{n}" for n in names) or "none"
+        have = ", ".join(dataset_address(n) for n in names) or "none"
         raise EdgeopsError(f"{config.path.name}: no dataset '{name}' (datasets: {have})")
     return config.dataset(name)
 
@@ -70,7 +74,7 @@ def _server(app: Any) -> Any:
 
 
 def serve(
-    config_file: Path,
+    config: Config,
     address: str,
     *,
     port: int,
@@ -78,10 +82,9 @@ def serve(
     on_ready: Callable[[str, Any], None],
 ) -> None:
     """Run until interrupted. ``on_ready(url, session)`` is called once the port is bound."""
-    from edgeops.config.loader import load_config
     from edgeops.review.app import create_app
 
-    session = open_session(load_config(config_file), address)
+    session = open_session(config, address)
     sock = bind(port)
     url = f"http://{HOST}:{sock.getsockname()[1]}/"
     on_ready(url, session)

@@ -11,8 +11,8 @@ from plan.test_apply_local import published  # noqa: F401 (the fixture)
 
 from edgeops import cli
 from edgeops.plan.definition import Action, Change, Plan
-from edgeops.plan.engine import save_plan
 from edgeops.plan.render import GITHUB_COMMENT_LIMIT, MARKDOWN_MARKER
+from edgeops.workflow import save_plan
 
 from .fake_github import FakeGitHub
 

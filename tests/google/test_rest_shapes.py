@@ -17,8 +17,8 @@ from edgeops import cli
 from edgeops.backends.google import vertex
 from edgeops.backends.google.backend import GoogleBackend
 from edgeops.errors import EdgeopsError
-from edgeops.plan.engine import open_session
 from edgeops.progress import NullReporter
+from edgeops.workflow import open_session
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

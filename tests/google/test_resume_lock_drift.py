@@ -18,8 +18,8 @@ from edgeops.backends.google.bucket import StateBucket
 from edgeops.backends.google.lock import bucket_lock
 from edgeops.config.loader import load_config
 from edgeops.errors import EdgeopsError, LockError
-from edgeops.plan.engine import open_session
 from edgeops.progress import NullReporter
+from edgeops.workflow import open_session
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -12,8 +12,8 @@ import pytest
 
 from edgeops import cli
 from edgeops.backends.local.registry import Registry
-from edgeops.plan.engine import open_session
 from edgeops.progress import NullReporter
+from edgeops.workflow import open_session
 
 CONFIG = """
     version: 1

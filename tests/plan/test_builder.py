@@ -10,8 +10,8 @@ import pytest
 from edgeops.config.loader import load_config
 from edgeops.config.model import GateSpec, ThresholdRule
 from edgeops.errors import EdgeopsError
-from edgeops.plan.builder import NEW_VERSION, build_plan
-from edgeops.plan.definition import Action
+from edgeops.plan.builder import build_plan
+from edgeops.plan.definition import NEW_VERSION, Action
 from edgeops.progress import NullReporter
 from edgeops.resolve import resolve
 from edgeops.state import DesiredState, LiveDataset, LiveState

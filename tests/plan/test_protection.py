@@ -11,9 +11,9 @@ from edgeops.errors import ProtectionError
 from edgeops.plan import protection
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import Action
-from edgeops.plan.engine import Session
 from edgeops.progress import NullReporter
 from edgeops.state import DesiredPublish, LivePublish
+from edgeops.workflow import Session
 
 from .factories import (
     dataset,

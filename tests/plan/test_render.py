@@ -228,12 +228,12 @@ def _huge_plan(n: int = 5000) -> Plan:
                 address=f"model.m{i:04d}" if action == Action.TRAIN else f"dataset.d{i:04d}",
                 action=action,
                 reason=f"dataset.d{i:04d} changed (+{i} images, 2 new labels) " * 3,
-                details={
-                    "node_hours": 0.1,
-                    "optimize_for": "latency",
-                    "estimate_seconds": 60,
-                    "per_label": {f"label{j}": {"added": j + 1} for j in range(5)},
-                },
+                after=(
+                    {"node_hours": 0.1, "optimize_for": "latency", "estimate_seconds": 60}
+                    if action == Action.TRAIN
+                    else None
+                ),
+                details={"per_label": {f"label{j}": {"added": j + 1} for j in range(5)}},
             )
         )
     return Plan(
@@ -375,7 +375,7 @@ def test_markdown_training_budget_sums_budgets_and_cost_ceilings() -> None:
             address=f"model.m{i}",
             action=Action.TRAIN,
             reason="no trained version yet",
-            details={"node_hours": h, "estimate_seconds": 600, "cost_ceiling": f"${h * 18:,.2f}"},
+            after={"node_hours": h, "estimate_seconds": 600, "cost_ceiling": f"${h * 18:,.2f}"},
         )
         for i, h in enumerate((0.1, 100.0))
     )

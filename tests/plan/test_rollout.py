@@ -10,9 +10,9 @@ import dataclasses
 import pytest
 
 from edgeops.config.model import RegistryTarget, RolloutSpec
+from edgeops.plan.applier import apply_plan
 from edgeops.plan.builder import build_plan
-from edgeops.plan.definition import Action
-from edgeops.plan.evaluator import apply_plan
+from edgeops.plan.definition import Action, Plan
 from edgeops.progress import NullReporter
 from edgeops.state import DesiredPublish, DesiredState, LivePublish, LiveState
 
@@ -255,3 +255,25 @@ def test_rendered_plans_show_the_rollout_and_the_candidates_gate() -> None:
     assert "rollout: kittens v1 to 50% of clients" in text
     md = render_markdown(plan)
     assert "| `model.kittens` v1 | registry rollout 50% |" in md
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        build_plan(desired(DS, PETS, KITTENS, entry(50)), live(*TRAINED, live_entry(10))),
+        build_plan(desired(DS, PETS, KITTENS_2, entry(10)), live(*TRAINED, live_entry(10))),
+    ],
+    ids=["recorded-gates", "gate-decided-at-apply"],
+)
+def test_the_markdown_gates_table_is_decided_by_data_not_prose(plan: Plan) -> None:
+    from edgeops.plan.render import render_markdown
+
+    blank = dataclasses.replace(
+        plan, changes=tuple(dataclasses.replace(c, details={}) for c in plan.changes)
+    )
+
+    def gates(md: str) -> str:
+        return md[md.index("**Gates of the versions to publish**") :].split("\n\n")[1]
+
+    assert gates(render_markdown(plan)) == gates(render_markdown(blank))
+    assert "| `model.kittens` " in gates(render_markdown(plan))

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from edgeops import workflow
 from edgeops.cli import main
-from edgeops.plan import engine
 from edgeops.progress import NullReporter
 from edgeops.review.server import running
 
@@ -58,7 +58,7 @@ def seed_live_state(root: Path) -> None:
     """Live state as after `edgeops apply` of the committed labels: the dataset imported and a
     ready model version trained on it (recorded in the registry; training itself is tested in
     tests/backends)."""
-    session = engine.open_session(root / "edgeops.yaml", NullReporter())
+    session = workflow.open_session(root / "edgeops.yaml", NullReporter())
     assert session.desired is not None
     session.backend.import_dataset(session.desired.datasets[0], NullReporter())
     model = session.desired.models[0]

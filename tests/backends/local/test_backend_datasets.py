@@ -9,8 +9,8 @@ import pytest
 
 from edgeops.errors import DatasetError
 from edgeops.plan.definition import Action
-from edgeops.plan.engine import Session, open_session
 from edgeops.progress import NullReporter
+from edgeops.workflow import Session, open_session
 
 MakeImages = Callable[[Path, dict[str, int]], list[Path]]
 
@@ -21,7 +21,7 @@ def _session(repo: Path) -> Session:
 
 def _apply(repo: Path) -> Session:
     session = _session(repo)
-    with session.locked("apply"):
+    with session.backend.lock("apply"):
         session.apply(session.plan())
     return session
 

@@ -1,11 +1,13 @@
-"""Plan and apply as one workflow: load the config, resolve desired state, read live state,
-build the plan, refuse stale saved plans, apply under the backend lock."""
+"""The workflow: the one door to a config. Load and validate it, pick its backend, resolve the
+desired state, plan against live state, apply under the backend's lock, save and load plans.
+
+Commands (``commands.py``, ``review``, ``serve``, ``ci``) come through here; ``plan/`` below it
+is pure (state and config model in, Plan out) and never loads a file or picks a backend.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +16,33 @@ from edgeops import __version__
 from edgeops.backends import get_backend
 from edgeops.backends.base import Backend
 from edgeops.config.model import Config
-from edgeops.errors import EdgeopsError, StalePlanError
+from edgeops.errors import EdgeopsError
 from edgeops.plan import protection
+from edgeops.plan.applier import ApplyResult, apply_plan
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import FORMAT_VERSION, Plan
-from edgeops.plan.evaluator import ApplyResult, apply_plan, raise_for_gates
 from edgeops.progress import Reporter
 from edgeops.state import DesiredState
+
+DEFAULT_CONFIG = "edgeops.yaml"
+
+
+def config_file(file: str | None, *, saved: Plan | None = None) -> Path:
+    """The config a command reads: ``-f FILE`` when given, else the one a saved plan was made
+    from, else ``./edgeops.yaml``."""
+    if file is not None:
+        return Path(file)
+    if saved is not None and saved.config_path:
+        return Path(saved.config_path)
+    return Path(DEFAULT_CONFIG)
+
+
+def load_config(path: Path) -> Config:
+    """The config at ``path``, validated (schema and cross-field rules); EdgeopsError naming
+    the file and line otherwise."""
+    from edgeops.config.loader import load_config as load
+
+    return load(path)
 
 
 @dataclass
@@ -47,11 +69,6 @@ class Session:
         )
         return self._plan
 
-    @contextmanager
-    def locked(self, command: str) -> Iterator[None]:
-        with self.backend.lock(command):
-            yield
-
     def apply(self, plan: Plan) -> ApplyResult:
         assert self.desired is not None
         protection.check(plan)  # whatever path led here, a blocked plan is never applied
@@ -59,8 +76,8 @@ class Session:
 
 
 def open_session(config_file: Path, reporter: Reporter, *, resolve: bool = True) -> Session:
-    from edgeops.config.loader import load_config
-
+    """Load the config and its backend; with ``resolve``, scan the datasets into the desired
+    state (the only step of planning that reads dataset files)."""
     config = load_config(config_file)
     backend = get_backend(config)
     session = Session(config=config, backend=backend, reporter=reporter)
@@ -96,40 +113,3 @@ def load_plan(path: Path) -> Plan:
         return Plan.from_dict(data)
     except (KeyError, TypeError, ValueError) as e:
         raise EdgeopsError(f"{path}: the plan file is damaged ({e}); make a new plan") from None
-
-
-def check_not_stale(saved: Plan, now: Plan) -> None:
-    """Refuse a saved plan when live state or the config moved since it was made."""
-    moved = []
-    for address in sorted(set(saved.serials) | set(now.serials)):
-        if saved.serials.get(address) != now.serials.get(address):
-            moved.append(f"  {address}: live state changed since the plan was made")
-    saved_changes = {c.address: c for c in saved.changes}
-    now_changes = {c.address: c for c in now.changes}
-    for address in sorted(set(saved_changes) | set(now_changes)):
-        a, b = saved_changes.get(address), now_changes.get(address)
-        if (
-            a is None
-            or b is None
-            or a.action != b.action
-            or a.desired_fingerprint != b.desired_fingerprint
-        ):
-            line = f"  {address}: the config or its data changed since the plan was made"
-            if not any(m.startswith(f"  {address}:") for m in moved):
-                moved.append(line)
-    if moved:
-        raise StalePlanError(
-            "the saved plan is stale; these resources moved:\n"
-            + "\n".join(moved)
-            + "\nRun `edgeops plan --out FILE` again and apply the new plan."
-        )
-
-
-__all__ = [
-    "Session",
-    "check_not_stale",
-    "load_plan",
-    "open_session",
-    "raise_for_gates",
-    "save_plan",
-]

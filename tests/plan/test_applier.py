@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from edgeops.config.model import GateSpec
 from edgeops.errors import EdgeopsError, GateFailed
+from edgeops.plan.applier import apply_plan, raise_for_gates
 from edgeops.plan.builder import build_plan
-from edgeops.plan.evaluator import apply_plan, raise_for_gates
+from edgeops.plan.definition import Plan
 from edgeops.progress import NullReporter
 from edgeops.state import DesiredState, LiveState
 
@@ -91,9 +94,7 @@ def test_retention_keeps_the_live_version_when_the_new_one_misses_its_gate() -> 
     )
     want = desired(DS_NEW, model("pets", DS_NEW, keep=1), REG)
     plan, result = _apply(want, backend)
-    assert [c.details.get("delete_versions") for c in plan.changes if c.action == "delete"] == [
-        [1]
-    ]
+    assert [c.details.get("delete_versions") for c in plan.changes if c.action == "delete"] == [[1]]
     assert not any(call[0] == "delete_versions" for call in backend.calls)
     assert "model.pets: kept v1, a publish target still serves it" in result.skipped
     assert backend.read().publish["publish.pets.registry"].version == 1
@@ -138,3 +139,51 @@ def test_plan_after_apply_shows_no_changes(
     _apply(want, backend)
     again = build_plan(want, backend.read())
     assert again.changes == (), [c.reason for c in again.changes]
+
+
+def _without_prose(plan: Plan) -> Plan:
+    """The plan with every change's reason and details blanked: what people read, not data."""
+    return dataclasses.replace(
+        plan,
+        changes=tuple(dataclasses.replace(c, reason="", details={}) for c in plan.changes),
+    )
+
+
+@pytest.mark.parametrize(("want", "have", "expected"), CASES)
+def test_the_applier_never_decides_on_reason_or_details(
+    want: DesiredState, have: LiveState, expected: object
+) -> None:
+    plan = build_plan(want, have)
+    results = []
+    for p in (plan, _without_prose(plan)):
+        backend = FakeBackend(have)
+        result = apply_plan(p, want, backend, NullReporter())
+        results.append((backend.calls, result.done, result.skipped, result.gate_failures))
+    assert results[0] == results[1]
+
+
+def test_deletes_read_live_state_once_however_many_models_they_prune() -> None:
+    models = [model(name, DS_OLD, keep=1) for name in ("pets", "cats", "dogs")]
+    retrained = [model(m.spec.name, DS_OLD, keep=1, node_hours=0.3) for m in models]
+    backend = FakeBackend(
+        live(
+            live_dataset("pets", OLD),
+            *(live_model(version(m, 1), version(r, 2)) for m, r in zip(models, retrained, strict=True)),
+        )
+    )
+    reads = 0
+    read = backend.read
+
+    def counting_read() -> LiveState:
+        nonlocal reads
+        reads += 1
+        return read()
+
+    backend.read = counting_read  # type: ignore[method-assign]
+    plan = build_plan(desired(DS_OLD, *retrained), read())
+    assert [c.action.value for c in plan.changes] == ["delete"] * 3
+    apply_plan(plan, desired(DS_OLD, *retrained), backend, NullReporter())
+    assert [c for c in backend.calls if c[0] == "delete_versions"] == [
+        ("delete_versions", f"model.{m.spec.name} [1]") for m in models
+    ]
+    assert reads == 1

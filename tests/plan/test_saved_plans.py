@@ -11,7 +11,8 @@ import pytest
 from edgeops.errors import EdgeopsError, StalePlanError
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import FORMAT_VERSION, Plan
-from edgeops.plan.engine import check_not_stale, load_plan, save_plan
+from edgeops.plan.stale import check_not_stale
+from edgeops.workflow import load_plan, save_plan
 
 from .factories import dataset, desired, imgs, live, live_dataset, live_model, model, version
 

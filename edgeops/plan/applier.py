@@ -3,19 +3,21 @@
 Order: datasets, then models (train / re-evaluate), then publish targets, then removals.
 A model version that misses its gate blocks every publish target of that model (the previous
 version stays live); the rest of the plan still runs and apply then reports the gate failure.
+Decisions read each change's action, address and ``after``; never its ``reason`` or ``details``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from edgeops.addresses import Address, model_address
 from edgeops.backends.base import Backend
 from edgeops.errors import EdgeopsError, GateFailed
-from edgeops.plan.builder import NEW_VERSION, served_versions
-from edgeops.plan.definition import Action, Change, Plan
+from edgeops.plan.definition import NEW_VERSION, Action, Change, Plan
 from edgeops.progress import Reporter
-from edgeops.state import DesiredState, LiveModel, LiveVersion
+from edgeops.state import DesiredState, LiveState, LiveVersion
 
 _ORDER = {
     ("dataset", Action.CREATE): 0,
@@ -47,16 +49,16 @@ def apply_plan(
     publish = {p.address: p for p in desired.publish}
     trained: dict[str, LiveVersion] = {}  # model address -> version produced by this apply
     blocked: set[str] = set()  # model addresses whose new version missed its gate
-    read_models: dict[str, LiveModel] | None = None
+    reads: dict[str, LiveState] = {}
 
-    def live_models() -> dict[str, LiveModel]:
-        """Model versions as they stand after the model phase, read once: publishing (which
-        runs after every train/evaluate) changes no version, and a read can be costly (drift
-        checks hash published files)."""
-        nonlocal read_models
-        if read_models is None:
-            read_models = backend.read().models
-        return read_models
+    def live_after(phase: str) -> LiveState:
+        """Live state as it stands after a phase, read once per phase (a read can be costly:
+        drift checks hash published files). "models": publishing, which runs after every
+        train/evaluate, changes no version. "publish": deletes, which run after every publish
+        and unpublish, change no target."""
+        if phase not in reads:
+            reads[phase] = backend.read()
+        return reads[phase]
 
     changes = sorted(plan.changes, key=lambda c: _ORDER.get((c.kind, c.action), 9))
     for c in changes:
@@ -71,14 +73,14 @@ def apply_plan(
             _note_gate(version, c, result, blocked, reporter)
         elif c.kind == "model" and c.action == Action.EVALUATE:
             m = models[c.address]
-            version = backend.evaluate_model(m, int(c.details["version"]))
+            version = backend.evaluate_model(m, int(_after(c)["version"]))
             trained[c.address] = version
             _note_gate(version, c, result, blocked, reporter)
         elif c.kind == "model" and c.action == Action.DELETE:
-            name = c.address.split(".", 1)[1]
-            live_published = served_versions(backend.read(), name)
-            doomed = [v for v in c.details["delete_versions"] if v not in live_published]
-            for v in sorted(set(c.details["delete_versions"]) - set(doomed)):
+            want = list(_after(c)["delete_versions"])
+            served = live_after("publish").served_versions(Address.parse(c.address).name)
+            doomed = [v for v in want if v not in served]
+            for v in sorted(set(want) - set(doomed)):
                 result.skipped.append(f"{c.address}: kept v{v}, a publish target still serves it")
             if doomed:
                 backend.delete_versions(c.address, doomed)
@@ -86,22 +88,20 @@ def apply_plan(
             backend.forget_model(c.address)
         elif c.kind == "publish" and c.action in (Action.CREATE, Action.UPDATE):
             p = publish[c.address]
-            model_address = f"model.{p.model}"
-            if model_address in blocked:
-                result.skipped.append(f"{c.address}: skipped, {model_address} missed its gate")
+            stable = model_address(p.model)
+            if stable in blocked:
+                result.skipped.append(f"{c.address}: skipped, {stable} missed its gate")
                 continue
-            version = _version_of(
-                c, model_address, (c.after or {}).get("version"), trained, live_models
-            )
+            version = _version_of(c, stable, _after(c).get("version"), trained, live_after)
             if not version.blessed:
                 result.skipped.append(
-                    f"{c.address}: skipped, v{version.version} of {model_address} is not blessed"
+                    f"{c.address}: skipped, v{version.version} of {stable} is not blessed"
                 )
                 continue
             candidate = None
-            rollout = (c.after or {}).get("rollout")
+            rollout = _after(c).get("rollout")
             if rollout is not None:
-                candidate_address = f"model.{rollout['candidate']}"
+                candidate_address = model_address(rollout["candidate"])
                 if candidate_address in blocked:
                     result.skipped.append(
                         f"{c.address}: skipped, rollout candidate {candidate_address} missed its "
@@ -109,7 +109,7 @@ def apply_plan(
                     )
                     continue
                 candidate = _version_of(
-                    c, candidate_address, rollout.get("version"), trained, live_models
+                    c, candidate_address, rollout.get("version"), trained, live_after
                 )
                 if not candidate.blessed:
                     result.skipped.append(
@@ -124,6 +124,12 @@ def apply_plan(
             raise AssertionError(f"no applier for {c.action.value} {c.address}")
         result.done.append(c.address)
     return result
+
+
+def _after(c: Change) -> dict[str, Any]:
+    if c.after is None:  # pragma: no cover - the planner gives these actions an `after`
+        raise AssertionError(f"{c.action.value} {c.address} has no `after`")
+    return c.after
 
 
 def _note_gate(
@@ -164,20 +170,20 @@ def _note_gate(
 
 def _version_of(
     c: Change,
-    model_address: str,
+    address: str,
     want: int | str | None,
     trained: dict[str, LiveVersion],
-    live_models: Callable[[], dict[str, LiveModel]],
+    live_after: Callable[[str], LiveState],
 ) -> LiveVersion:
     """The version a publish change names: trained by this apply, or an existing one."""
-    if want == NEW_VERSION or (model_address in trained and want == trained[model_address].version):
-        if model_address not in trained:
+    if want == NEW_VERSION or (address in trained and want == trained[address].version):
+        if address not in trained:
             raise EdgeopsError(f"{c.address}: the model version it needs was not trained")
-        return trained[model_address]
-    live = live_models().get(model_address)
+        return trained[address]
+    live = live_after("models").models.get(address)
     v = live.by_version(int(want)) if live and want is not None else None
     if v is None:
-        raise EdgeopsError(f"{c.address}: v{want} of {model_address} no longer exists")
+        raise EdgeopsError(f"{c.address}: v{want} of {address} no longer exists")
     return v
 
 

@@ -1,0 +1,115 @@
+"""Planning datasets: what changed in a dataset's images, per label."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from edgeops.plan.definition import Action, Change, ReasonCode
+from edgeops.state import DesiredDataset, ImageRow, LiveDataset, LiveState
+
+
+def dataset_diff(
+    desired: tuple[ImageRow, ...], live: tuple[ImageRow, ...]
+) -> dict[str, dict[str, int]]:
+    """Per label: images added, removed, relabelled (to or from this label), moved split."""
+    want = {r.sha256: r for r in desired}
+    have = {r.sha256: r for r in live}
+    per: dict[str, Counter[str]] = {}
+
+    def bump(label: str, what: str) -> None:
+        per.setdefault(label, Counter())[what] += 1
+
+    for sha, r in want.items():
+        old = have.get(sha)
+        if old is None:
+            for label in r.labels:
+                bump(label, "added")
+        elif old.labels != r.labels:
+            for label in set(r.labels) - set(old.labels):
+                bump(label, "relabelled_in")
+            for label in set(old.labels) - set(r.labels):
+                bump(label, "relabelled_out")
+        elif old.split != r.split:
+            for label in r.labels:
+                bump(label, "moved_split")
+    for sha, old in have.items():
+        if sha not in want:
+            for label in old.labels:
+                bump(label, "removed")
+    return {label: dict(c) for label, c in sorted(per.items())}
+
+
+def summarize_dataset_diff(diff: dict[str, dict[str, int]]) -> str:
+    added = sum(c.get("added", 0) for c in diff.values())
+    removed = sum(c.get("removed", 0) for c in diff.values())
+    relabelled = sum(c.get("relabelled_in", 0) for c in diff.values())
+    moved = sum(c.get("moved_split", 0) for c in diff.values())
+    parts = []
+    if added:
+        parts.append(f"+{added} images")
+    if removed:
+        parts.append(f"-{removed} images")
+    if relabelled:
+        parts.append(f"{relabelled} relabelled")
+    if moved:
+        parts.append(f"{moved} moved split")
+    return ", ".join(parts) or "no image changes"
+
+
+def _label_counts(rows: tuple[ImageRow, ...]) -> dict[str, int]:
+    c: Counter[str] = Counter()
+    for r in rows:
+        c.update(r.labels)
+    return dict(sorted(c.items()))
+
+
+def plan_dataset(
+    d: DesiredDataset, ld: LiveDataset | None, live: LiveState
+) -> tuple[Change | None, str]:
+    """The dataset's change (None when its images are as live), and a short summary of it
+    ("+12 images, 1 relabelled") that the reasons of its models' changes quote."""
+    labels = _label_counts(d.images)
+    after = {
+        "fingerprint": d.fingerprint,
+        "images": len(d.images),
+        "labels": labels,
+        "unlabelled": d.unlabelled,
+    }
+    if ld is None:
+        summary = f"{len(d.images)} images, {len(labels)} labels"
+        return Change(
+            address=d.address,
+            action=Action.CREATE,
+            reason=f"new dataset ({summary})",
+            reason_codes=(ReasonCode.NEW,),
+            after=after,
+            details={"per_label": dataset_diff(d.images, ())},
+            live_serial=live.serial(d.address),
+            desired_fingerprint=d.fingerprint,
+        ), summary
+    if ld.fingerprint == d.fingerprint:
+        return None, ""
+    diff = dataset_diff(d.images, ld.images)
+    summary = summarize_dataset_diff(diff)
+    old_labels = set(_label_counts(ld.images))
+    new_labels = sorted(set(labels) - old_labels)
+    gone_labels = sorted(old_labels - set(labels))
+    if new_labels:
+        summary += f", {len(new_labels)} new label(s): {', '.join(new_labels)}"
+    if gone_labels:
+        summary += f", label(s) gone: {', '.join(gone_labels)}"
+    return Change(
+        address=d.address,
+        action=Action.UPDATE,
+        reason=f"images changed ({summary})",
+        reason_codes=(ReasonCode.IMAGES_CHANGED,),
+        before={
+            "fingerprint": ld.fingerprint,
+            "images": len(ld.images),
+            "labels": _label_counts(ld.images),
+        },
+        after=after,
+        details={"per_label": diff},
+        live_serial=live.serial(d.address),
+        desired_fingerprint=d.fingerprint,
+    ), summary
