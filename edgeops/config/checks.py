@@ -20,7 +20,6 @@ GOOGLE_ONLY_TARGETS = ("firebase", "gcs")
 LOCAL_ONLY_TARGETS = ("online",)
 SPLIT_DEFAULTS = {"train": 80, "validation": 10, "test": 10}
 NODE_HOURS_DEFAULT = 0.1
-GOOGLE_MIN_NODE_HOURS = 1.0  # AutoML Edge image models: 1,000..100,000 milli node hours
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,7 @@ def _check_model_refs(doc: Mapping[str, Any]) -> Iterator[Problem]:
         if ref not in datasets:
             yield Problem(("models", name, "dataset"), _unknown("dataset", ref, datasets))
         node_hours = model.get("budget", {}).get("node_hours")
+        # AutoML Edge image models train for 1,000..100,000 milli node hours.
         if google and (node_hours if node_hours is not None else NODE_HOURS_DEFAULT) < 1:
             if node_hours is None:
                 yield Problem(

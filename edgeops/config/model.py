@@ -86,10 +86,6 @@ class ThresholdRule:
     target_recall: float | None = None
     max_f1: bool = False
 
-    @classmethod
-    def fixed(cls, value: float) -> ThresholdRule:
-        return cls(value=value)
-
     def describe(self) -> str:
         if self.value is not None:
             return f"value {self.value:g}"

@@ -64,12 +64,3 @@ class Manifest:
             for label in rec.labels:
                 counts[label][rec.split] += 1
         return counts
-
-    def split_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {s: 0 for s in SPLITS}
-        for rec in self.images:
-            counts[rec.split] += 1
-        return counts
-
-    def by_sha(self) -> dict[str, ImageRecord]:
-        return {rec.sha256: rec for rec in self.images}

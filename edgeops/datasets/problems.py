@@ -25,14 +25,8 @@ class Problems:
     def add(self, where: str, what: str) -> None:
         self.items.append(Problem(where, what))
 
-    def extend(self, other: Problems | list[Problem]) -> None:
-        self.items.extend(other.items if isinstance(other, Problems) else other)
-
     def __bool__(self) -> bool:
         return bool(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     def error(self, dataset: str, source: str) -> DatasetError:
         return DatasetError(format_problems(dataset, source, self.items))

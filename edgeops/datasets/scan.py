@@ -1,43 +1,37 @@
 """``scan_dataset``: read a dataset source, check everything, return its Manifest or raise.
 
-Every problem of a source is collected first and raised as one ``DatasetError``; a source with
-any problem yields nothing, so nothing from it can be half-imported. Nothing is ever written
-except the hash cache.
+One reader per source kind (zip, folder, csv, images) lists the source's images with their
+labels and inspects each (through the hash cache); ``assemble.py`` then checks them as a whole
+and builds the Manifest. Every problem of a source is collected first and raised as one
+``DatasetError``; a source with any problem yields nothing, so nothing from it can be
+half-imported. Nothing is ever written except the hash cache.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 from edgeops.config.model import DatasetSpec
+from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
 from edgeops.datasets.hashcache import HashCache, open_cache
-from edgeops.datasets.images import (
-    MAX_IMAGE_BYTES,
-    Inspection,
-    inspect_file,
-    sha256_hex,
-    size_error,
-)
-from edgeops.datasets.labels import (
-    MIN_IMAGES_PER_LABEL,
-    RECOMMENDED_IMAGES_PER_LABEL,
-    is_valid_label,
-)
-from edgeops.datasets.manifest import ImageRecord, Manifest
+from edgeops.datasets.images import Inspection, inspect_file, size_error
+from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.parallel import map_parallel
 from edgeops.datasets.problems import Problems
-from edgeops.datasets.sources import Entry, FileStat, display_path, label_layout, walk_folder
-from edgeops.datasets.split import assign_splits
+from edgeops.datasets.sources import (
+    Entry,
+    FileStat,
+    Found,
+    display_path,
+    label_layout,
+    walk_folder,
+)
 from edgeops.datasets.zipsource import PROGRESS_MIN, ZipScan, scan_zip
 from edgeops.errors import DatasetError
 from edgeops.progress import Reporter
-
-Found = list[tuple[Entry, Inspection]]
 
 
 class RemoteReader(Protocol):
@@ -110,7 +104,7 @@ def scan_source(
             cache.close()
             if cache.problem:
                 reporter.warn(cache.problem)
-    return found, _build_manifest(ctx, found, label_where)
+    return found, assemble_manifest(spec, found, label_where, shown=shown, problems=problems)
 
 
 class _Ctx:
@@ -354,179 +348,3 @@ def _inspect_files(ctx: _Ctx, scope: str, stats: list[FileStat]) -> dict[str, In
         else:
             accepted[st.path] = insp
     return accepted
-
-
-# manifest
-
-
-def _build_manifest(ctx: _Ctx, found: Found, label_where: dict[str, str]) -> Manifest:
-    spec, problems = ctx.spec, ctx.problems
-    groups: dict[str, list[tuple[Entry, Inspection]]] = {}
-    for entry, insp in found:
-        groups.setdefault(insp.sha256, []).append((entry, insp))
-
-    labelled: dict[str, tuple[tuple[str, ...], Entry, Inspection]] = {}
-    unlabelled: dict[str, tuple[Entry, Inspection]] = {}
-    duplicates: list[tuple[str, str]] = []
-    for sha, items in groups.items():
-        if len(items) == 1:  # the common case, kept cheap for 100k-image datasets
-            e, i = items[0]
-            if e.labels:
-                labelled[sha] = (e.labels, e, i)
-            else:
-                unlabelled[sha] = (e, i)
-            continue
-        with_labels = [(e, i) for e, i in items if e.labels]
-        if not with_labels:
-            kept_e, kept_i = items[0]
-            unlabelled[sha] = (kept_e, kept_i)
-            duplicates.extend((kept_e.where, e.where) for e, _ in items[1:])
-            continue
-        kept_e, kept_i = with_labels[0]
-        label_set = set(kept_e.labels)
-        if not spec.multi_label:
-            others = [e for e, _ in with_labels[1:] if e.labels != kept_e.labels]
-            if others:
-                other = others[0]
-                problems.add(
-                    kept_e.describe(),
-                    f"identical image under label '{other.labels[0]}' as "
-                    f"{other.describe()} (here: '{kept_e.labels[0]}'); a single-label dataset "
-                    "gives each image one label: delete the wrong copy (or set multi_label: "
-                    "true)",
-                )
-                labelled[sha] = (kept_e.labels, kept_e, kept_i)  # counted once, no cascade
-                continue
-        for e, _ in items:
-            if e is kept_e:
-                continue
-            if e.labels and not set(e.labels) <= label_set:
-                label_set |= set(e.labels)  # multi-label: same image in another label folder
-            else:
-                duplicates.append((kept_e.where, e.where))
-        labelled[sha] = (tuple(sorted(label_set)), kept_e, kept_i)
-
-    counts: dict[str, int] = {}
-    for labels, _, _ in labelled.values():
-        for label in labels:
-            counts[label] = counts.get(label, 0) + 1
-    warnings: list[str] = []
-    for label in sorted(counts):
-        n = counts[label]
-        if not is_valid_label(label):
-            continue  # already reported
-        where = label_where.get(label, f"label '{label}'")
-        if n < MIN_IMAGES_PER_LABEL:
-            problems.add(
-                where,
-                f"label '{label}' has {n} image{'s' if n != 1 else ''}; "
-                f"AutoML Vision Edge needs at least {MIN_IMAGES_PER_LABEL} per "
-                "label: add images or remove the label",
-            )
-        elif n < RECOMMENDED_IMAGES_PER_LABEL:
-            warnings.append(
-                f"label '{label}' has {n} images; AutoML recommends at least "
-                f"{RECOMMENDED_IMAGES_PER_LABEL}"
-            )
-    if not labelled and not problems:
-        problems.add(
-            ctx.shown, "no labelled images; add images (one folder per label) or label them"
-        )
-    problems.raise_if_any(spec.name, ctx.shown)
-
-    if len(counts) == 1:
-        warnings.append(
-            f"only one label ('{next(iter(counts))}'); a classifier needs at "
-            "least 2 labels to learn anything"
-        )
-    if duplicates:
-        kept, dup = duplicates[0]
-        n = len(duplicates)
-        warnings.append(
-            f"{n} exact duplicate image{'s' if n != 1 else ''} stored once "
-            f"(e.g. {dup} is a copy of {kept})"
-        )
-
-    splits = assign_splits(((sha, v[0]) for sha, v in labelled.items()), spec.split)
-    images = tuple(
-        _record(sha, labels, splits[sha], entry, insp)
-        for sha, (labels, entry, insp) in sorted(labelled.items())
-    )
-    unl = tuple(
-        _record(sha, (), "train", entry, insp)
-        for sha, (entry, insp) in sorted(unlabelled.items())
-        if sha not in labelled
-    )
-    duplicates.extend(
-        (labelled[sha][1].where, entry.where)
-        for sha, (entry, _) in unlabelled.items()
-        if sha in labelled
-    )
-    return Manifest(
-        dataset=spec.name,
-        multi_label=spec.multi_label,
-        images=images,
-        unlabelled=unl,
-        duplicates=tuple(duplicates),
-        warnings=tuple(warnings),
-        source_kind=spec.source.kind,
-    )
-
-
-def _record(
-    sha: str, labels: tuple[str, ...], split: str, entry: Entry, insp: Inspection
-) -> ImageRecord:
-    return ImageRecord(
-        sha256=sha,
-        labels=labels,
-        split=split,
-        source=entry.where,
-        size=insp.size,
-        format=insp.format,
-        width=insp.width,
-        height=insp.height,
-        locator=entry.locator,
-    )
-
-
-# reading images back (for the importer)
-
-
-def iter_image_bytes(
-    spec: DatasetSpec, records: Iterable[ImageRecord], *, root: Path
-) -> Iterator[tuple[ImageRecord, bytes]]:
-    """(record, original bytes) for each record, opening a zip source once. Each image's bytes
-    are checked against its sha256: a source changed since the scan raises DatasetError."""
-    src = spec.source
-    shown = display_path(src.path, root)
-    zf = zipfile.ZipFile(src.path) if src.kind == "zip" else None
-    try:
-        for rec in records:
-            try:
-                if zf is not None:
-                    with zf.open(rec.locator) as f:
-                        data = f.read(MAX_IMAGE_BYTES + 1)
-                else:
-                    with open(rec.locator, "rb") as fh:
-                        data = fh.read(MAX_IMAGE_BYTES + 1)
-            except (OSError, KeyError, zipfile.BadZipFile) as e:
-                raise DatasetError(
-                    f"datasets.{spec.name}: {shown}: 1 problem\n  {rec.source}: cannot read "
-                    f"it any more ({e}); run edgeops plan again"
-                ) from e
-            if sha256_hex(data) != rec.sha256:
-                raise DatasetError(
-                    f"datasets.{spec.name}: {shown}: 1 problem\n  {rec.source}: changed since "
-                    "it was scanned; run edgeops plan again"
-                )
-            yield rec, data
-    finally:
-        if zf is not None:
-            zf.close()
-
-
-def open_image(spec: DatasetSpec, record: ImageRecord, *, root: Path) -> bytes:
-    """The original bytes of one image (verified against its sha256)."""
-    for _, data in iter_image_bytes(spec, [record], root=root):
-        return data
-    raise AssertionError("unreachable")  # iter_image_bytes yields once per record

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from edgeops.datasets.images import Inspection
 from edgeops.datasets.labels import is_valid_label, label_problem, rename_hint
 from edgeops.datasets.problems import Problems
 
@@ -34,6 +35,9 @@ class Entry(NamedTuple):
 
     def describe(self) -> str:
         return self.where if not self.origin else f"{self.origin} ({self.where})"
+
+
+Found = list[tuple[Entry, Inspection]]  # what a source scan found: each image, inspected
 
 
 class FileStat(NamedTuple):

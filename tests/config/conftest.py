@@ -11,6 +11,20 @@ from edgeops.errors import ConfigError
 
 Write = Callable[[str], Path]
 
+MINIMAL = """
+version: 1
+datasets:
+  flowers:
+    source: {zip: data/flowers.zip}
+models:
+  flowers:
+    dataset: flowers
+publish:
+  flowers:
+    registry: {display_name: flowers}
+    bundle: {path: app/flowers.tflite}
+"""
+
 
 @pytest.fixture
 def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Write:

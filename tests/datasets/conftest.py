@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from edgeops.config.model import DatasetSpec, SourceSpec, SplitSpec
-from edgeops.datasets import Manifest, scan_dataset
+from edgeops.datasets import scan_dataset
+from edgeops.datasets.manifest import Manifest
 from edgeops.errors import DatasetError
 from edgeops.progress import NullReporter
 

@@ -1,0 +1,167 @@
+"""A source's found images -> its Manifest: one record per distinct image, checked as a whole.
+
+What the per-image checks cannot see is decided here, over every image a source holds:
+
+- identical bytes are one image: exact copies are stored once (a warning names one); in a
+  single-label dataset the same image under two labels is an error, in a multi-label one it
+  carries both labels;
+- each label needs ``MIN_IMAGES_PER_LABEL`` images (error) and should have
+  ``RECOMMENDED_IMAGES_PER_LABEL`` (warning); one label only is a warning;
+- splits come from the content hashes (``split.assign_splits``).
+
+Problems go to ``problems``, which raises them all at once before the Manifest is built (the
+review page passes one that keeps collecting instead).
+"""
+
+from __future__ import annotations
+
+from edgeops.config.model import DatasetSpec
+from edgeops.datasets.images import Inspection
+from edgeops.datasets.labels import (
+    MIN_IMAGES_PER_LABEL,
+    RECOMMENDED_IMAGES_PER_LABEL,
+    is_valid_label,
+)
+from edgeops.datasets.manifest import ImageRecord, Manifest
+from edgeops.datasets.problems import Problems
+from edgeops.datasets.sources import Entry, Found
+from edgeops.datasets.split import assign_splits
+
+
+def assemble_manifest(
+    spec: DatasetSpec,
+    found: Found,
+    label_where: dict[str, str],
+    *,
+    shown: str,
+    problems: Problems,
+) -> Manifest:
+    """The Manifest of everything a source scan found; raises through ``problems``.
+
+    ``label_where`` names where each label was declared (its folder, or the first CSV row
+    using it), for the per-label messages; ``shown`` names the source.
+    """
+    groups: dict[str, list[tuple[Entry, Inspection]]] = {}
+    for entry, insp in found:
+        groups.setdefault(insp.sha256, []).append((entry, insp))
+
+    labelled: dict[str, tuple[tuple[str, ...], Entry, Inspection]] = {}
+    unlabelled: dict[str, tuple[Entry, Inspection]] = {}
+    duplicates: list[tuple[str, str]] = []
+    for sha, items in groups.items():
+        if len(items) == 1:  # the common case, kept cheap for 100k-image datasets
+            e, i = items[0]
+            if e.labels:
+                labelled[sha] = (e.labels, e, i)
+            else:
+                unlabelled[sha] = (e, i)
+            continue
+        with_labels = [(e, i) for e, i in items if e.labels]
+        if not with_labels:
+            kept_e, kept_i = items[0]
+            unlabelled[sha] = (kept_e, kept_i)
+            duplicates.extend((kept_e.where, e.where) for e, _ in items[1:])
+            continue
+        kept_e, kept_i = with_labels[0]
+        label_set = set(kept_e.labels)
+        if not spec.multi_label:
+            others = [e for e, _ in with_labels[1:] if e.labels != kept_e.labels]
+            if others:
+                other = others[0]
+                problems.add(
+                    kept_e.describe(),
+                    f"identical image under label '{other.labels[0]}' as "
+                    f"{other.describe()} (here: '{kept_e.labels[0]}'); a single-label dataset "
+                    "gives each image one label: delete the wrong copy (or set multi_label: "
+                    "true)",
+                )
+                labelled[sha] = (kept_e.labels, kept_e, kept_i)  # counted once, no cascade
+                continue
+        for e, _ in items:
+            if e is kept_e:
+                continue
+            if e.labels and not set(e.labels) <= label_set:
+                label_set |= set(e.labels)  # multi-label: same image in another label folder
+            else:
+                duplicates.append((kept_e.where, e.where))
+        labelled[sha] = (tuple(sorted(label_set)), kept_e, kept_i)
+
+    counts: dict[str, int] = {}
+    for labels, _, _ in labelled.values():
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+    warnings: list[str] = []
+    for label in sorted(counts):
+        n = counts[label]
+        if not is_valid_label(label):
+            continue  # already reported
+        where = label_where.get(label, f"label '{label}'")
+        if n < MIN_IMAGES_PER_LABEL:
+            problems.add(
+                where,
+                f"label '{label}' has {n} image{'s' if n != 1 else ''}; "
+                f"AutoML Vision Edge needs at least {MIN_IMAGES_PER_LABEL} per "
+                "label: add images or remove the label",
+            )
+        elif n < RECOMMENDED_IMAGES_PER_LABEL:
+            warnings.append(
+                f"label '{label}' has {n} images; AutoML recommends at least "
+                f"{RECOMMENDED_IMAGES_PER_LABEL}"
+            )
+    if not labelled and not problems:
+        problems.add(shown, "no labelled images; add images (one folder per label) or label them")
+    problems.raise_if_any(spec.name, shown)
+
+    if len(counts) == 1:
+        warnings.append(
+            f"only one label ('{next(iter(counts))}'); a classifier needs at "
+            "least 2 labels to learn anything"
+        )
+    if duplicates:
+        kept, dup = duplicates[0]
+        n = len(duplicates)
+        warnings.append(
+            f"{n} exact duplicate image{'s' if n != 1 else ''} stored once "
+            f"(e.g. {dup} is a copy of {kept})"
+        )
+
+    splits = assign_splits(((sha, v[0]) for sha, v in labelled.items()), spec.split)
+    images = tuple(
+        _record(sha, labels, splits[sha], entry, insp)
+        for sha, (labels, entry, insp) in sorted(labelled.items())
+    )
+    unl = tuple(
+        _record(sha, (), "train", entry, insp)
+        for sha, (entry, insp) in sorted(unlabelled.items())
+        if sha not in labelled
+    )
+    duplicates.extend(
+        (labelled[sha][1].where, entry.where)
+        for sha, (entry, _) in unlabelled.items()
+        if sha in labelled
+    )
+    return Manifest(
+        dataset=spec.name,
+        multi_label=spec.multi_label,
+        images=images,
+        unlabelled=unl,
+        duplicates=tuple(duplicates),
+        warnings=tuple(warnings),
+        source_kind=spec.source.kind,
+    )
+
+
+def _record(
+    sha: str, labels: tuple[str, ...], split: str, entry: Entry, insp: Inspection
+) -> ImageRecord:
+    return ImageRecord(
+        sha256=sha,
+        labels=labels,
+        split=split,
+        source=entry.where,
+        size=insp.size,
+        format=insp.format,
+        width=insp.width,
+        height=insp.height,
+        locator=entry.locator,
+    )
