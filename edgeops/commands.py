@@ -14,6 +14,22 @@ from edgeops.plan.builder import live_drift
 from edgeops.plan.render import render_drift, render_json, render_markdown, render_text
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from edgeops import init
+
+    request = init.Request(
+        config=Path(args.file or "edgeops.yaml"),
+        source=Path(args.source) if args.source else None,
+        backend=args.backend,
+        name=args.name,
+        multi_label=args.multi_label,
+        ci=args.ci,
+        force=args.force,
+    )
+    ui.print_out(init.summary(init.scaffold(request, ui.ConsoleReporter())))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from edgeops.config.loader import load_config
 
