@@ -56,6 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    p = sub.add_parser(
+        "init", help="start a repository: write a commented edgeops.yaml for your images"
+    )
+    _add_file(p)
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        help="a zip or folder with one folder per label, or a CSV index (rows path,label); "
+        "scanned once (default: a template for data/photos/)",
+    )
+    p.add_argument("--backend", choices=["local", "google"], default="local")
+    p.add_argument("--name", help="dataset, model and publish name (default: from SOURCE's name)")
+    p.add_argument("--multi-label", action="store_true", help="an image may carry several labels")
+    p.add_argument(
+        "--ci", choices=["github"], help="also write the plan and apply workflows (GitHub Actions)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing edgeops.yaml (and workflows)"
+    )
+
     p = sub.add_parser("validate", help="check edgeops.yaml against the schema and its rules")
     _add_file(p)
     p.add_argument(

@@ -24,6 +24,22 @@ def _session(args: argparse.Namespace, *, resolve: bool) -> workflow.Session:
     )
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from edgeops import init
+
+    request = init.Request(
+        config=workflow.config_file(args.file),
+        source=Path(args.source) if args.source else None,
+        backend=args.backend,
+        name=args.name,
+        multi_label=args.multi_label,
+        ci=args.ci,
+        force=args.force,
+    )
+    ui.print_out(init.summary(init.scaffold(request, ui.ConsoleReporter())))
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     for file in args.files or [workflow.config_file(args.file)]:

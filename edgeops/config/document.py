@@ -56,7 +56,7 @@ def read_text(path: Path, shown: str) -> str:
             raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
-            f"{shown}: file not found; create it (see examples/) or pass the right path with -f"
+            f"{shown}: file not found; create it with `edgeops init` or pass the right path with -f"
         ) from None
     except OSError as e:
         raise ConfigError(f"{shown}: cannot read the file: {e.strerror or e}") from None

@@ -168,7 +168,10 @@ def test_deletes_read_live_state_once_however_many_models_they_prune() -> None:
     backend = FakeBackend(
         live(
             live_dataset("pets", OLD),
-            *(live_model(version(m, 1), version(r, 2)) for m, r in zip(models, retrained, strict=True)),
+            *(
+                live_model(version(m, 1), version(r, 2))
+                for m, r in zip(models, retrained, strict=True)
+            ),
         )
     )
     reads = 0
