@@ -11,9 +11,10 @@ import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "edgeops.schema.json"
 
@@ -35,5 +36,7 @@ def load_schema() -> dict[str, Any]:
 
 @cache
 def validator() -> Draft202012Validator:
-    """A validator for the schema, built once."""
+    """A validator for the schema, built once (jsonschema is imported only to validate)."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema())
