@@ -19,8 +19,10 @@ from serve_helpers import free_port
 from edgeops.config.model import BackendSpec, Config, GoogleBackendSpec, LocalBackendSpec
 from edgeops.errors import EdgeopsError
 from edgeops.serve import models as served
-from edgeops.serve.app import ServeSettings, _etag_matches, create_app, is_loopback, settings_for
+from edgeops.serve.app import create_app
 from edgeops.serve.metrics import Metrics
+from edgeops.serve.routes import etag_matches
+from edgeops.serve.settings import ServeSettings, is_loopback, settings_for
 
 
 def local_config(tmp_path: Path) -> Config:
@@ -67,12 +69,12 @@ def test_google_backend_is_refused(tmp_path: Path) -> None:
 
 def test_etag_matching() -> None:
     sha = "ab" * 32
-    assert _etag_matches(f'"{sha}"', sha)
-    assert _etag_matches(f'W/"{sha}"', sha)
-    assert _etag_matches(f'"00", "{sha}"', sha)
-    assert _etag_matches("*", sha)
-    assert not _etag_matches("", sha)
-    assert not _etag_matches('"00"', sha)
+    assert etag_matches(f'"{sha}"', sha)
+    assert etag_matches(f'W/"{sha}"', sha)
+    assert etag_matches(f'"00", "{sha}"', sha)
+    assert etag_matches("*", sha)
+    assert not etag_matches("", sha)
+    assert not etag_matches('"00"', sha)
 
 
 def test_metrics_text() -> None:

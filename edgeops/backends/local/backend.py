@@ -261,7 +261,7 @@ class LocalBackend:
 
     def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
         """The stored evaluation of a version and thumbnails of its worst mistakes."""
-        from edgeops.backends.local.ml.trainer import thumbnail
+        from edgeops.backends.local.ml.card import thumbnail
         from edgeops.evaluation import Evaluation
 
         out_dir = self.version_dir(address, version)

@@ -1,20 +1,16 @@
 """Training, evaluation and TFLite export for the local backend.
 
-Import-light: torch, LiteRT and the converters are imported only when training runs.
+Import-light: numpy, torch, LiteRT and the converters are imported only when training runs.
 """
 
-from edgeops.backends.local.ml.trainer import (
-    TRAINER_VERSION,
-    TrainingExample,
-    TrainOutcome,
-    estimate_seconds,
-    re_evaluate,
-    train_and_export,
-)
+from edgeops.backends.local.ml.estimate import estimate_seconds
+from edgeops.backends.local.ml.hparams import TRAINER_VERSION
+from edgeops.backends.local.ml.trainer import TrainingExample, re_evaluate, train_and_export
 
+# what callers outside the package use (resolve: the version and estimates; the backend, bench
+# and tests: training)
 __all__ = [
     "TRAINER_VERSION",
-    "TrainOutcome",
     "TrainingExample",
     "estimate_seconds",
     "re_evaluate",

@@ -7,6 +7,9 @@
 - int8 classifier: ai-edge-quantizer's static int8 (weights per channel, activations int8)
   calibrated on a representative set of train images, the input range pinned to
   [-127/128, 1] and the output range to [0, 1]; then uint8 input/output (see ``tflite_io``).
+
+The export phase (:func:`export_models`) writes both classifiers, with their TFLite metadata
+(labels, normalization), and ``labels.txt`` into a version folder.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +28,22 @@ from edgeops.backends.local.ml.backbone import (
     NORM_MEAN,
     NORM_STD,
     Backbone,
+    load_rgb,
     load_torch_backbone,
     make_classifier_module,
     make_feature_module,
+    normalize,
+    to_input,
 )
 from edgeops.backends.local.ml.quiet import captured
+
+if TYPE_CHECKING:
+    from edgeops.progress import Reporter
+
+MODEL_FLOAT = "model_float32.tflite"
+MODEL_INT8 = "model_int8.tflite"
+LABELS_TXT = "labels.txt"
+REPRESENTATIVE_IMAGES = 64  # int8 calibration images from the train split
 
 INPUT_RANGE = (-NORM_MEAN / NORM_STD, (255.0 - NORM_MEAN) / NORM_STD)  # [-127/128, 1]
 
@@ -171,3 +185,64 @@ def with_metadata(
         std=NORM_STD,
         quantized_output=quantized,
     )
+
+
+def representative_set(
+    train_images: Sequence[Path], seed: int, image_size: int
+) -> list[np.ndarray]:
+    """Up to :data:`REPRESENTATIVE_IMAGES` train images, drawn by ``seed``, normalized."""
+    rng = np.random.default_rng(seed)
+    chosen = sorted(
+        rng.choice(
+            len(train_images),
+            size=min(REPRESENTATIVE_IMAGES, len(train_images)),
+            replace=False,
+        ).tolist()
+    )
+    return [normalize(to_input(load_rgb(train_images[i]), image_size)) for i in chosen]
+
+
+def export_models(
+    out_dir: Path,
+    backbone: Backbone,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    *,
+    net: Any,
+    multi_label: bool,
+    labels: Sequence[str],
+    train_images: Sequence[Path],
+    seed: int,
+    name: str,
+    version: int,
+    description: str,
+    reporter: Reporter,
+) -> None:
+    """The export phase: :data:`MODEL_FLOAT`, :data:`MODEL_INT8` and :data:`LABELS_TXT`.
+
+    ``net``: the fine-tuned torch backbone, or None for the pretrained one; ``weight``, ``bias``:
+    the calibrated head; the int8 model is calibrated on :func:`representative_set`.
+    """
+
+    def write_model(file: str, model: bytes, kind: str, quantized: bool) -> None:
+        (out_dir / file).write_bytes(
+            with_metadata(
+                model,
+                labels=labels,
+                backbone=backbone,
+                name=name,
+                version=str(version),
+                description=f"{description}, {kind}",
+                quantized=quantized,
+            )
+        )
+
+    with reporter.task("exporting TFLite models", 2) as task:
+        float_model = classifier_float(backbone, weight, bias, multi_label, net=net)
+        write_model(MODEL_FLOAT, float_model, "float32", quantized=False)
+        task.advance()
+        representative = representative_set(train_images, seed, backbone.image_size)
+        int8_model = quantize_int8(float_model, representative)
+        write_model(MODEL_INT8, int8_model, "int8 (uint8 input/output)", quantized=True)
+        task.advance()
+    (out_dir / LABELS_TXT).write_text("".join(f"{lab}\n" for lab in labels))

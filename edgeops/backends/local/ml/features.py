@@ -7,6 +7,9 @@ after a threshold/gate change or a resumed apply recomputes nothing.
 Views: ``plain`` (the whole image resized), and for augmented train images ``flip`` (mirror)
 and ``crop<seed>_<k>`` (a random resized crop, possibly mirrored, drawn from a generator seeded
 by the training seed and the image hash, so the same seed gives the same crops).
+
+The features phase (:func:`training_data`) gives the head its inputs: the train images' views and
+the validation images' plain view as feature rows, with their 0/1 label rows.
 """
 
 from __future__ import annotations
@@ -15,14 +18,21 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize, to_input
+from edgeops.backends.local.ml.hparams import HParams
 
-N_CROPS = 2  # random crops per augmented train image (plus the plain view and its mirror)
+if TYPE_CHECKING:
+    from edgeops.backends.local.ml.trainer import TrainingExample
+    from edgeops.progress import Reporter
+
+ImageViews = tuple[Path, str, tuple[str, ...]]  # an image file, its sha256, the views to compute
 
 
 def file_sha256(path: Path) -> str:
@@ -33,10 +43,10 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def view_names(augment: bool, seed: int) -> tuple[str, ...]:
+def view_names(augment: bool, seed: int, crops: int = HParams.crops) -> tuple[str, ...]:
     if not augment:
         return ("plain",)
-    return ("plain", "flip", *(f"crop{seed}_{k}" for k in range(N_CROPS)))
+    return ("plain", "flip", *(f"crop{seed}_{k}" for k in range(crops)))
 
 
 def render_view(image: Any, view: str, size: int, sha: str) -> np.ndarray:
@@ -106,7 +116,7 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
 
 
 def extract_features(
-    images: Sequence[tuple[Path, str, tuple[str, ...]]],
+    images: Sequence[ImageViews],
     backbone: Backbone,
     backbone_tflite: Path,
     cache_dir: Path | None,
@@ -136,3 +146,73 @@ def extract_features(
         out.append(np.stack([r for r in rows if r is not None]))
         advance(1)
     return out
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The train and validation splits as the head sees them: feature rows and 0/1 label rows."""
+
+    train: tuple[ImageViews, ...]  # per train image: its file, sha256 and views (plain first)
+    validation: tuple[ImageViews, ...]  # per validation image: the plain view only
+    per_image: list[np.ndarray]  # per train image: (len(views), feature_dim)
+    y_per_image: np.ndarray  # per train image: its 0/1 label row
+    x_val: np.ndarray | None  # (n_validation, feature_dim); None without validation images
+    y_val: np.ndarray | None
+
+    @cached_property
+    def x_train(self) -> np.ndarray:
+        """Every view of every train image, one row each."""
+        return np.concatenate(self.per_image)
+
+    @cached_property
+    def y_train(self) -> np.ndarray:
+        """The label row of each row of :attr:`x_train`."""
+        return np.repeat(self.y_per_image, [len(f) for f in self.per_image], axis=0)
+
+
+def label_rows(examples: Sequence[TrainingExample], labels: Sequence[str]) -> np.ndarray:
+    """A 0/1 matrix (len(examples), len(labels)) of the examples' labels."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    y = np.zeros((len(examples), len(labels)), dtype=np.float32)
+    for i, e in enumerate(examples):
+        for lab in e.labels:
+            y[i, index[lab]] = 1.0
+    return y
+
+
+def training_data(
+    train: Sequence[TrainingExample],
+    validation: Sequence[TrainingExample],
+    labels: Sequence[str],
+    backbone: Backbone,
+    views: tuple[str, ...],
+    *,
+    cache_dir: Path | None,
+    work: Path,
+    trainer_version: str,
+    reporter: Reporter,
+) -> TrainingData:
+    """The features phase: the backbone converted (or cached), then every view's features.
+
+    ``views``: of each train image (validation images get the plain view). Features are
+    cached in ``cache_dir`` by image content hash; the converted backbone too (else in ``work``).
+    """
+    from edgeops.backends.local.ml.export import feature_backbone
+
+    with reporter.task(f"converting {backbone.name} backbone", None):
+        backbone_path = feature_backbone(backbone, cache_dir, work, trainer_version)
+    train_jobs = tuple((e.image_path, file_sha256(e.image_path), views) for e in train)
+    val_jobs = tuple((e.image_path, file_sha256(e.image_path), ("plain",)) for e in validation)
+    jobs = train_jobs + val_jobs
+    with reporter.task("computing backbone features", len(jobs)) as task:
+        feats = extract_features(jobs, backbone, backbone_path, cache_dir, task.advance)
+    n_train = len(train_jobs)
+    x_val = np.concatenate(feats[n_train:]) if len(feats) > n_train else None
+    return TrainingData(
+        train=train_jobs,
+        validation=val_jobs,
+        per_image=feats[:n_train],
+        y_per_image=label_rows(train, labels),
+        x_val=x_val,
+        y_val=label_rows(validation, labels) if x_val is not None else None,
+    )

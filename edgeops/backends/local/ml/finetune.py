@@ -1,19 +1,20 @@
 """Fine-tuning the top blocks of the backbone together with the head (``optimize_for: accuracy``).
 
-After the head is trained on frozen features, the last :data:`BLOCKS` MBConv blocks, the final
+After the head is trained on frozen features, the last ``fine_tune_blocks`` MBConv blocks, the final
 1x1 convolution (+ its batch norm's affine parameters) and the head are trained together for a
 few epochs at a low learning rate, early-stopped on validation loss (best weights restored).
 
 Cost: the frozen lower part of the network (stem + all but the last blocks) never changes, so
 its activations are computed once per image view, by a float ``.tflite`` of that lower part run
 in LiteRT (converted once and cached, like the feature backbone); only the top blocks run in
-torch eager, forward and backward, each epoch. The views are the head's (plain, mirror and two
+torch eager, forward and backward, each epoch. The views are the head's (plain, mirror and the
 seeded random resized crops when ``training.augment``): the same augmentation. Batch norm keeps
 its ImageNet statistics (eval mode) and drop-connect is off: with a few hundred images, updating
 running statistics hurts, and it keeps the run deterministic for a given machine.
 
-:func:`estimate` predicts the wall time from measured per-view costs so the trainer can skip
-fine-tuning, with a recorded reason, when the remaining budget does not allow it.
+The fine-tune phase (:func:`maybe_fine_tune`) predicts the wall time from measured per-view costs
+(:func:`~.estimate.fine_tune_seconds`) and skips fine-tuning, with a recorded reason, when the
+remaining budget does not allow it. Hyperparameters: ``fine_tune_*`` in :class:`~.hparams.HParams`.
 """
 
 from __future__ import annotations
@@ -22,20 +23,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize
+from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams, fine_tuned_families
 
-BLOCKS = 2  # MBConv blocks unfrozen at the top of the backbone
-MAX_EPOCHS = 5
-PATIENCE = 2
-BATCH_SIZE = 16
-LEARNING_RATE = 1e-4  # backbone blocks; the head gets HEAD_LR_FACTOR times it
-HEAD_LR_FACTOR = 2.0
-WEIGHT_DECAY = 1e-5
-DROPOUT = 0.2
+if TYPE_CHECKING:
+    from edgeops.backends.local.ml.features import ImageViews, TrainingData
+    from edgeops.backends.local.ml.head import HeadResult
+    from edgeops.config.model import ModelSpec
+    from edgeops.progress import Reporter
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ class _Split:
         return params + list(net._conv_head.parameters()) + list(net._bn1.parameters())
 
 
-def measure_upper_ms(backbone: Backbone, blocks: int = BLOCKS, batch: int = 8) -> float:
+def measure_upper_ms(backbone: Backbone, blocks: int, batch: int = 8) -> float:
     """Measured ms per view of the tuned top (forward + backward), torch eager, this machine."""
     import torch
 
@@ -114,23 +113,8 @@ def measure_upper_ms(backbone: Backbone, blocks: int = BLOCKS, batch: int = 8) -
     return (time.perf_counter() - t) / batch * 1000
 
 
-def estimate(
-    *,
-    n_train_views: int,
-    n_val: int,
-    view_ms: float,
-    upper_ms: float,
-    convert_s: float,
-    epochs: int = MAX_EPOCHS,
-) -> float:
-    """Seconds: convert the lower part, its activations once per view, then the epochs."""
-    activations = (n_train_views + n_val) * view_ms / 1000
-    per_epoch = (n_train_views * upper_ms + n_val * upper_ms / 3) / 1000
-    return convert_s + activations + epochs * per_epoch
-
-
 def lower_activations(
-    jobs: Sequence[tuple[Path, str, tuple[str, ...]]],
+    jobs: Sequence[ImageViews],
     backbone: Backbone,
     lower_tflite: Path,
     advance: Callable[[int], None] = lambda n: None,
@@ -156,7 +140,7 @@ def lower_activations(
     return out
 
 
-def lower_model(backbone: Backbone, blocks: int = BLOCKS) -> bytes:
+def lower_model(backbone: Backbone, blocks: int) -> bytes:
     """The float ``.tflite`` of the frozen lower part: NHWC normalized image -> activations."""
     from edgeops.backends.local.ml.backbone import load_torch_backbone
     from edgeops.backends.local.ml.export import convert
@@ -179,11 +163,11 @@ def fine_tune(
     label_smoothing: float,
     early_stopping: bool,
     deadline: float,
-    max_epochs: int = MAX_EPOCHS,
-    blocks: int = BLOCKS,
+    hp: HParams,
     advance: Callable[[int], None] = lambda n: None,
 ) -> FineTuneResult:
-    """Trains the top ``blocks`` + head from the trained head (``weight``, ``bias``).
+    """Trains the top ``hp.fine_tune_blocks`` + head from the trained head (``weight``, ``bias``)
+    for at most ``hp.fine_tune_epochs``.
 
     ``train_acts[i]``: lower activations of train image i's views, ``y_train[i]`` its 0/1 row;
     ``val_acts``: the validation images' plain-view activations (n_val, C, H, W).
@@ -194,7 +178,7 @@ def fine_tune(
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    split = _Split(load_torch_backbone(backbone), blocks)
+    split = _Split(load_torch_backbone(backbone), hp.fine_tune_blocks)
     net = split.net.eval()  # batch norm statistics frozen, drop-connect off
     for p in net.parameters():
         p.requires_grad_(False)
@@ -205,13 +189,14 @@ def fine_tune(
     with torch.no_grad():
         fc.weight.copy_(torch.from_numpy(np.asarray(weight, np.float32)))
         fc.bias.copy_(torch.from_numpy(np.asarray(bias, np.float32)))
-    drop = torch.nn.Dropout(DROPOUT)
+    drop = torch.nn.Dropout(hp.fine_tune_dropout)
+    lr = hp.fine_tune_learning_rate
     opt = torch.optim.Adam(
         [
-            {"params": tuned, "lr": LEARNING_RATE},
-            {"params": fc.parameters(), "lr": LEARNING_RATE * HEAD_LR_FACTOR},
+            {"params": tuned, "lr": lr},
+            {"params": fc.parameters(), "lr": lr * hp.fine_tune_head_lr_factor},
         ],
-        weight_decay=WEIGHT_DECAY,
+        weight_decay=hp.fine_tune_weight_decay,
     )
 
     counts = [len(a) for a in train_acts]
@@ -246,15 +231,15 @@ def fine_tune(
     history: list[tuple[float, float]] = []
     stop_reason = "MODEL_CONVERGED"
     epoch = 0
-    for epoch in range(1, max_epochs + 1):
+    for epoch in range(1, hp.fine_tune_epochs + 1):
         if time.monotonic() >= deadline:
             stop_reason = "BUDGET_REACHED"
             epoch -= 1
             break
         perm = torch.randperm(len(xt), generator=g)
         total = 0.0
-        for i in range(0, len(xt), BATCH_SIZE):
-            idx = perm[i : i + BATCH_SIZE]
+        for i in range(0, len(xt), hp.fine_tune_batch_size):
+            idx = perm[i : i + hp.fine_tune_batch_size]
             opt.zero_grad()
             loss = loss_fn(fc(drop(split.upper(xt[idx]))), smooth(yt[idx]))
             loss.backward()
@@ -265,7 +250,7 @@ def fine_tune(
         advance(1)
         if vl < best_loss - 1e-5:
             best, best_loss, best_epoch = snapshot(), vl, epoch
-        elif early_stopping and epoch - best_epoch >= PATIENCE:
+        elif early_stopping and epoch - best_epoch >= hp.fine_tune_patience:
             break
     if not early_stopping and epoch > 0:
         best, best_loss, best_epoch = snapshot(), history[-1][1], epoch
@@ -284,4 +269,118 @@ def fine_tune(
         best_val_loss=round(best_loss, 6),
         stop_reason=stop_reason,
         history=tuple(history),
+    )
+
+
+@dataclass(frozen=True)
+class FineTuneOutcome:
+    applied: bool
+    reason: str
+    result: FineTuneResult | None = None  # when it ran
+    details: dict[str, Any] = field(default_factory=dict)  # when it was considered: the costs
+
+
+def maybe_fine_tune(
+    spec: ModelSpec,
+    hp: HParams,
+    backbone: Backbone,
+    head: HeadResult,
+    data: TrainingData,
+    *,
+    multi_label: bool,
+    cache_dir: Path | None,
+    work: Path,
+    deadline: float,
+    reporter: Reporter,
+) -> FineTuneOutcome:
+    """The fine-tune phase: the top blocks with the head, when ``hp.fine_tune`` asks for it,
+    ``training.fine_tune`` does not forbid it and the estimated cost fits in the budget left."""
+    from edgeops.backends.local.ml import estimate
+    from edgeops.backends.local.ml.export import cached_model
+
+    if spec.training.fine_tune == "never":
+        return FineTuneOutcome(False, "training.fine_tune is never")
+    if not hp.fine_tune:
+        families = ", ".join(fine_tuned_families())
+        return FineTuneOutcome(
+            False, f"only for optimize_for: {families} (this is {spec.optimize_for})"
+        )
+    if not data.validation:
+        return FineTuneOutcome(False, "no validation images to early-stop on")
+    blocks = hp.fine_tune_blocks
+    lower_name = f"{backbone.name}-lower{blocks}-{TRAINER_VERSION}.tflite"
+    cached = cache_dir is not None and (cache_dir / "backbones" / lower_name).exists()
+    upper_ms = measure_upper_ms(backbone, blocks)
+    seconds = estimate.fine_tune_seconds(
+        n_train_views=sum(len(views) for _, _, views in data.train),
+        n_val=len(data.validation),
+        view_ms=estimate.VIEW_MS[spec.optimize_for],
+        upper_ms=upper_ms,
+        convert_s=0.0 if cached else estimate.CONVERT_S[spec.optimize_for],
+        epochs=hp.fine_tune_epochs,
+    )
+    remaining = deadline - time.monotonic()
+    details: dict[str, Any] = {
+        "estimate_s": round(seconds, 1),
+        "remaining_budget_s": round(remaining, 1),
+        "measured_upper_ms_per_view": round(upper_ms, 2),
+        "blocks": blocks,
+        "max_epochs": hp.fine_tune_epochs,
+    }
+    if seconds > remaining:
+        return FineTuneOutcome(
+            False,
+            f"estimated {seconds:.0f} s exceeds the {max(remaining, 0):.0f} s left in the budget",
+            details=details,
+        )
+    with reporter.task(f"converting {backbone.name} lower blocks", None):
+        lower = cached_model(lower_name, cache_dir, work, lambda: lower_model(backbone, blocks))
+    jobs = data.train + data.validation
+    with reporter.task("computing activations for fine-tuning", len(jobs)) as task:
+        acts = lower_activations(jobs, backbone, lower, task.advance)
+    assert data.y_val is not None  # there are validation images
+    n_train = len(data.train)
+    with reporter.task("fine-tuning top blocks", hp.fine_tune_epochs) as task:
+        result = fine_tune(
+            backbone,
+            head.weight,
+            head.bias,
+            acts[:n_train],
+            data.y_per_image,
+            np.concatenate(acts[n_train:]),
+            data.y_val,
+            multi_label=multi_label,
+            seed=spec.training.seed,
+            label_smoothing=spec.training.label_smoothing,
+            early_stopping=spec.budget.early_stopping,
+            deadline=deadline,
+            hp=hp,
+            advance=task.advance,
+        )
+    details.update(
+        {
+            "epochs": result.epochs,
+            "best_epoch": result.best_epoch,
+            "initial_val_loss": result.initial_val_loss,
+            "best_val_loss": result.best_val_loss,
+            "stop_reason": result.stop_reason,
+        }
+    )
+    if not result.improved:
+        return FineTuneOutcome(
+            False,
+            f"ran {result.epochs} epoch(s) but the validation loss did not "
+            "improve on the frozen-feature head's "
+            f"({result.initial_val_loss:.4f})",
+            result,
+            details,
+        )
+    return FineTuneOutcome(
+        True,
+        f"validation loss {result.initial_val_loss:.4f} -> "
+        f"{result.best_val_loss:.4f} (best epoch {result.best_epoch} of "
+        f"{result.epochs}); estimated {seconds:.0f} s of {remaining:.0f} s "
+        "left",
+        result,
+        details,
     )

@@ -3,16 +3,8 @@
 Softmax + label-smoothed cross-entropy for single-label datasets, sigmoid + (smoothed) binary
 cross-entropy for multi-label ones. Adam, mini-batches, dropout on the features. Early stopping
 on validation loss (best weights restored) unless disabled; the budget's deadline stops training
-wherever it is (after at least one epoch). Seeded and single-threaded: the same seed and
-data give the same weights on any machine.
-
-Calibration: label smoothing (and early stopping) leave the head under-confident, so its logits
-are divided by a temperature fitted on held-out predictions (:func:`calibration_logits`,
-:func:`fit_temperature`) and the temperature is folded into the weights, so the exported model
-outputs calibrated probabilities. The held-out predictions are the validation split's plus
-out-of-fold predictions on the train split (k-fold heads trained like the final one): a
-validation split of a few dozen images is too small, and too easily dominated by one or two
-doubtful labels, to fit even one parameter well.
+wherever it is (after at least ``min_epochs``). Seeded and single-threaded: the same seed and
+data give the same weights on any machine. Hyperparameters: :class:`~.hparams.HParams`.
 """
 
 from __future__ import annotations
@@ -23,13 +15,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_EPOCHS = 150
-MIN_EPOCHS = 1  # even an exhausted budget gets one epoch: never export an untrained head
-PATIENCE = 12
-BATCH_SIZE = 32
-LEARNING_RATE = 5e-4  # 2e-3 reached its best validation loss in 2-3 epochs: seed-dependent
-WEIGHT_DECAY = 1e-4
-DROPOUT = 0.2
+from edgeops.backends.local.ml.hparams import HParams
 
 
 @dataclass(frozen=True)
@@ -54,9 +40,14 @@ def train_head(
     label_smoothing: float,
     early_stopping: bool,
     deadline: float,
-    max_epochs: int = MAX_EPOCHS,
+    max_epochs: int | None = None,
+    hp: HParams | None = None,
 ) -> HeadResult:
-    """``y_*`` are 0/1 matrices (n, n_labels). ``deadline`` is a ``time.monotonic()`` value."""
+    """``y_*`` are 0/1 matrices (n, n_labels). ``deadline`` is a ``time.monotonic()`` value.
+
+    ``hp``: the defaults when None; ``max_epochs``: ``hp.epochs`` when None.
+    """
+    hp = hp or HParams()
     import torch
 
     threads = torch.get_num_threads()
@@ -75,7 +66,8 @@ def train_head(
             label_smoothing=label_smoothing,
             early_stopping=early_stopping,
             deadline=deadline,
-            max_epochs=max_epochs,
+            max_epochs=hp.epochs if max_epochs is None else max_epochs,
+            hp=hp,
         )
     finally:
         torch.set_num_threads(threads)
@@ -94,6 +86,7 @@ def _train(
     early_stopping: bool,
     deadline: float,
     max_epochs: int,
+    hp: HParams,
 ) -> HeadResult:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -101,8 +94,8 @@ def _train(
     yt = torch.from_numpy(np.ascontiguousarray(y_train, dtype=np.float32))
     n_labels = yt.shape[1]
     linear = torch.nn.Linear(xt.shape[1], n_labels)
-    drop = torch.nn.Dropout(DROPOUT)
-    opt = torch.optim.Adam(linear.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    drop = torch.nn.Dropout(hp.dropout)
+    opt = torch.optim.Adam(linear.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
 
     def smooth(y: torch.Tensor) -> torch.Tensor:
         if label_smoothing <= 0:
@@ -128,15 +121,15 @@ def _train(
     stop_reason = "MODEL_CONVERGED"
     epoch = 0
     for epoch in range(1, max_epochs + 1):
-        if epoch > MIN_EPOCHS and time.monotonic() >= deadline:
+        if epoch > hp.min_epochs and time.monotonic() >= deadline:
             stop_reason = "BUDGET_REACHED"
             epoch -= 1
             break
         linear.train()
         perm = torch.randperm(len(xt), generator=g)
         total = 0.0
-        for i in range(0, len(xt), BATCH_SIZE):
-            idx = perm[i : i + BATCH_SIZE]
+        for i in range(0, len(xt), hp.batch_size):
+            idx = perm[i : i + hp.batch_size]
             opt.zero_grad()
             loss = loss_fn(linear(drop(xt[idx])), smooth(yt[idx]))
             loss.backward()
@@ -155,7 +148,7 @@ def _train(
             best_loss = watched
             best_epoch = epoch
             best_state = (linear.weight.detach().clone(), linear.bias.detach().clone())
-        elif early_stopping and epoch - best_epoch >= PATIENCE:
+        elif early_stopping and epoch - best_epoch >= hp.patience:
             break
     if not early_stopping or best_epoch == 0:
         best_state = (linear.weight.detach().clone(), linear.bias.detach().clone())
@@ -171,101 +164,5 @@ def _train(
     )
 
 
-CALIBRATION_FOLDS = 5
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 20.0
-
-
-def calibration_logits(
-    train_views: list[np.ndarray],
-    y_train: np.ndarray,
-    *,
-    multi_label: bool,
-    seed: int,
-    label_smoothing: float,
-    epochs: int,
-    folds: int = CALIBRATION_FOLDS,
-) -> np.ndarray | None:
-    """Out-of-fold logits of the train images' first (plain) view, or None if too few images.
-
-    ``train_views[i]`` holds the feature rows of train image i (its augmented views, plain view
-    first), ``y_train[i]`` its 0/1 label row. Each fold's head is trained like the final head,
-    for the final head's best number of epochs, on the other folds' images (all their views).
-    """
-    n = len(train_views)
-    if n < 2 * folds:
-        return None
-    fold = np.random.default_rng(seed).permutation(n) % folds
-    counts = np.array([len(v) for v in train_views])
-    out = np.zeros((n, y_train.shape[1]), dtype=np.float64)
-    for k in range(folds):
-        fit = np.nonzero(fold != k)[0]
-        held = np.nonzero(fold == k)[0]
-        head = train_head(
-            np.concatenate([train_views[i] for i in fit]),
-            np.repeat(y_train[fit], counts[fit], axis=0),
-            None,
-            None,
-            multi_label=multi_label,
-            seed=seed + 1 + k,
-            label_smoothing=label_smoothing,
-            early_stopping=False,
-            deadline=float("inf"),
-            max_epochs=max(epochs, 1),
-        )
-        plain = np.stack([train_views[i][0] for i in held])
-        out[held] = logits(head.weight, head.bias, plain)
-    return out
-
-
-def _nll(z: np.ndarray, y: np.ndarray, multi_label: bool) -> float:
-    if multi_label:
-        # mean binary cross-entropy, stable: log(1 + e^z) - y z
-        return float(np.mean(np.logaddexp(0.0, z) - y * z))
-    z = z - z.max(1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    return float(np.mean(-(y * logp).sum(1) / np.maximum(y.sum(1), 1)))
-
-
-def fit_temperature(z: np.ndarray, y: np.ndarray, multi_label: bool) -> float:
-    """The temperature T minimizing the log loss of ``z / T`` (``y``: 0/1 rows).
-
-    A golden-section search over log T (the loss is unimodal in it), within
-    [MIN_TEMPERATURE, MAX_TEMPERATURE]; deterministic, numpy only.
-    """
-    z = np.asarray(z, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if len(z) == 0:
-        return 1.0
-
-    def loss(log_t: float) -> float:
-        return _nll(z / np.exp(log_t), y, multi_label)
-
-    lo, hi = np.log(MIN_TEMPERATURE), np.log(MAX_TEMPERATURE)
-    g = (np.sqrt(5) - 1) / 2
-    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = loss(a), loss(b)
-    for _ in range(60):
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - g * (hi - lo)
-            fa = loss(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + g * (hi - lo)
-            fb = loss(b)
-    t = float(np.exp((lo + hi) / 2))
-    # keep T = 1 unless the fitted one is really better (flat losses, e.g. a perfect split)
-    return round(t, 4) if loss(np.log(t)) < loss(0.0) - 1e-9 else 1.0
-
-
 def logits(weight: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float64) @ weight.T.astype(np.float64) + bias.astype(np.float64)
-
-
-def predict(weight: np.ndarray, bias: np.ndarray, x: np.ndarray, multi_label: bool) -> np.ndarray:
-    z = logits(weight, bias, x)
-    if multi_label:
-        return 1 / (1 + np.exp(-z))
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)

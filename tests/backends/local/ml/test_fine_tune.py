@@ -27,6 +27,7 @@ def _subset(objects, per_label: dict[str, int]) -> tuple:
 
 def test_forced_fine_tune_exports_the_tuned_network(objects, cache_dir, spec, tmp_path) -> None:
     from edgeops.backends.local.ml import train_and_export
+    from edgeops.backends.local.ml.hparams import HParams
     from edgeops.progress import NullReporter
 
     examples = _subset(objects, {"train": 4, "validation": 2, "test": 2})
@@ -42,8 +43,7 @@ def test_forced_fine_tune_exports_the_tuned_network(objects, cache_dir, spec, tm
         dataset_fingerprint="sha256:ft",
         reporter=NullReporter(),
         cache_dir=cache_dir,
-        force_fine_tune=True,
-        fine_tune_epochs=1,
+        hparams=HParams(fine_tune=True, fine_tune_epochs=1),  # forced on latency
     )
     assert outcome.fine_tune_applied
     assert "fine_tune" in outcome.timings
@@ -62,30 +62,36 @@ def test_forced_fine_tune_exports_the_tuned_network(objects, cache_dir, spec, tm
 
 def test_fine_tune_is_skipped_with_a_reason(objects, cache_dir, spec, tmp_path) -> None:
     from edgeops.backends.local.ml.backbone import backbone_for
-    from edgeops.backends.local.ml.trainer import _fine_tune
+    from edgeops.backends.local.ml.features import TrainingData
+    from edgeops.backends.local.ml.finetune import maybe_fine_tune
+    from edgeops.backends.local.ml.hparams import HParams
     from edgeops.progress import NullReporter
 
     by_split = {s: [e for e in objects.examples if e.split == s] for s in ("train", "validation")}
     y = np.zeros((len(by_split["validation"]), len(objects.labels)), np.float32)
     bb = backbone_for("latency")
+    data = TrainingData(  # images only: it is skipped before features or labels are read
+        train=tuple((e.image_path, "", ("plain",)) for e in by_split["train"]),
+        validation=tuple((e.image_path, "", ("plain",)) for e in by_split["validation"]),
+        per_image=[],
+        y_per_image=np.zeros((0, len(objects.labels)), np.float32),
+        x_val=None,
+        y_val=y,
+    )
 
     def run(spec, force: bool, seconds: float):
-        return _fine_tune(
+        hp = HParams(fine_tune=True) if force else HParams.for_optimize_for(spec.optimize_for)
+        return maybe_fine_tune(
             spec,
+            hp,
             bb,
             None,
-            by_split,
-            {},
-            ("plain",),
-            None,
-            y,
-            False,
+            data,
+            multi_label=False,
             cache_dir=cache_dir,
             work=tmp_path,
             deadline=time.monotonic() + seconds,
             reporter=NullReporter(),
-            force=force,
-            max_epochs=None,
         )
 
     never = dataclasses.replace(spec, training=TrainingOptions(fine_tune="never"))

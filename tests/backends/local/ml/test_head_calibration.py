@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeops.backends.local.ml.head import calibration_logits, fit_temperature
+from edgeops.backends.local.ml.calibrate import calibration_logits, fit_temperature
 
 
 def _sample(t_true: float, n: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -1,0 +1,74 @@
+"""How long the local trainer takes: costs measured on the reference machine, and the formulas.
+
+Pure and cheap to import (no numpy, no torch): ``edgeops plan`` shows these estimates, and the
+trainer uses them to keep export and evaluation inside the budget and to decide whether
+fine-tuning fits in what is left of it (with the top blocks' cost measured on this machine).
+"""
+
+from __future__ import annotations
+
+from edgeops.backends.local.ml.hparams import HParams
+
+# Measured on the reference machine (2 cores), per optimize_for:
+VIEW_MS = {"latency": 9.0, "balanced": 12.0, "accuracy": 17.0}  # backbone, one view, LiteRT
+DECODE_MS = 12.0  # one image decoded
+CONVERT_S = {"latency": 12.0, "balanced": 14.0, "accuracy": 17.0}  # one litert-torch conversion
+INT8_MS = {"latency": 12.0, "balanced": 16.0, "accuracy": 22.0}  # the int8 classifier, one image
+# the fine-tuned top blocks, one view, forward + backward in torch eager
+UPPER_MS = {"latency": 6.0, "balanced": 7.0, "accuracy": 9.0}
+
+
+def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = None) -> float:
+    """Wall time of ``train_and_export`` on this machine without a warm cache.
+
+    ``fine_tune``: whether to count fine-tuning the top blocks; by default when the family's
+    hyperparameters fine-tune (``accuracy``, under ``training.fine_tune: auto``), as its models
+    do when the budget allows it.
+    """
+    if optimize_for not in VIEW_MS:
+        raise ValueError(f"unknown optimize_for {optimize_for!r}")
+    hp = HParams.for_optimize_for(optimize_for)
+    if fine_tune is None:
+        fine_tune = hp.fine_tune
+    views_per_image = 2 + hp.crops  # plain, mirror and the crops (training.augment)
+    n_train = 0.8 * n_images
+    views = n_train * views_per_image + (n_images - n_train)
+    features = (
+        CONVERT_S[optimize_for]
+        + n_images * DECODE_MS / 1000
+        + (views * VIEW_MS[optimize_for] / 1000)
+    )
+    train = 5.0 + n_train * views_per_image * 0.004
+    export = 2 * CONVERT_S[optimize_for] + 8.0
+    evaluate = 2.0 + 0.1 * n_images * (INT8_MS[optimize_for] + VIEW_MS[optimize_for]) / 1000
+    tune = 0.0
+    if fine_tune:
+        tune = fine_tune_seconds(
+            n_train_views=int(n_train * views_per_image),
+            n_val=int(0.1 * n_images),
+            view_ms=VIEW_MS[optimize_for],
+            upper_ms=UPPER_MS[optimize_for],
+            convert_s=CONVERT_S[optimize_for],
+            epochs=hp.fine_tune_epochs,
+        )
+    return round(features + train + export + evaluate + tune, 1)
+
+
+def fine_tune_seconds(
+    *,
+    n_train_views: int,
+    n_val: int,
+    view_ms: float,
+    upper_ms: float,
+    convert_s: float,
+    epochs: int,
+) -> float:
+    """Fine-tuning: convert the lower part, its activations once per view, then the epochs."""
+    activations = (n_train_views + n_val) * view_ms / 1000
+    per_epoch = (n_train_views * upper_ms + n_val * upper_ms / 3) / 1000
+    return convert_s + activations + epochs * per_epoch
+
+
+def export_reserve_seconds(optimize_for: str) -> float:
+    """What training leaves of the budget for export (two conversions) and evaluation."""
+    return 2 * CONVERT_S[optimize_for] + 10.0

@@ -1,0 +1,78 @@
+"""The local trainer's recipe: its version and its hyperparameters, one frozen object per family.
+
+``training:`` in edgeops.yaml holds what the user chooses (seed, augment, label smoothing,
+fine_tune); :class:`HParams` holds what the recipe chooses. Hyperparameters are not part of a
+model's fingerprint, :data:`TRAINER_VERSION` is: change a value here together with the version,
+so every model plans a retrain and no state keeps a model the old recipe made under the new name.
+
+Importing this module is cheap (no numpy, no torch): the planner reads :data:`TRAINER_VERSION`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRAINER_VERSION = "local-effnetlite-linear-2"
+
+
+@dataclass(frozen=True)
+class HParams:
+    # augmentation (features.py): views of each train image when training.augment
+    crops: int = 2  # random resized crops, besides the plain view and its mirror
+
+    # the linear head on frozen features (head.py)
+    epochs: int = 150
+    min_epochs: int = 1  # even an exhausted budget gets one epoch: never export an untrained head
+    patience: int = 12  # epochs without a better validation loss before early stopping
+    batch_size: int = 32
+    learning_rate: float = (
+        5e-4  # 2e-3 reached its best validation loss in 2-3 epochs: seed-dependent
+    )
+    weight_decay: float = 1e-4
+    dropout: float = 0.2  # on the features
+
+    # calibration (calibrate.py): out-of-fold train predictions join the validation split's
+    calibration_folds: int = 5
+
+    # fine-tuning the top of the backbone with the head (finetune.py)
+    fine_tune: bool = False  # whether `training.fine_tune: auto` fine-tunes (budget permitting)
+    fine_tune_blocks: int = 2  # MBConv blocks unfrozen at the top of the backbone
+    fine_tune_epochs: int = 5
+    fine_tune_patience: int = 2
+    fine_tune_batch_size: int = 16
+    fine_tune_learning_rate: float = 1e-4  # backbone blocks; the head gets head_lr_factor times it
+    fine_tune_head_lr_factor: float = 2.0
+    fine_tune_weight_decay: float = 1e-5
+    fine_tune_dropout: float = 0.2
+
+    @classmethod
+    def for_latency(cls) -> HParams:
+        """EfficientNet-Lite0: a head on frozen features."""
+        return cls()
+
+    @classmethod
+    def for_balanced(cls) -> HParams:
+        """EfficientNet-Lite1: a head on frozen features."""
+        return cls()
+
+    @classmethod
+    def for_accuracy(cls) -> HParams:
+        """EfficientNet-Lite2: then the top blocks with the head, when the budget allows it."""
+        return cls(fine_tune=True)
+
+    @classmethod
+    def for_optimize_for(cls, optimize_for: str) -> HParams:
+        if optimize_for == "latency":
+            return cls.for_latency()
+        if optimize_for == "balanced":
+            return cls.for_balanced()
+        if optimize_for == "accuracy":
+            return cls.for_accuracy()
+        raise ValueError(f"unknown optimize_for {optimize_for!r}")
+
+
+def fine_tuned_families() -> tuple[str, ...]:
+    """The optimize_for values whose models fine-tune under ``training.fine_tune: auto``."""
+    return tuple(
+        f for f in ("latency", "balanced", "accuracy") if HParams.for_optimize_for(f).fine_tune
+    )
