@@ -136,8 +136,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from edgeops.backends.local.store import atomic_write
     from edgeops.evaluation import apply_gate, render_html
+    from edgeops.files import atomic_write
     from edgeops.show import render_evaluation
 
     session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True))

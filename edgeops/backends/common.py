@@ -1,20 +1,11 @@
-"""Pieces every backend shares: file hashing, the bundle file layout, what a version records."""
+"""Pieces every backend shares: the bundle file layout, what a version records."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from edgeops.state import DesiredModel
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def bundle_paths(model_path: Path) -> tuple[Path, Path, Path]:

@@ -72,7 +72,7 @@ def open_session(config_file: Path, reporter: Reporter, *, resolve: bool = True)
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    from edgeops.backends.local.store import atomic_write
+    from edgeops.files import atomic_write
 
     atomic_write(path, (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
 

@@ -23,15 +23,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
+from edgeops.backends.common import bundle_paths, version_metrics
 from edgeops.backends.google import firebase, vertex
 from edgeops.backends.google import lock as bucket_lock
 from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
-from edgeops.backends.local.store import atomic_write
 from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget
 from edgeops.errors import EdgeopsError
+from edgeops.files import atomic_write, sha256_file
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
+from edgeops.backends.common import bundle_paths, version_metrics
 from edgeops.backends.local import lock as lockfile
 from edgeops.backends.local.registry import Registry
-from edgeops.backends.local.store import BlobStore, atomic_write
+from edgeops.backends.local.store import BlobStore
 from edgeops.config.model import BundleTarget, Config, OnlineTarget, RegistryTarget
 from edgeops.errors import EdgeopsError
+from edgeops.files import atomic_write, sha256_file
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,
