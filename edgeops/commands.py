@@ -173,7 +173,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
-    from edgeops.backends.local.lock import describe
+    from edgeops.backends.holder import describe
 
     session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
     holder = session.backend.force_unlock()
