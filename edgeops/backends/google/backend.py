@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeops.addresses import name_of
 from edgeops.backends.common import bundle_paths, version_metrics
 from edgeops.backends.google import firebase, vertex
 from edgeops.backends.google import lock as bucket_lock
@@ -583,4 +584,6 @@ def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: b
 
 
 def _live_version(address: str, row: dict[str, Any]) -> LiveVersion:
-    return LiveVersion(model=address, **{k: row[k] for k in VERSION_FIELDS})
+    """A version row of ``state/models/<name>.json``; ``model`` is the model's name, as on
+    every backend (the address would not match publish targets' and rollouts' model names)."""
+    return LiveVersion(model=name_of(address), **{k: row[k] for k in VERSION_FIELDS})
