@@ -159,7 +159,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         version = live.by_fingerprint(desired.fingerprint) or live.latest()
     assert version is not None and version.threshold is not None
-    evaluation, thumbs = session.backend.evaluation_of(address, version.version)  # type: ignore[attr-defined]
+    evaluation, thumbs = session.backend.evaluation_of(address, version.version)
     gate = apply_gate(evaluation, version.threshold, desired.spec.gate)
     title = f"{address} v{version.version}"
     ui.print_out(render_evaluation(title, evaluation, version.threshold, gate))

@@ -20,7 +20,8 @@ FORMAT_VERSION = 1
 
 def collect(backend: Any) -> dict[str, Any]:
     """The listing of a backend (the local one: its registry database and version folders)."""
-    from edgeops.backends.local.backend import MODEL_FILES, LocalBackend
+    from edgeops.backends.layout import MODEL_FILES
+    from edgeops.backends.local.backend import LocalBackend
 
     if not isinstance(backend, LocalBackend):
         raise EdgeopsError(f"edgeops models lists the local backend, not {backend.name}")

@@ -67,7 +67,7 @@ def open_session(config_file: Path, reporter: Reporter, *, resolve: bool = True)
     if resolve:
         from edgeops.resolve import resolve as resolve_desired
 
-        session.desired = resolve_desired(config, reporter)
+        session.desired = resolve_desired(config, backend, reporter)
     return session
 
 
