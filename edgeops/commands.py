@@ -124,7 +124,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from edgeops.show import live_to_dict, render_live
+    from edgeops.views.show import live_to_dict, render_live
 
     session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
     live = session.backend.read()
@@ -138,7 +138,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from edgeops.evaluation import apply_gate, render_html
     from edgeops.files import atomic_write
-    from edgeops.show import render_evaluation
+    from edgeops.views.evaluation import render_evaluation
 
     session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True))
     address = args.model if args.model.startswith("model.") else f"model.{args.model}"
@@ -201,7 +201,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edgeops.models_view import collect, render_models
+    from edgeops.views.models import collect, render_models
 
     session = engine.open_session(Path(args.file), ui.ConsoleReporter(quiet=True), resolve=False)
     data = collect(session.backend)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from edgeops.config.model import ModelSpec
 from edgeops.progress import Reporter
@@ -90,3 +91,15 @@ class Backend(Protocol):
 
     # Remove a publish target.
     def unpublish(self, address: str) -> None: ...
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """What `edgeops models` lists: a backend with a model registry and version files on this
+    machine (the local backend)."""
+
+    # The registry's entries by display name (model, version, tags, published, sha256, ...).
+    def registry_entries(self) -> dict[str, dict[str, Any]]: ...
+
+    # The int8 .tflite file of a version of the model at `address` (it may be gone).
+    def model_file(self, address: str, version: int) -> Path: ...

@@ -76,6 +76,16 @@ class LocalBackend:
         """The folder of a version of the model at ``address`` (``model.NAME``)."""
         return self.root.joinpath(*version_folder(name_of(address), version))
 
+    def registry_entries(self) -> dict[str, dict[str, Any]]:
+        """The local model registry's entries by display name (for `edgeops models`)."""
+        if not (self.root / "registry.sqlite").exists():
+            return {}
+        return self.registry.registry_entries()
+
+    def model_file(self, address: str, version: int) -> Path:
+        """The int8 .tflite of a version (for `edgeops models`; it may have been removed)."""
+        return self.version_dir(address, version) / MODEL_INT8
+
     # --- read ------------------------------------------------------------------------------
 
     def read(self) -> LiveState:
@@ -331,9 +341,7 @@ class LocalBackend:
                         f"{target.address}: rolling out {t.rollout.candidate} needs its version "
                         "(a bug: the applier passes it)"
                     )
-                cfile = (
-                    self.version_dir(model_address(candidate.model), candidate.version) / MODEL_INT8
-                )
+                cfile = self.model_file(model_address(candidate.model), candidate.version)
                 rollout = {
                     "candidate": candidate.model,
                     "version": candidate.version,
