@@ -11,7 +11,6 @@ by the training seed and the image hash, so the same seed gives the same crops).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -23,14 +22,6 @@ import numpy as np
 from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize, to_input
 
 N_CROPS = 2  # random crops per augmented train image (plus the plain view and its mirror)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def view_names(augment: bool, seed: int) -> tuple[str, ...]:

@@ -24,7 +24,6 @@ Importing this module is cheap: torch, LiteRT and the converters are imported in
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import os
@@ -36,6 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeops.backends.layout import (
+    EVALUATION_JSON,
+    LABELS_TXT,
+    MODEL_CARD,
+    MODEL_FLOAT,
+    MODEL_INT8,
+    REPORT_HTML,
+)
 from edgeops.config.model import ModelSpec
 from edgeops.errors import DatasetError
 from edgeops.evaluation import (
@@ -46,16 +53,11 @@ from edgeops.evaluation import (
     evaluate_scores,
     render_html,
 )
+from edgeops.files import sha256_file as _sha256
 from edgeops.progress import Reporter
 
 TRAINER_VERSION = "local-effnetlite-linear-2"
 
-MODEL_INT8 = "model_int8.tflite"
-MODEL_FLOAT = "model_float32.tflite"
-LABELS_TXT = "labels.txt"
-MODEL_CARD = "model_card.json"
-EVALUATION_JSON = "evaluation.json"
-REPORT_HTML = "report.html"
 REPRESENTATIVE_IMAGES = 64  # int8 calibration images from the train split
 
 # Measured on the reference machine (2 cores): per-view backbone ms in LiteRT, conversion s.
@@ -132,10 +134,6 @@ def re_evaluate(out_dir: Path, spec: ModelSpec) -> tuple[float, GateResult]:
     evaluation = Evaluation.from_dict(json.loads((out_dir / EVALUATION_JSON).read_text()))
     threshold = choose_threshold(evaluation, spec.threshold).threshold
     return threshold, apply_gate(evaluation, threshold, spec.gate)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -364,13 +362,9 @@ def train_and_export(
 
     from edgeops.backends.local.ml import export as ex
     from edgeops.backends.local.ml.backbone import backbone_for, load_rgb, normalize, to_input
-    from edgeops.backends.local.ml.features import (
-        LiteRTRunner,
-        extract_features,
-        file_sha256,
-        view_names,
-    )
+    from edgeops.backends.local.ml.features import LiteRTRunner, extract_features, view_names
     from edgeops.backends.local.ml.head import train_head
+    from edgeops.files import sha256_file as file_sha256
 
     start = time.monotonic()
     labels = tuple(labels)
