@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from edgeops.config.model import GateSpec, ThresholdRule
+from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
 from edgeops.evaluation import (
     THRESHOLDS,
     Evaluation,
@@ -16,6 +17,7 @@ from edgeops.evaluation import (
     average_precision,
     choose_threshold,
     evaluate_scores,
+    judge,
 )
 
 LABELS = ("a", "b")
@@ -108,6 +110,22 @@ def test_gate_rows(ev: Evaluation) -> None:
     assert "precision 0.500 < 0.600" in gate.message()
     assert apply_gate(ev, 0.5, GateSpec()).passed
     assert apply_gate(ev, 0.85, GateSpec(min_precision=1.0)).passed
+
+
+def test_judge_checks_the_gate_at_the_threshold_the_rule_picks(ev: Evaluation) -> None:
+    spec = ModelSpec(
+        name="m",
+        dataset="d",
+        threshold=ThresholdRule(target_precision=0.99),
+        gate=GateSpec(min_precision=1.0),
+    )
+    j = judge(ev, spec)
+    assert j.threshold == pytest.approx(0.81) and j.choice.met  # only .9T above it
+    assert j.gate.passed and j.gate.threshold == j.threshold
+    missed = judge(ev, replace(spec, gate=GateSpec(min_precision=1.0, min_recall=0.5)))
+    assert missed.threshold == j.threshold
+    assert not missed.gate.passed
+    assert [r.metric for r in missed.gate.rows if not r.ok] == ["recall"]  # 1 of 4 at 0.81
 
 
 def test_multi_label_per_label_thresholds() -> None:
