@@ -68,8 +68,9 @@ def main() -> int:
 
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
-    from edgeops.backends.local.ml.features import extract_features, file_sha256
+    from edgeops.backends.local.ml.features import extract_features
     from edgeops.backends.local.ml.trainer import TRAINER_VERSION
+    from edgeops.files import sha256_file as file_sha256
 
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)

@@ -145,7 +145,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from edgeops.show import live_to_dict, render_live
+    from edgeops.views.show import live_to_dict, render_live
 
     session = _session(args, resolve=False)
     live = session.backend.read()
@@ -157,9 +157,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from edgeops.backends.local.store import atomic_write
     from edgeops.evaluation import apply_gate, render_html
-    from edgeops.show import render_evaluation
+    from edgeops.files import atomic_write
+    from edgeops.views.evaluation import render_evaluation
 
     session = _session(args, resolve=True)
     address = as_model_address(args.model)
@@ -180,7 +180,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         version = live.by_fingerprint(desired.fingerprint) or live.latest()
     assert version is not None and version.threshold is not None
-    evaluation, thumbs = session.backend.evaluation_of(address, version.version)  # type: ignore[attr-defined]
+    evaluation, thumbs = session.backend.evaluation_of(address, version.version)
     gate = apply_gate(evaluation, version.threshold, desired.spec.gate)
     title = f"{address} v{version.version}"
     ui.print_out(render_evaluation(title, evaluation, version.threshold, gate))
@@ -194,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_unlock(args: argparse.Namespace) -> int:
-    from edgeops.backends.local.lock import describe
+    from edgeops.backends.holder import describe
 
     session = _session(args, resolve=False)
     holder = session.backend.force_unlock()
@@ -222,7 +222,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from edgeops.models_view import collect, render_models
+    from edgeops.views.models import collect, render_models
 
     session = _session(args, resolve=False)
     data = collect(session.backend)

@@ -230,9 +230,9 @@ def size_budget(n_images: int | None, backend: str) -> Budget:
 
 def _estimate_seconds(n_images: int, optimize_for: str) -> float:
     """The local trainer's estimate, the one ``edgeops plan`` shows (the only call here)."""
-    from edgeops.backends.local.ml import estimate_seconds
+    from edgeops.backends import local_training_estimate
 
-    return estimate_seconds(n_images, optimize_for)
+    return local_training_estimate(n_images, optimize_for)
 
 
 # rendering

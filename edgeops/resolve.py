@@ -1,7 +1,9 @@
 """Config -> DesiredState: scan each dataset's source and compute every fingerprint.
 
 This is the only step of planning that reads dataset files (through a hash cache, so an
-unchanged dataset is not re-read). It never touches the backend.
+unchanged dataset is not re-read). It never reads or writes the backend's state: it asks the
+backend only what it knows without I/O (its trainer's version, estimates, cost ceilings) and
+for its reader of remote (gs://) rows in csv sources.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from edgeops.config.model import BundleTarget, Config, ModelSpec, PublishTarget
+from edgeops.addresses import dataset_address, model_address, publish_address
+from edgeops.backends.base import Backend
+from edgeops.config.model import Config, ModelSpec, PublishTarget
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,
@@ -30,23 +34,11 @@ def cache_path(config: Config) -> Path:
     return base / "cache" / "hashes.sqlite"
 
 
-def remote_reader(config: Config) -> Any:
-    """The google backend's reader of gs:// rows in csv sources (None on the local backend,
-    where such rows stay an error)."""
-    google = config.backend.google
-    if google is None:
-        return None
-    from edgeops.backends.google.clients import Clients
-    from edgeops.backends.google.gcs_source import GcsRows
-
-    return GcsRows(lambda: Clients(google).storage)
-
-
-def resolve(config: Config, reporter: Reporter) -> DesiredState:
+def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredState:
     from edgeops.datasets import scan_dataset
 
     datasets = []
-    remote = remote_reader(config)
+    remote = backend.remote_rows()
     for spec in config.datasets:
         manifest = scan_dataset(
             spec,
@@ -61,7 +53,7 @@ def resolve(config: Config, reporter: Reporter) -> DesiredState:
         )
         datasets.append(
             DesiredDataset(
-                address=f"dataset.{spec.name}",
+                address=dataset_address(spec.name),
                 spec=spec,
                 fingerprint=manifest.fingerprint(),
                 images=rows,
@@ -71,7 +63,7 @@ def resolve(config: Config, reporter: Reporter) -> DesiredState:
             )
         )
     by_name = {d.spec.name: d for d in datasets}
-    models = [_desired_model(config, m, by_name[m.dataset]) for m in config.models]
+    models = [_desired_model(backend, m, by_name[m.dataset]) for m in config.models]
     publish = [
         _desired_publish(config, p.model, kind, target)
         for p in config.publish
@@ -85,14 +77,8 @@ def resolve(config: Config, reporter: Reporter) -> DesiredState:
     )
 
 
-def model_inputs(
-    spec: ModelSpec, dataset: DesiredDataset, trainer_version: str | None = None
-) -> dict[str, Any]:
-    """Everything a trained version depends on: a change to any of these retrains.
-    ``trainer_version`` defaults to the local trainer's."""
-    if trainer_version is None:
-        from edgeops.backends.local.ml import TRAINER_VERSION as trainer_version
-
+def model_inputs(spec: ModelSpec, dataset: DesiredDataset, trainer_version: str) -> dict[str, Any]:
+    """Everything a trained version depends on: a change to any of these retrains."""
     return {
         "dataset": dataset.fingerprint,
         "multi_label": dataset.spec.multi_label,
@@ -103,22 +89,11 @@ def model_inputs(
     }
 
 
-def _desired_model(config: Config, spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
-    google = config.backend.google
-    cost_ceiling = None
-    if google is not None:  # Vertex AI AutoML Edge: the budget bounds both time and cost
-        from edgeops.backends.google import TRAINER_VERSION as trainer_version
-
-        estimate = spec.budget.node_hours * 3600
-        cost_ceiling = f"${spec.budget.node_hours * google.price_per_node_hour:,.2f}"
-    else:
-        from edgeops.backends.local.ml import TRAINER_VERSION as trainer_version
-        from edgeops.backends.local.ml import estimate_seconds
-
-        estimate = estimate_seconds(len(dataset.images), spec.optimize_for)
-    inputs = model_inputs(spec, dataset, trainer_version)
+def _desired_model(backend: Backend, spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
+    facts = backend.trainer_facts(spec, len(dataset.images))
+    inputs = model_inputs(spec, dataset, facts.trainer_version)
     return DesiredModel(
-        address=f"model.{spec.name}",
+        address=model_address(spec.name),
         spec=spec,
         dataset_address=dataset.address,
         fingerprint=fingerprint(inputs),
@@ -130,8 +105,8 @@ def _desired_model(config: Config, spec: ModelSpec, dataset: DesiredDataset) -> 
         ),
         inputs=inputs,
         n_images=len(dataset.images),
-        estimate_seconds=estimate,
-        cost_ceiling=cost_ceiling,
+        estimate_seconds=facts.estimate_seconds,
+        cost_ceiling=facts.cost_ceiling,
     )
 
 
@@ -157,7 +132,7 @@ def _desired_publish(
             value = list(value)
         spec[f.name] = value
     return DesiredPublish(
-        address=f"publish.{model}.{kind}",
+        address=publish_address(model, kind),
         model=model,
         kind=kind,
         target=target,
@@ -166,6 +141,3 @@ def _desired_publish(
         protect=getattr(target, "protect", True),
         rollout=getattr(target, "rollout", None),
     )
-
-
-__all__ = ["BundleTarget", "resolve"]

@@ -94,7 +94,7 @@ class LiveDataset:
 
 @dataclass(frozen=True)
 class LiveVersion:
-    model: str
+    model: str  # the model's NAME ("flowers", not "model.flowers"), on every backend
     version: int
     fingerprint: str
     eval_fingerprint: str

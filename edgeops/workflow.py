@@ -84,12 +84,12 @@ def open_session(config_file: Path, reporter: Reporter, *, resolve: bool = True)
     if resolve:
         from edgeops.resolve import resolve as resolve_desired
 
-        session.desired = resolve_desired(config, reporter)
+        session.desired = resolve_desired(config, backend, reporter)
     return session
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    from edgeops.backends.local.store import atomic_write
+    from edgeops.files import atomic_write
 
     atomic_write(path, (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
 

@@ -27,3 +27,11 @@ def get_backend(config: Config) -> Backend:
         )
     module, factory = target.split(":")
     return getattr(import_module(module), factory)(config)  # type: ignore[no-any-return]
+
+
+def local_training_estimate(n_images: int, optimize_for: str) -> float:
+    """The local trainer's wall-time estimate for ``n_images`` (the one ``edgeops plan``
+    shows), for callers that have no config yet (``edgeops init`` sizing a first budget)."""
+    from edgeops.backends.local.ml import estimate_seconds
+
+    return estimate_seconds(n_images, optimize_for)

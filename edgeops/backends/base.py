@@ -2,15 +2,34 @@
 
 A backend is registered by name in ``edgeops.backends.BACKENDS``. The local backend is the
 reference implementation; the google backend implements the same operations on Google Cloud.
+Model versions are named by their model's address (``model.NAME``) in calls, and a
+``LiveVersion`` carries the model's name.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from edgeops.config.model import ModelSpec
 from edgeops.progress import Reporter
 from edgeops.state import DesiredDataset, DesiredModel, DesiredPublish, LiveState, LiveVersion
+
+if TYPE_CHECKING:
+    from edgeops.datasets.scan import RemoteReader
+    from edgeops.evaluation import Evaluation
+    from edgeops.plan.definition import Plan
+
+
+@dataclass(frozen=True)
+class TrainerFacts:
+    """What training a model means on a backend, known before anything is trained."""
+
+    trainer_version: str  # part of every training fingerprint: a new trainer retrains
+    estimate_seconds: float  # expected wall time
+    cost_ceiling: str | None = None  # "$36.00": the most the budget can cost (paid training)
 
 
 class Backend(Protocol):
@@ -20,7 +39,13 @@ class Backend(Protocol):
     def read(self) -> LiveState: ...
 
     # Plan-wide notes only this backend knows (deprecations, quotas); pure, no I/O.
-    def plan_warnings(self, plan: Any) -> list[str]: ...
+    def plan_warnings(self, plan: Plan) -> list[str]: ...
+
+    # Trainer version, time estimate and cost ceiling of training `spec` on n images; pure.
+    def trainer_facts(self, spec: ModelSpec, n_images: int) -> TrainerFacts: ...
+
+    # The reader of remote (gs://) rows of csv sources, or None where they are an error.
+    def remote_rows(self) -> RemoteReader | None: ...
 
     # Hold the one-apply-at-a-time lock; raises LockError naming the holder.
     def lock(self, command: str) -> AbstractContextManager[None]: ...
@@ -42,6 +67,9 @@ class Backend(Protocol):
     # Re-pick the threshold and re-check the gate of an existing version (no retraining).
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion: ...
 
+    # A version's stored evaluation, and thumbnails (data URIs) of its worst mistakes by image.
+    def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]: ...
+
     # Delete the given versions of a model (explicit retention only).
     def delete_versions(self, address: str, versions: list[int]) -> None: ...
 
@@ -51,7 +79,8 @@ class Backend(Protocol):
     # Point a publish target at a (blessed) version; create or update in place. The state it
     # records includes `protect` (the planner refuses to unpublish a protected target). With a
     # `rollout`, `candidate` is the (blessed) version of the candidate model rolled out beside it,
-    # and the state records it as `rollout: {candidate, version, percent, eval_fingerprint, ...}`.
+    # and the state records it as `rollout: {candidate, version, percent, eval_fingerprint, ...}`
+    # where `candidate` is the candidate model's name.
     def publish(
         self,
         target: DesiredPublish,
@@ -62,3 +91,15 @@ class Backend(Protocol):
 
     # Remove a publish target.
     def unpublish(self, address: str) -> None: ...
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """What `edgeops models` lists: a backend with a model registry and version files on this
+    machine (the local backend)."""
+
+    # The registry's entries by display name (model, version, tags, published, sha256, ...).
+    def registry_entries(self) -> dict[str, dict[str, Any]]: ...
+
+    # The int8 .tflite file of a version of the model at `address` (it may be gone).
+    def model_file(self, address: str, version: int) -> Path: ...

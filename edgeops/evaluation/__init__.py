@@ -17,10 +17,11 @@ from edgeops.evaluation.report import render_html
 from edgeops.evaluation.threshold import (
     GateResult,
     GateRow,
+    Judgement,
     ThresholdChoice,
     apply_gate,
     choose_threshold,
-    pick_threshold,
+    judge,
 )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Evaluation",
     "GateResult",
     "GateRow",
+    "Judgement",
     "LabelMetrics",
     "Mistake",
     "ThresholdChoice",
@@ -37,6 +39,6 @@ __all__ = [
     "choose_threshold",
     "confidence_curve",
     "evaluate_scores",
-    "pick_threshold",
+    "judge",
     "render_html",
 ]

@@ -120,7 +120,8 @@ def render_html(
         "".join(
             "<div>"
             + (
-                f'<img alt="{escape(m.image_id)}" src="{escape(thumbnails[m.image_id], quote=True)}">'
+                f'<img alt="{escape(m.image_id)}" '
+                f'src="{escape(thumbnails[m.image_id], quote=True)}">'
                 if m.image_id in thumbnails
                 else ""
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from edgeops.config.model import GateSpec, ThresholdRule
+from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
 from edgeops.evaluation.metrics import THRESHOLDS, Curve, Evaluation
 
 
@@ -99,10 +99,6 @@ def choose_threshold(evaluation: Evaluation, rule: ThresholdRule) -> ThresholdCh
     return ThresholdChoice(overall.threshold, overall.met, overall.note, per_label)
 
 
-def pick_threshold(evaluation: Evaluation, rule: ThresholdRule) -> float:
-    return choose_threshold(evaluation, rule).threshold
-
-
 def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> GateResult:
     """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars."""
     at = evaluation.overall.at(threshold)
@@ -115,3 +111,22 @@ def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> Gate
         if bar is not None:
             rows.append(GateRow(metric, float(value), float(bar), float(value) >= float(bar)))
     return GateResult(all(r.ok for r in rows), float(threshold), tuple(rows))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A version judged by a model's rules: the threshold its rule picks, the gate at it."""
+
+    choice: ThresholdChoice
+    gate: GateResult
+
+    @property
+    def threshold(self) -> float:
+        return self.choice.threshold
+
+
+def judge(evaluation: Evaluation, spec: ModelSpec) -> Judgement:
+    """How every backend blesses a version: pick the threshold by ``spec.threshold``, then
+    check ``spec.gate`` at it (blessed when ``gate.passed``)."""
+    choice = choose_threshold(evaluation, spec.threshold)
+    return Judgement(choice, apply_gate(evaluation, choice.threshold, spec.gate))

@@ -95,6 +95,6 @@ class LabelsFile:
         return buf.getvalue().encode()
 
     def write(self) -> None:
-        from edgeops.backends.local.store import atomic_write
+        from edgeops.files import atomic_write
 
         atomic_write(self.file, self.render())

@@ -25,7 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from edgeops.backends.layout import LABELS_TXT, version_folder
 from edgeops.backends.local.registry import Registry
+from edgeops.files import sha256_bytes
 
 # Formats the datasets accept (DESIGN.md: data rules), decoded and checked, never trusted by name.
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP", "ICO", "WEBP", "MPO"})
@@ -118,20 +120,10 @@ class LoadedModel:
             return r.scores(pixels)  # type: ignore[no-any-return]
 
 
-class _ReadOnlyRegistry(Registry):
-    """The backend's registry, opened read-only and shareable across the server's threads."""
-
-    def __init__(self, path: Path) -> None:  # noqa: D107 - no schema writes, unlike Registry
-        self.path = path
-        self.db = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
-        )
-
-
 def _model_file(root: Path, model: str, version: int, recorded: str) -> Path:
     """The version's file under the backend folder, wherever the repository was moved or copied
     since the path was recorded (the registry stores absolute paths)."""
-    here = root / "models" / model / f"v{version}" / Path(recorded).name
+    here = root.joinpath(*version_folder(model, version), Path(recorded).name)
     return here if here.exists() or not Path(recorded).exists() else Path(recorded)
 
 
@@ -157,15 +149,16 @@ def read_published(reg: Registry) -> dict[str, Published]:
             root, name, e["model"], int(e["version"]), e["file"], e["sha256"], e["threshold"]
         )
         out[name] = replace(stable, rollout=rollout)
-    for _address, (model, kind, version, _spec, state) in reg.publish_rows().items():
-        if kind != "online" or not state.get("name"):
+    for row in reg.publish_rows().values():
+        state = row.state
+        if row.kind != "online" or not state.get("name"):
             continue
         out[state["name"]] = Published(
             name=state["name"],
             source="online",
-            model=model,
-            version=int(version),
-            file=_model_file(root, model, int(version), state["file"]),
+            model=row.model,
+            version=row.version,
+            file=_model_file(root, row.model, row.version, state["file"]),
             sha256=state["sha256"],
             labels=tuple(state.get("labels", ())),
             threshold=float(state["threshold"] if state.get("threshold") is not None else 0.5),
@@ -183,7 +176,7 @@ def _entry_version(
     threshold: float | None,
 ) -> Published:
     file = _model_file(root, model, version, recorded)
-    labels_file = file.parent / "labels.txt"
+    labels_file = file.parent / LABELS_TXT
     labels = labels_file.read_text().split() if labels_file.exists() else []
     return Published(
         name=name,
@@ -205,7 +198,7 @@ class ModelCatalog:
         self.interpreters = max(1, interpreters)
         self.threads = max(1, threads)
         self._lock = threading.Lock()
-        self._reg: _ReadOnlyRegistry | None = None
+        self._reg: Registry | None = None
         self._data_version: int | None = None
         self._published: dict[str, Published] = {}
         self._loaded: dict[tuple[str, Arm], LoadedModel] = {}
@@ -220,7 +213,7 @@ class ModelCatalog:
             if self._reg is None:
                 if not self.registry_db.exists():
                     return
-                self._reg = _ReadOnlyRegistry(self.registry_db)
+                self._reg = Registry.read_only(self.registry_db)
             (version,) = self._reg.db.execute("PRAGMA data_version").fetchone()
             if version == self._data_version:
                 return
@@ -289,7 +282,7 @@ class ModelCatalog:
                 f"model '{p.name}' (v{p.version}): cannot read {p.file}: {e.strerror}; "
                 "run `edgeops apply` to publish it again"
             ) from None
-        if hashlib.sha256(data).hexdigest() != p.sha256:
+        if sha256_bytes(data) != p.sha256:
             raise ModelUnavailable(
                 f"model '{p.name}' (v{p.version}): {p.file} is not the published file "
                 "(its sha256 differs); run `edgeops apply` to publish it again"

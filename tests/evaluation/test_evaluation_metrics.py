@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from edgeops.config.model import GateSpec, ThresholdRule
+from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
 from edgeops.evaluation import (
     THRESHOLDS,
     Evaluation,
@@ -16,7 +17,7 @@ from edgeops.evaluation import (
     average_precision,
     choose_threshold,
     evaluate_scores,
-    pick_threshold,
+    judge,
 )
 
 LABELS = ("a", "b")
@@ -55,10 +56,18 @@ def test_curve_points(ev: Evaluation) -> None:
     a = ev.label_metrics("a")
     assert a.support == 2
     # label a: .9T .8F .4T .3F -> at 0.5: .9T .8F
-    assert a.curve.at(0.5) == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
-                               "false_positive_rate": 0.5}
-    assert a.curve.at(0.85) == {"precision": 1.0, "recall": 0.5,
-                                "f1": pytest.approx(2 / 3, abs=1e-6), "false_positive_rate": 0.0}
+    assert a.curve.at(0.5) == {
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "false_positive_rate": 0.5,
+    }
+    assert a.curve.at(0.85) == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3, abs=1e-6),
+        "false_positive_rate": 0.0,
+    }
 
 
 def test_average_precision_matches_sklearn_when_present() -> None:
@@ -67,34 +76,42 @@ def test_average_precision_matches_sklearn_when_present() -> None:
     s = rng.random(200).round(2)  # ties included
     y = rng.random(200) < 0.3
     assert average_precision(s, y) == pytest.approx(
-        sklearn_metrics.average_precision_score(y, s), abs=1e-9)
+        sklearn_metrics.average_precision_score(y, s), abs=1e-9
+    )
 
 
 def test_worst_mistakes_most_confident_first(ev: Evaluation) -> None:
     assert [(m.image_id, m.predicted, m.score) for m in ev.mistakes] == [
-        ("img3", "a", 0.8), ("img1", "b", 0.6)]
+        ("img3", "a", 0.8),
+        ("img1", "b", 0.6),
+    ]
     assert ev.mistakes[0].true_labels == ("b",)
 
 
-@pytest.mark.parametrize(("rule", "expected"), [
-    (ThresholdRule(value=0.42), 0.42),
-    (ThresholdRule(target_precision=0.99), 0.81),  # only .9T above 0.8
-    (ThresholdRule(target_recall=0.75), 0.40),  # needs .9 .7 .4
-    (ThresholdRule(max_f1=True), 0.11),  # F1 8/11 on (0.1, 0.2], lowest taken
-])
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (ThresholdRule(value=0.42), 0.42),
+        (ThresholdRule(target_precision=0.99), 0.81),  # only .9T above 0.8
+        (ThresholdRule(target_recall=0.75), 0.40),  # needs .9 .7 .4
+        (ThresholdRule(max_f1=True), 0.11),  # F1 8/11 on (0.1, 0.2], lowest taken
+    ],
+)
 def test_threshold_rules(ev: Evaluation, rule: ThresholdRule, expected: float) -> None:
-    assert pick_threshold(ev, rule) == pytest.approx(expected)
+    assert choose_threshold(ev, rule).threshold == pytest.approx(expected)
     assert choose_threshold(ev, rule).met
 
 
 def test_unreachable_precision_is_flagged_not_silent() -> None:
-    ev = evaluate_scores(np.array([[0.6, 0.4], [0.7, 0.3]]), [("b",), ("a",)], LABELS,
-                         multi_label=False)
+    ev = evaluate_scores(
+        np.array([[0.6, 0.4], [0.7, 0.3]]), [("b",), ("a",)], LABELS, multi_label=False
+    )
     # pairs: .7T .6F .4T .3F -> precision 1.0 from 0.61
     choice = choose_threshold(ev, ThresholdRule(target_precision=0.99))
     assert choice.met and choice.threshold == pytest.approx(0.61)
-    bad = evaluate_scores(np.array([[0.9, 0.1], [0.2, 0.8]]), [("b",), ("a",)], LABELS,
-                          multi_label=False)  # the top scores are always wrong
+    bad = evaluate_scores(
+        np.array([[0.9, 0.1], [0.2, 0.8]]), [("b",), ("a",)], LABELS, multi_label=False
+    )  # the top scores are always wrong
     choice = choose_threshold(bad, ThresholdRule(target_precision=0.9))
     assert not choice.met and "no threshold reaches precision 0.9" in choice.note
     assert bad.overall.at(choice.threshold)["recall"] > 0
@@ -104,11 +121,29 @@ def test_gate_rows(ev: Evaluation) -> None:
     gate = apply_gate(ev, 0.5, GateSpec(min_precision=0.6, min_recall=0.5, min_au_prc=0.7))
     assert not gate.passed
     assert [(r.metric, r.value, r.bar, r.ok) for r in gate.rows] == [
-        ("precision", 0.5, 0.6, False), ("recall", 0.5, 0.5, True),
-        ("au_prc", ev.au_prc, 0.7, True)]
+        ("precision", 0.5, 0.6, False),
+        ("recall", 0.5, 0.5, True),
+        ("au_prc", ev.au_prc, 0.7, True),
+    ]
     assert "precision 0.500 < 0.600" in gate.message()
     assert apply_gate(ev, 0.5, GateSpec()).passed
     assert apply_gate(ev, 0.85, GateSpec(min_precision=1.0)).passed
+
+
+def test_judge_checks_the_gate_at_the_threshold_the_rule_picks(ev: Evaluation) -> None:
+    spec = ModelSpec(
+        name="m",
+        dataset="d",
+        threshold=ThresholdRule(target_precision=0.99),
+        gate=GateSpec(min_precision=1.0),
+    )
+    j = judge(ev, spec)
+    assert j.threshold == pytest.approx(0.81) and j.choice.met  # only .9T above it
+    assert j.gate.passed and j.gate.threshold == j.threshold
+    missed = judge(ev, replace(spec, gate=GateSpec(min_precision=1.0, min_recall=0.5)))
+    assert missed.threshold == j.threshold
+    assert not missed.gate.passed
+    assert [r.metric for r in missed.gate.rows if not r.ok] == ["recall"]  # 1 of 4 at 0.81
 
 
 def test_multi_label_per_label_thresholds() -> None:
@@ -119,8 +154,14 @@ def test_multi_label_per_label_thresholds() -> None:
     choice = choose_threshold(ev, ThresholdRule(max_f1=True))
     # a: positives .9 .6, negatives .2 .3 -> perfect split above .3; b: all of .8 .7 .4 true
     assert choice.per_label == {"a": pytest.approx(0.31), "b": pytest.approx(0.11)}
-    expected = -np.mean([math.log(p) if t else math.log(1 - p) for p, t in zip(
-        [0.9, 0.8, 0.2, 0.7, 0.6, 0.1, 0.3, 0.4], [1, 1, 0, 1, 1, 0, 0, 1], strict=True)])
+    expected = -np.mean(
+        [
+            math.log(p) if t else math.log(1 - p)
+            for p, t in zip(
+                [0.9, 0.8, 0.2, 0.7, 0.6, 0.1, 0.3, 0.4], [1, 1, 0, 1, 1, 0, 0, 1], strict=True
+            )
+        ]
+    )
     assert ev.log_loss == pytest.approx(expected, abs=1e-6)
 
 

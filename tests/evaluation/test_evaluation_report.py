@@ -13,15 +13,20 @@ THUMB = "data:image/jpeg;base64,/9j/AAAA"
 
 
 def test_report_has_all_sections_and_no_external_resources() -> None:
-    ev = evaluate_scores(np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.8, 0.2]]),
-                         [("cat",), ("cat",), ("dog",), ("dog",)], ("cat", "dog"),
-                         multi_label=False, image_ids=["i0", "i1", "i2", "i3<x>"])
+    ev = evaluate_scores(
+        np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.8, 0.2]]),
+        [("cat",), ("cat",), ("dog",), ("dog",)],
+        ("cat", "dog"),
+        multi_label=False,
+        image_ids=["i0", "i1", "i2", "i3<x>"],
+    )
     gate = apply_gate(ev, 0.5, GateSpec(min_precision=0.9))
-    html = render_html(ev, title="model.pets v3", threshold=0.5, gate=gate,
-                       thumbnails={"i3<x>": THUMB})
+    html = render_html(
+        ev, title="model.pets v3", threshold=0.5, gate=gate, thumbnails={"i3<x>": THUMB}
+    )
     assert html.startswith("<!DOCTYPE html>")
     assert "<svg" in html and "<polyline" in html  # PR curve
-    assert 'type=range' in html and "addEventListener('input'" in html  # live slider
+    assert "type=range" in html and "addEventListener('input'" in html  # live slider
     assert "<h2>Per label</h2>" in html and "<td class=l>cat</td>" in html
     assert "Confusion matrix" in html
     assert f'src="{THUMB}"' in html and "i3&lt;x&gt;" in html  # thumbnail, escaped id

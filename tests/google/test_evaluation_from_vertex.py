@@ -14,7 +14,7 @@ from edgeops.backends.google.evaluation import (
 )
 from edgeops.config.model import GateSpec, ThresholdRule
 from edgeops.errors import EdgeopsError
-from edgeops.evaluation import THRESHOLDS, apply_gate, choose_threshold, pick_threshold
+from edgeops.evaluation import THRESHOLDS, apply_gate, choose_threshold
 
 
 def f32(x: float) -> float:
@@ -100,13 +100,13 @@ def test_threshold_rules_and_gate_on_an_off_grid_curve() -> None:
         labels=("cat", "dog"),
     )
     # target_precision 0.8: the lowest grid threshold reaching it is 0.50 (0.49 reads 0.70)
-    assert pick_threshold(ev, ThresholdRule(target_precision=0.8)) == 0.5
+    assert choose_threshold(ev, ThresholdRule(target_precision=0.8)).threshold == 0.5
     # target_recall 0.9: the highest grid threshold with recall >= 0.9 is 0.49
-    assert pick_threshold(ev, ThresholdRule(target_recall=0.9)) == 0.49
+    assert choose_threshold(ev, ThresholdRule(target_recall=0.9)).threshold == 0.49
     # max_f1: f1 is 0.571 (0.0..0.12), 0.788 (0.13..0.49), 0.703 (0.5..0.87), 0.182 above
-    assert pick_threshold(ev, ThresholdRule(max_f1=True)) == 0.13
+    assert choose_threshold(ev, ThresholdRule(max_f1=True)).threshold == 0.13
     # target_precision 0.99 is met only at 0.88 (precision 1.0, recall 0.1 > 0)
-    assert pick_threshold(ev, ThresholdRule(target_precision=0.99)) == 0.88
+    assert choose_threshold(ev, ThresholdRule(target_precision=0.99)).threshold == 0.88
     gate = GateSpec(min_precision=0.8, min_recall=0.6, min_au_prc=0.8)
     assert apply_gate(ev, 0.5, gate).passed
     missed = apply_gate(ev, 0.49, gate)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeops.backends import get_backend
 from edgeops.config.loader import load_config
 from edgeops.config.model import GateSpec, ThresholdRule
 from edgeops.errors import EdgeopsError
@@ -443,7 +444,8 @@ def test_explicit_defaults_plan_the_same_as_omitted_ones(repo: Path) -> None:
     states = []
     for name, text in (("implicit.yaml", IMPLICIT), ("explicit.yaml", EXPLICIT)):
         (repo / name).write_text(textwrap.dedent(text).lstrip())
-        states.append(resolve(load_config(repo / name), NullReporter()))
+        config = load_config(repo / name)
+        states.append(resolve(config, get_backend(config), NullReporter()))
     implicit, explicit = states
     plans = [build_plan(s, LiveState(backend="local")) for s in states]
     assert [c.to_dict() for c in plans[0].changes] == [c.to_dict() for c in plans[1].changes]

@@ -15,23 +15,26 @@ Layout under ``gs://<bucket>/<prefix>/``::
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
-from edgeops.backends.google import firebase, vertex
+from edgeops.addresses import Address, model_address, name_of, publish_address
+from edgeops.backends import bundle
+from edgeops.backends.base import TrainerFacts
+from edgeops.backends.google import TRAINER_VERSION, firebase, vertex
 from edgeops.backends.google import lock as bucket_lock
 from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
-from edgeops.backends.local.store import atomic_write
-from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget
+from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, labels_text, version_folder
+from edgeops.backends.records import target_fields, verdict
+from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget, ModelSpec
 from edgeops.errors import EdgeopsError
+from edgeops.files import sha256_bytes
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,
@@ -44,6 +47,11 @@ from edgeops.state import (
     LiveState,
     LiveVersion,
 )
+
+if TYPE_CHECKING:
+    from edgeops.backends.google.gcs_source import GcsRows
+    from edgeops.evaluation import Evaluation
+    from edgeops.plan.definition import Plan
 
 CONTENT_TYPES = {
     "jpg": "image/jpeg",
@@ -79,10 +87,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _name(address: str) -> str:
-    return address.split(".", 1)[1]
-
-
 class GoogleBackend:
     name = "google"
 
@@ -100,18 +104,34 @@ class GoogleBackend:
             self._state.check_exists()
         return self._state
 
-    def plan_warnings(self, plan: Any) -> list[str]:
+    def plan_warnings(self, plan: Plan) -> list[str]:
         """Plan-wide notes only this backend knows: Firebase ML's shutdown date (when the plan
         touches a firebase target) and, on every plan, bundle/gcs targets asking for float32."""
         touched = any(
-            c.kind == "publish" and c.address.rsplit(".", 1)[1] == "firebase" for c in plan.changes
+            c.kind == "publish" and Address.parse(c.address).target == "firebase"
+            for c in plan.changes
         )
         notes = [firebase.DEPRECATION] if touched else []
         for spec in self.config.publish:
             for kind, target in spec.targets:
                 if isinstance(target, BundleTarget | GcsTarget) and target.format == "float32":
-                    notes.append(FLOAT32_NOTE.format(address=f"publish.{spec.model}.{kind}"))
+                    notes.append(FLOAT32_NOTE.format(address=publish_address(spec.model, kind)))
         return notes
+
+    def trainer_facts(self, spec: ModelSpec, n_images: int) -> TrainerFacts:
+        # Vertex AI AutoML Edge: the budget bounds both the wall time and the cost
+        node_hours = spec.budget.node_hours
+        return TrainerFacts(
+            TRAINER_VERSION,
+            estimate_seconds=node_hours * 3600,
+            cost_ceiling=f"${node_hours * self.spec.price_per_node_hour:,.2f}",
+        )
+
+    def remote_rows(self) -> GcsRows:
+        """gs:// rows of csv sources are imported from where they are (gcs_source.py)."""
+        from edgeops.backends.google.gcs_source import GcsRows
+
+        return GcsRows(lambda: self.clients.storage)
 
     # --- read ------------------------------------------------------------------------------
 
@@ -149,14 +169,7 @@ class GoogleBackend:
 
     def _drift(self, kind: str, spec: dict[str, Any], state: dict[str, Any]) -> list[str]:
         if kind == "bundle":
-            out = []
-            for rel, want in sorted(state.get("files", {}).items()):
-                path = self.config.root / rel
-                if not path.exists():
-                    out.append(f"{rel} was deleted")
-                elif sha256_file(path) != want:
-                    out.append(f"{rel} was edited or replaced")
-            return out
+            return list(bundle.drift(self.config.root, state))
         if kind == "gcs":
             out = []
             for uri, (md5, _gen) in sorted(state.get("objects", {}).items()):
@@ -205,13 +218,13 @@ class GoogleBackend:
                     name = names[record.sha256]
                     st.upload(name, data, CONTENT_TYPES.get(name.rsplit(".", 1)[1], ""))
                     task.advance()
-        csv_name = st.path("datasets", _name(dataset.address), f"{dataset.fingerprint}.csv")
+        csv_name = st.path("datasets", name_of(dataset.address), f"{dataset.fingerprint}.csv")
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")  # quotes a URI that holds a comma
         for r in manifest.images:
             writer.writerow([vertex.ML_USE[r.split], uris[r.sha256], *r.labels])
         st.put_bytes(csv_name, out.getvalue().encode(), "text/csv")
-        rec = st.read_json("state", "datasets", f"{_name(dataset.address)}.json")
+        rec = st.read_json("state", "datasets", f"{name_of(dataset.address)}.json")
         existing = vertex.find_dataset(self.clients, dataset.address, dataset.fingerprint)
         with reporter.task(f"importing {dataset.address} into Vertex AI", None):
             vertex_name = vertex.create_and_import_dataset(
@@ -241,18 +254,18 @@ class GoogleBackend:
         )
 
     def forget_dataset(self, address: str) -> None:
-        self.state.delete("state", "datasets", f"{_name(address)}.json")
+        self.state.delete("state", "datasets", f"{name_of(address)}.json")
 
     # --- models ----------------------------------------------------------------------------
 
     def _model_record(self, address: str) -> Record:
-        return self.state.read_json("state", "models", f"{_name(address)}.json")
+        return self.state.read_json("state", "models", f"{name_of(address)}.json")
 
     def train_model(
         self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
     ) -> LiveVersion:
         st = self.state
-        ds = st.read_json("state", "datasets", f"{_name(dataset.address)}.json").data
+        ds = st.read_json("state", "datasets", f"{name_of(dataset.address)}.json").data
         if ds.get("fingerprint") != model.inputs.get("dataset") or not ds.get("vertex_dataset"):
             raise EdgeopsError(
                 f"{model.address}: {dataset.address} in the backend is not the data this plan "
@@ -351,9 +364,9 @@ class GoogleBackend:
             labels=labels,
             extra={"vertex_model": vertex_model, "pipeline": pipeline},
         )
-        vdir = ("models", _name(model.address), f"v{version}")
+        vdir = version_folder(name_of(model.address), version)
         st.put_bytes(
-            st.path(*vdir, "evaluation.json"),
+            st.path(*vdir, EVALUATION_JSON),
             json.dumps(evaluation.to_dict()).encode(),
             "application/json",
         )
@@ -365,37 +378,23 @@ class GoogleBackend:
         blob = st.get_bytes(tflite[0])
         dict_txt = [u for u in st.list_uris(folder) if u.endswith("dict.txt")]
         model_labels = st.get_bytes(dict_txt[0]).decode().split() if dict_txt else list(labels)
-        st.put_bytes(
-            st.path(*vdir, "labels.txt"), ("\n".join(model_labels) + "\n").encode(), "text/plain"
-        )
+        st.put_bytes(st.path(*vdir, LABELS_TXT), labels_text(model_labels), "text/plain")
         row = self._version_row(model, version, "ready", pipeline)
-        row.update(self._judge(model, evaluation))
+        row.update(verdict(model, evaluation))
         row["stop_reason"] = str(meta.get("successfulStopReason", ""))
         row["cost_node_hours"] = cost_milli / 1000
         row["metrics"]["cost_milli_node_hours"] = cost_milli
-        row["files"] = {"model.tflite": hashlib.sha256(blob).hexdigest()}
+        row["files"] = {"model.tflite": sha256_bytes(blob)}
         row["vertex_model"] = vertex_model
         row["tflite_uri"] = tflite[0]
         row["labels"] = model_labels
         return row
 
-    def _judge(self, model: DesiredModel, evaluation: Any) -> dict[str, Any]:
-        from edgeops.evaluation import apply_gate, pick_threshold
-
-        threshold = pick_threshold(evaluation, model.spec.threshold)
-        gate = apply_gate(evaluation, threshold, model.spec.gate)
-        return {
-            "eval_fingerprint": model.eval_fingerprint,
-            "blessed": bool(gate.passed),
-            "threshold": float(threshold),
-            "metrics": version_metrics(model, evaluation, threshold, gate),
-        }
-
-    def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
+    def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]:
         from edgeops.evaluation import Evaluation
 
         st = self.state
-        uri = st.uri("models", _name(address), f"v{version}", "evaluation.json")
+        uri = st.uri(*version_folder(name_of(address), version), EVALUATION_JSON)
         return Evaluation.from_dict(json.loads(st.get_bytes(uri))), {}
 
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
@@ -403,7 +402,7 @@ class GoogleBackend:
         rec = self._model_record(model.address)
         data = rec.data
         row = next(v for v in data["versions"] if v["version"] == version)
-        judged = self._judge(model, evaluation)
+        judged = verdict(model, evaluation)
         row.update({**judged, "metrics": {**row["metrics"], **judged["metrics"]}})
         self.state.write_json(rec, data)
         return _live_version(model.address, row)
@@ -414,12 +413,12 @@ class GoogleBackend:
         data["versions"] = [v for v in data["versions"] if v["version"] not in versions]
         self.state.write_json(rec, data)
         for v in versions:
-            prefix = self.state.uri("models", _name(address), f"v{v}") + "/"
+            prefix = self.state.uri(*version_folder(name_of(address), v)) + "/"
             for uri in self.state.list_uris(prefix):
                 self.state.delete_uri(uri)
 
     def forget_model(self, address: str) -> None:
-        self.state.delete("state", "models", f"{_name(address)}.json")
+        self.state.delete("state", "models", f"{name_of(address)}.json")
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -443,14 +442,9 @@ class GoogleBackend:
         candidate: LiveVersion | None = None,
     ) -> None:
         st = self.state
-        row = self._version_row_of(f"model.{target.model}", version.version)
+        row = self._version_row_of(model_address(target.model), version.version)
         tflite_uri, labels = row["tflite_uri"], row["labels"]
-        common = {
-            "version": version.version,
-            "threshold": version.threshold,
-            "eval_fingerprint": version.eval_fingerprint,
-            "protect": target.protect,  # unpublish is refused while true (plan protection)
-        }
+        fields = target_fields(target, version)
         t = target.target
         rec = st.read_json("state", "publish", f"{target.address}.json")
         old = rec.data.get("state", {})
@@ -460,43 +454,33 @@ class GoogleBackend:
             )
             if old.get("model_id") not in (None, written["model_id"]):
                 firebase.delete_model(self._firebase_app(), old)  # renamed display_name
-            state = {**common, **written}
+            state = {**fields, **written}
             if t.rollout is not None or old.get("rollout"):
                 state["rollout"] = self._remote_config_rollout(t, candidate)
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
-            model_uri, labels_uri, card_uri = (str(p) for p in bundle_paths_gs(t.path))
-            card = _card(target.model, version, t.format, labels, data)
+            model_uri, labels_uri, card_uri = bundle.companions(t.path)
             objects = {}
             for uri, blob, ctype in (
                 (model_uri, data, "application/octet-stream"),
-                (labels_uri, ("\n".join(labels) + "\n").encode(), "text/plain"),
-                (card_uri, card, "application/json"),  # last: it names the model's hash
-            ):
+                (labels_uri, labels_text(labels), "text/plain"),
+                (
+                    card_uri,
+                    _card(target.model, version, t.format, labels, data),
+                    "application/json",
+                ),
+            ):  # the card last: it names the model's hash
                 gen = st.write_uri(uri, blob, ctype)
                 stat = st.stat_uri(uri)
                 objects[uri] = [stat[0] if stat else "", gen]
             for uri, (_md5, gen) in old.get("objects", {}).items():
                 if uri not in objects:
                     st.delete_uri(uri, generation=int(gen))
-            state = {**common, "objects": objects, "sha256": hashlib.sha256(data).hexdigest()}
+            state = {**fields, "objects": objects, "sha256": sha256_bytes(data)}
         elif isinstance(t, BundleTarget):
             data = st.get_bytes(tflite_uri)
-            model_path, labels_path, card_path = bundle_paths(t.path)
-            labels_blob = ("\n".join(labels) + "\n").encode()
-            card_blob = _card(target.model, version, t.format, labels, data)
-            for rel in old.get("files", {}):
-                p = self.config.root / rel
-                if p not in (model_path, labels_path, card_path):
-                    p.unlink(missing_ok=True)
-            atomic_write(model_path, data)
-            atomic_write(labels_path, labels_blob)
-            atomic_write(card_path, card_blob)
-            files = {
-                str(p.relative_to(self.config.root)): hashlib.sha256(b).hexdigest()
-                for p, b in ((model_path, data), (labels_path, labels_blob), (card_path, card_blob))
-            }
-            state = {**common, "files": files}
+            card = _card(target.model, version, t.format, labels, data)
+            state = {**fields, **bundle.publish(self.config.root, t.path, data, labels, card, old)}
         else:
             raise EdgeopsError(
                 f"{target.address}: the google backend cannot publish to '{target.kind}'; "
@@ -555,32 +539,25 @@ class GoogleBackend:
             for uri, (_md5, gen) in state.get("objects", {}).items():
                 self.state.delete_uri(uri, generation=int(gen))  # never someone else's object
         elif kind == "bundle":
-            for rel, sha in state.get("files", {}).items():
-                p = self.config.root / rel
-                if p.exists() and sha256_file(p) == sha:
-                    p.unlink()
+            bundle.unpublish(self.config.root, state)
         self.state.delete("state", "publish", f"{address}.json")
 
 
-def bundle_paths_gs(uri: str) -> tuple[str, str, str]:
-    stem = uri[: -len(".tflite")] if uri.endswith(".tflite") else uri
-    return uri, f"{stem}.labels.txt", f"{stem}.json"
-
-
 def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: bytes) -> bytes:
-    card = {
-        "model": model,
-        "version": version.version,
-        "format": fmt,  # the target's setting; the file is always Vertex's tflite export
-        "vertex_export_format": "tflite",
-        "labels": labels,
-        "threshold": version.threshold,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size": len(data),
-        "trainer": "vertex-automl-edge",
-    }
-    return (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
+    """The card of a bundle or gcs target: ``format`` is the target's setting; the file is
+    always Vertex's tflite export."""
+    return bundle.card(
+        model,
+        version,
+        fmt,
+        labels,
+        data,
+        vertex_export_format="tflite",
+        trainer="vertex-automl-edge",
+    )
 
 
 def _live_version(address: str, row: dict[str, Any]) -> LiveVersion:
-    return LiveVersion(model=address, **{k: row[k] for k in VERSION_FIELDS})
+    """A version row of ``state/models/<name>.json``; ``model`` is the model's name, as on
+    every backend (the address would not match publish targets' and rollouts' model names)."""
+    return LiveVersion(model=name_of(address), **{k: row[k] for k in VERSION_FIELDS})

@@ -11,15 +11,13 @@ an apply polls it and is resumable, so a day-old lock is abandoned, not busy).
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from edgeops.backends import holder as holders
 from edgeops.backends.google.bucket import StateBucket
-from edgeops.backends.local.lock import _alive, describe
 from edgeops.errors import LockError
 
 TTL_HOURS = 24
@@ -31,7 +29,7 @@ def _now() -> datetime:
 
 def is_stale(holder: dict[str, Any], now: datetime | None = None) -> bool:
     now = now or _now()
-    if holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1))):
+    if holders.died_here(holder):
         return True
     try:
         started = datetime.fromisoformat(str(holder.get("started")))
@@ -47,19 +45,14 @@ def _read(state: StateBucket) -> tuple[dict[str, Any] | None, int]:
     try:
         return json.loads(blob.download_as_bytes()), int(blob.generation)
     except ValueError:
-        return {"host": "?", "pid": -1, "started": "?", "command": "?"}, int(blob.generation)
+        return dict(holders.UNREADABLE), int(blob.generation)
 
 
 @contextmanager
 def bucket_lock(state: StateBucket, command: str) -> Iterator[None]:
     from google.api_core import exceptions as gexc
 
-    me = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": _now().isoformat(timespec="seconds"),
-        "command": command,
-    }
+    me = holders.this_process(command)
     name = state.path("lock.json")
     body = json.dumps(me).encode()
     generation = 0
@@ -67,7 +60,8 @@ def bucket_lock(state: StateBucket, command: str) -> Iterator[None]:
         holder, current = _read(state)
         if holder is not None and not is_stale(holder):
             raise LockError(
-                f"gs://{state.name}/{name}: another apply holds the lock ({describe(holder)}).\n"
+                f"gs://{state.name}/{name}: another apply holds the lock "
+                f"({holders.describe(holder)}).\n"
                 "Wait for it to finish. If that process is gone for good, run `edgeops unlock`."
             )
         blob = state.bucket.blob(name)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edgeops.addresses import model_address
 from edgeops.config.model import Config, FirebaseTarget
 from edgeops.errors import EdgeopsError
 
@@ -184,4 +185,4 @@ def firebase_name_of(config: Config, model: str) -> str:
             for kind, target in spec.targets:
                 if kind == "firebase" and isinstance(target, FirebaseTarget):
                     return target.display_name
-    raise EdgeopsError(f"model.{model} has no firebase target to roll out; add one")
+    raise EdgeopsError(f"{model_address(model)} has no firebase target to roll out; add one")

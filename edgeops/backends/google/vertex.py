@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from edgeops.addresses import name_of
 from edgeops.backends.google.clients import Clients
 from edgeops.errors import EdgeopsError
 
@@ -148,7 +149,7 @@ def submit_training(
             f"{address}: budget {node_hours:g} node hours is outside AutoML Edge's 1 to 100"
         )
     labels = edgeops_labels(address, fingerprint)
-    name = address.split(".", 1)[1]
+    name = name_of(address)
     pipeline = aiplatform_v1.TrainingPipeline(
         display_name=f"edgeops {address} v{version}",
         training_task_definition=TRAINING_DEFINITION,

@@ -11,31 +11,44 @@ Layout under the backend path (default ``.edgeops/`` beside edgeops.yaml)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgeops.backends.common import bundle_paths, sha256_file, version_metrics
+from edgeops.addresses import model_address, name_of
+from edgeops.backends import bundle
+from edgeops.backends.base import TrainerFacts
+from edgeops.backends.layout import (
+    EVALUATION_JSON,
+    LABELS_TXT,
+    MODEL_CARD,
+    MODEL_FILES,
+    MODEL_INT8,
+    version_folder,
+)
 from edgeops.backends.local import lock as lockfile
 from edgeops.backends.local.registry import Registry
-from edgeops.backends.local.store import BlobStore, atomic_write
-from edgeops.config.model import BundleTarget, Config, OnlineTarget, RegistryTarget
+from edgeops.backends.local.store import BlobStore
+from edgeops.backends.records import target_fields, verdict, version_metrics
+from edgeops.config.model import BundleTarget, Config, ModelSpec, OnlineTarget, RegistryTarget
 from edgeops.errors import EdgeopsError
+from edgeops.files import atomic_write, sha256_file
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,
     DesiredModel,
     DesiredPublish,
-    LivePublish,
     LiveState,
     LiveVersion,
 )
 
-MODEL_FILES = {"int8": "model_int8.tflite", "float32": "model_float32.tflite"}
+if TYPE_CHECKING:
+    from edgeops.evaluation import Evaluation
+    from edgeops.plan.definition import Plan
 
 
 class LocalBackend:
@@ -60,7 +73,18 @@ class LocalBackend:
         return BlobStore(self.root / "store")
 
     def version_dir(self, address: str, version: int) -> Path:
-        return self.root / "models" / address.split(".", 1)[1] / f"v{version}"
+        """The folder of a version of the model at ``address`` (``model.NAME``)."""
+        return self.root.joinpath(*version_folder(name_of(address), version))
+
+    def registry_entries(self) -> dict[str, dict[str, Any]]:
+        """The local model registry's entries by display name (for `edgeops models`)."""
+        if not (self.root / "registry.sqlite").exists():
+            return {}
+        return self.registry.registry_entries()
+
+    def model_file(self, address: str, version: int) -> Path:
+        """The int8 .tflite of a version (for `edgeops models`; it may have been removed)."""
+        return self.version_dir(address, version) / MODEL_INT8
 
     # --- read ------------------------------------------------------------------------------
 
@@ -68,18 +92,11 @@ class LocalBackend:
         if not (self.root / "registry.sqlite").exists():
             return LiveState(backend=self.name)
         reg = self.registry
-        publish: dict[str, LivePublish] = {}
         entries = reg.registry_entries()
-        for address, (model, kind, version, spec, state) in reg.publish_rows().items():
-            publish[address] = LivePublish(
-                address=address,
-                model=model,
-                kind=kind,
-                version=version,
-                spec=spec,
-                state=state,
-                drift=tuple(self._drift(kind, spec, state, entries)),
-            )
+        publish = {
+            address: replace(p, drift=tuple(self._drift(p.kind, p.spec, p.state, entries)))
+            for address, p in reg.publish_rows().items()
+        }
         return LiveState(
             backend=self.name,
             datasets=reg.datasets(),
@@ -95,12 +112,7 @@ class LocalBackend:
         entries: dict[str, dict[str, Any]],
     ) -> Iterator[str]:
         if kind == "bundle":
-            for rel, want in sorted(state.get("files", {}).items()):
-                path = self.config.root / rel
-                if not path.exists():
-                    yield f"{rel} was deleted"
-                elif sha256_file(path) != want:
-                    yield f"{rel} was edited or replaced"
+            yield from bundle.drift(self.config.root, state)
         elif kind == "registry":
             entry = entries.get(spec.get("display_name", ""))
             if entry is None:
@@ -126,8 +138,16 @@ class LocalBackend:
                         else "registry rollout was removed"
                     )
 
-    def plan_warnings(self, plan: Any) -> list[str]:
+    def plan_warnings(self, plan: Plan) -> list[str]:
         return []
+
+    def trainer_facts(self, spec: ModelSpec, n_images: int) -> TrainerFacts:
+        from edgeops.backends.local.ml import TRAINER_VERSION, estimate_seconds
+
+        return TrainerFacts(TRAINER_VERSION, estimate_seconds(n_images, spec.optimize_for))
+
+    def remote_rows(self) -> None:
+        return None  # gs:// rows of csv sources stay an error here
 
     # --- lock ------------------------------------------------------------------------------
 
@@ -231,48 +251,42 @@ class LocalBackend:
         return v
 
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
-        from edgeops.backends.local.ml import trainer
-        from edgeops.evaluation import Evaluation
-
         reg = self.registry
-        out_dir = self.version_dir(model.address, version)
-        threshold, gate = trainer.re_evaluate(out_dir, model.spec)
-        evaluation = Evaluation.from_dict(json.loads((out_dir / "evaluation.json").read_text()))
+        evaluation = self._evaluation(model.address, version)
         old = reg.version(model.address, version)
         assert old is not None
-        metrics = {**old.metrics, **version_metrics(model, evaluation, threshold, gate)}
+        judged = verdict(model, evaluation)
         reg.update_evaluation(
-            model.address,
-            version,
-            eval_fingerprint=model.eval_fingerprint,
-            blessed=bool(gate.passed),
-            threshold=float(threshold),
-            metrics=metrics,
+            model.address, version, **{**judged, "metrics": {**old.metrics, **judged["metrics"]}}
         )
-        card = out_dir / "model_card.json"
+        card = self.version_dir(model.address, version) / MODEL_CARD
         if card.exists():
             data = json.loads(card.read_text())
-            data["threshold"] = float(threshold)
-            data["blessed"] = bool(gate.passed)
+            data["threshold"] = judged["threshold"]
+            data["blessed"] = judged["blessed"]
             atomic_write(card, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
         v = reg.version(model.address, version)
         assert v is not None
         return v
 
-    def evaluation_of(self, address: str, version: int) -> tuple[Any, dict[str, str]]:
-        """The stored evaluation of a version and thumbnails of its worst mistakes."""
-        from edgeops.backends.local.ml.card import thumbnail
+    def _evaluation(self, address: str, version: int) -> Evaluation:
         from edgeops.evaluation import Evaluation
 
         out_dir = self.version_dir(address, version)
         try:
-            data = json.loads((out_dir / "evaluation.json").read_text())
+            data = json.loads((out_dir / EVALUATION_JSON).read_text())
         except FileNotFoundError:
             raise EdgeopsError(
-                f"{address} v{version}: no evaluation.json in {out_dir}; "
+                f"{address} v{version}: no {EVALUATION_JSON} in {out_dir}; "
                 "the version folder was removed or damaged"
             ) from None
-        evaluation = Evaluation.from_dict(data)
+        return Evaluation.from_dict(data)
+
+    def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]:
+        """The stored evaluation of a version and thumbnails of its worst mistakes."""
+        from edgeops.backends.local.ml.card import thumbnail
+
+        evaluation = self._evaluation(address, version)
         thumbs = {}
         for m in evaluation.mistakes[:12]:
             path = self.store.path(m.image_id)
@@ -297,23 +311,16 @@ class LocalBackend:
         reporter: Reporter,
         candidate: LiveVersion | None = None,
     ) -> None:
-        address = f"model.{target.model}"
-        vdir = self.version_dir(address, version.version)
-        labels = (vdir / "labels.txt").read_text().splitlines()
+        vdir = self.version_dir(model_address(target.model), version.version)
+        labels = (vdir / LABELS_TXT).read_text().splitlines()
         old = self.registry.publish_rows().get(target.address)
-        # what every kind records: a change to any of these plans an update of the target
-        common: dict[str, Any] = {
-            "version": version.version,
-            "threshold": version.threshold,
-            "eval_fingerprint": version.eval_fingerprint,
-            "protect": target.protect,  # unpublish is refused while true (plan protection)
-        }
+        fields = target_fields(target, version)
         if isinstance(target.target, RegistryTarget):
             t = target.target
-            model_file = vdir / MODEL_FILES["int8"]
+            model_file = vdir / MODEL_INT8
             sha = sha256_file(model_file)
             state: dict[str, Any] = {
-                **common,
+                **fields,
                 "tags": list(t.tags),
                 "published": t.published,
                 "sha256": sha,
@@ -335,10 +342,7 @@ class LocalBackend:
                         f"{target.address}: rolling out {t.rollout.candidate} needs its version "
                         "(a bug: the applier passes it)"
                     )
-                cfile = (
-                    self.version_dir(f"model.{candidate.model}", candidate.version)
-                    / MODEL_FILES["int8"]
-                )
+                cfile = self.model_file(model_address(candidate.model), candidate.version)
                 rollout = {
                     "candidate": candidate.model,
                     "version": candidate.version,
@@ -364,46 +368,28 @@ class LocalBackend:
                 target.spec,
                 state,
                 registry_entry=entry,
-                replaces_entry=old[3].get("display_name") if old else None,
+                replaces_entry=old.spec.get("display_name") if old else None,
             )
         elif isinstance(target.target, BundleTarget):
             t2 = target.target
-            model_path, labels_path, card_path = bundle_paths(t2.path)
-            src = vdir / MODEL_FILES[t2.format]
-            data = src.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            labels_blob = ("\n".join(labels) + "\n").encode()
-            card = {
-                "model": target.model,
-                "version": version.version,
-                "format": t2.format,
-                "labels": labels,
-                "threshold": version.threshold,
-                "sha256": sha,
-                "size": len(data),
-            }
-            card_blob = (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
-            if old:  # a renamed bundle path: remove the files edgeops wrote before
-                for rel in old[4].get("files", {}):
-                    p = self.config.root / rel
-                    if p not in (model_path, labels_path, card_path):
-                        p.unlink(missing_ok=True)
-            atomic_write(model_path, data)
-            atomic_write(labels_path, labels_blob)
-            atomic_write(card_path, card_blob)  # last: it names the model's hash
-            files = {
-                str(p.relative_to(self.config.root)): hashlib.sha256(b).hexdigest()
-                for p, b in ((model_path, data), (labels_path, labels_blob), (card_path, card_blob))
-            }
-            state = {**common, "files": files}
+            data = (vdir / MODEL_FILES[t2.format]).read_bytes()
+            card = bundle.card(target.model, version, t2.format, labels, data)
+            written = bundle.publish(
+                self.config.root, t2.path, data, labels, card, old.state if old else {}
+            )
             self.registry.set_publish(
-                target.address, target.model, target.kind, version.version, target.spec, state
+                target.address,
+                target.model,
+                target.kind,
+                version.version,
+                target.spec,
+                {**fields, **written},
             )
         elif isinstance(target.target, OnlineTarget):
             t3 = target.target
             model_file = vdir / MODEL_FILES[t3.format]
             state = {
-                **common,
+                **fields,
                 "name": t3.name,
                 "file": str(model_file),
                 "sha256": sha256_file(model_file),
@@ -423,12 +409,8 @@ class LocalBackend:
         row = self.registry.publish_rows().get(address)
         if row is None:
             return
-        _model, kind, _version, spec, state = row
-        if kind == "bundle":
-            for rel, sha in state.get("files", {}).items():
-                p = self.config.root / rel
-                if p.exists() and sha256_file(p) == sha:  # never delete someone else's file
-                    p.unlink()
+        if row.kind == "bundle":
+            bundle.unpublish(self.config.root, row.state)
         self.registry.delete_publish(
-            address, spec.get("display_name") if kind == "registry" else None
+            address, row.spec.get("display_name") if row.kind == "registry" else None
         )

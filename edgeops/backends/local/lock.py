@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edgeops.backends import holder as holders
 from edgeops.errors import LockError
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_holder(path: Path) -> dict[str, Any] | None:
@@ -35,11 +24,7 @@ def read_holder(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (ValueError, OSError):
-        return {"host": "?", "pid": -1, "started": "?", "command": "?"}
-
-
-def _holder_is_dead(holder: dict[str, Any]) -> bool:
-    return holder.get("host") == socket.gethostname() and not _alive(int(holder.get("pid", -1)))
+        return dict(holders.UNREADABLE)
 
 
 def _take_over(path: Path, dead: dict[str, Any]) -> None:
@@ -61,22 +46,10 @@ def _take_over(path: Path, dead: dict[str, Any]) -> None:
         stale.unlink(missing_ok=True)
 
 
-def describe(holder: dict[str, Any]) -> str:
-    return (
-        f"host {holder.get('host')}, pid {holder.get('pid')}, "
-        f"started {holder.get('started')}, running `{holder.get('command')}`"
-    )
-
-
 @contextmanager
 def file_lock(path: Path, command: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command,
-    }
+    me = holders.this_process(command)
     for _ in range(3):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -84,11 +57,11 @@ def file_lock(path: Path, command: str) -> Iterator[None]:
             holder = read_holder(path)
             if holder is None:
                 continue  # released meanwhile; try again
-            if _holder_is_dead(holder):
+            if holders.died_here(holder):
                 _take_over(path, holder)
                 continue
             raise LockError(
-                f"{path}: another apply holds the lock ({describe(holder)}).\n"
+                f"{path}: another apply holds the lock ({holders.describe(holder)}).\n"
                 "Wait for it to finish. If that process is gone for good (on another host, say), "
                 "run `edgeops unlock`."
             ) from None
@@ -102,8 +75,7 @@ def file_lock(path: Path, command: str) -> Iterator[None]:
     try:
         yield
     finally:
-        holder = read_holder(path)
-        if holder and holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
+        if holders.is_this_process(read_holder(path)):
             path.unlink(missing_ok=True)
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edgeops.addresses import model_address, name_of
 from edgeops.state import ImageRow, LiveDataset, LiveModel, LivePublish, LiveVersion
 
 SCHEMA_VERSION = 1
@@ -84,6 +85,20 @@ ROLLOUT_COLUMNS = (
     ("candidate_threshold", "REAL"),
     ("rollout_percent", "REAL"),
 )
+_VERSION_COLUMNS = (
+    "address",
+    "version",
+    "fingerprint",
+    "eval_fingerprint",
+    "status",
+    "blessed",
+    "threshold",
+    "metrics",
+    "stop_reason",
+    "cost_node_hours",
+    "created_at",
+    "files",
+)
 _ENTRY_COLUMNS = (
     "display_name",
     "model",
@@ -103,9 +118,14 @@ def now() -> str:
 
 
 class Registry:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
+        """Open (creating or migrating) the registry at ``path``; ``db``: an open connection
+        to use as it is (see ``read_only``)."""
         self.path = path
+        if db is not None:
+            self.db = db
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -126,6 +146,16 @@ class Registry:
             for name, kind in ROLLOUT_COLUMNS:
                 if name not in have:
                     db.execute(f"ALTER TABLE registry_entries ADD COLUMN {name} {kind}")
+
+    @classmethod
+    def read_only(cls, path: Path) -> Registry:
+        """The registry opened read-only, shareable across threads (the prediction server's):
+        no schema writes and no migration, so a database an older edgeops made reads as it
+        is (``registry_entries`` copes with missing rollout columns)."""
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, check_same_thread=False
+        )
+        return cls(path, db)
 
     def close(self) -> None:
         self.db.close()
@@ -197,11 +227,11 @@ class Registry:
     def models(self) -> dict[str, LiveModel]:
         by: dict[str, list[LiveVersion]] = {}
         for row in self.db.execute(
-            "SELECT address, version, fingerprint, eval_fingerprint, status, blessed, threshold, "
-            "metrics, stop_reason, cost_node_hours, created_at, files FROM model_versions "
+            f"SELECT {', '.join(_VERSION_COLUMNS)} FROM model_versions "
             "WHERE managed = 1 ORDER BY address, version"
         ):
-            by.setdefault(row[0], []).append(_version(row))
+            v = _version(row)
+            by.setdefault(model_address(v.model), []).append(v)
         return {a: LiveModel(address=a, versions=tuple(vs)) for a, vs in by.items()}
 
     def begin_version(self, address: str, fingerprint: str, eval_fingerprint: str) -> int:
@@ -291,8 +321,7 @@ class Registry:
 
     def version(self, address: str, version: int) -> LiveVersion | None:
         row = self.db.execute(
-            "SELECT address, version, fingerprint, eval_fingerprint, status, blessed, threshold, "
-            "metrics, stop_reason, cost_node_hours, created_at, files FROM model_versions "
+            f"SELECT {', '.join(_VERSION_COLUMNS)} FROM model_versions "
             "WHERE address = ? AND version = ?",
             (address, version),
         ).fetchone()
@@ -311,9 +340,17 @@ class Registry:
 
     # --- publish -------------------------------------------------------------------------
 
-    def publish_rows(self) -> dict[str, tuple[str, str, int, dict[str, Any], dict[str, Any]]]:
+    def publish_rows(self) -> dict[str, LivePublish]:
+        """Every publish target as recorded (its drift is the backend's to add)."""
         return {
-            a: (model, kind, version, json.loads(spec), json.loads(state))
+            a: LivePublish(
+                address=a,
+                model=model,
+                kind=kind,
+                version=int(version),
+                spec=json.loads(spec),
+                state=json.loads(state),
+            )
             for a, model, kind, version, spec, state in self.db.execute(
                 "SELECT address, model, kind, version, spec, state FROM publish ORDER BY address"
             )
@@ -394,20 +431,19 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
 
 
 def _version(row: tuple[Any, ...]) -> LiveVersion:
+    """A model_versions row (``_VERSION_COLUMNS``) as the planner sees it."""
+    r = dict(zip(_VERSION_COLUMNS, row, strict=True))
     return LiveVersion(
-        model=row[0].split(".", 1)[1],
-        version=int(row[1]),
-        fingerprint=row[2],
-        eval_fingerprint=row[3],
-        status=row[4],
-        blessed=bool(row[5]),
-        threshold=row[6],
-        metrics=json.loads(row[7]),
-        stop_reason=row[8],
-        cost_node_hours=float(row[9]),
-        created_at=row[10],
-        files=json.loads(row[11]),
+        model=name_of(r["address"]),
+        version=int(r["version"]),
+        fingerprint=r["fingerprint"],
+        eval_fingerprint=r["eval_fingerprint"],
+        status=r["status"],
+        blessed=bool(r["blessed"]),
+        threshold=r["threshold"],
+        metrics=json.loads(r["metrics"]),
+        stop_reason=r["stop_reason"],
+        cost_node_hours=float(r["cost_node_hours"]),
+        created_at=r["created_at"],
+        files=json.loads(r["files"]),
     )
-
-
-__all__ = ["LivePublish", "Registry"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgeops.backends.local.registry import Registry
-from edgeops.state import ImageRow
+from edgeops.state import ImageRow, LivePublish
 
 ROWS = [
     ("a" * 64, ("cat",), "train", "data/cat/1.png"),
@@ -175,7 +175,14 @@ def test_publish_rows_and_registry_entries(reg: Registry) -> None:
         replaces_entry="pets",
     )
     assert reg.publish_rows() == {
-        "publish.pets.registry": ("pets", "registry", 2, {"display_name": "pets-2"}, {"v": 2})
+        "publish.pets.registry": LivePublish(
+            address="publish.pets.registry",
+            model="pets",
+            kind="registry",
+            version=2,
+            spec={"display_name": "pets-2"},
+            state={"v": 2},
+        )
     }
     entries = reg.registry_entries()
     assert list(entries) == ["pets-2"] and entries["pets-2"]["tags"] == ["prod"]

@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 from edgeops.backends.local.registry import ROLLOUT_COLUMNS, Registry
-from edgeops.serve.models import _ReadOnlyRegistry
 
 OLD_TABLE = """
 CREATE TABLE registry_entries (
@@ -37,7 +36,7 @@ def _columns(path: Path) -> set[str]:
 def test_an_old_database_is_read_before_and_after_migration(tmp_path: Path) -> None:
     path = tmp_path / "registry.sqlite"
     _old_database(path)
-    unmigrated = _ReadOnlyRegistry(path).registry_entries()["pets"]  # what `serve` may see
+    unmigrated = Registry.read_only(path).registry_entries()["pets"]  # what `serve` may see
     assert unmigrated["version"] == 1 and unmigrated["candidate_model"] is None
     assert unmigrated["rollout_percent"] is None
 

@@ -1,4 +1,4 @@
-"""The content-addressed store and atomic writes."""
+"""The content-addressed store."""
 
 from __future__ import annotations
 
@@ -7,24 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeops.backends.local.store import BlobStore, atomic_write
-
-
-def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    target = tmp_path / "sub" / "plan.json"
-    atomic_write(target, b"one")
-    atomic_write(target, b"two")
-    assert target.read_bytes() == b"two"
-    assert [p.name for p in target.parent.iterdir()] == ["plan.json"]
-
-
-def test_atomic_write_that_fails_keeps_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
-    target = tmp_path / "plan.json"
-    atomic_write(target, b"old")
-    with pytest.raises(TypeError):
-        atomic_write(target, "not bytes")  # type: ignore[arg-type]
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+from edgeops.backends.local.store import BlobStore
 
 
 def test_put_stores_by_hash_once(tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ Importing this module is cheap: the report renderer (numpy) and Pillow are impor
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgeops.backends.layout import EVALUATION_JSON, REPORT_HTML
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION
 
 if TYPE_CHECKING:
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from edgeops.backends.local.ml.head import HeadResult
     from edgeops.config.model import ModelSpec
 
-MODEL_CARD = "model_card.json"
-EVALUATION_JSON = "evaluation.json"
-REPORT_HTML = "report.html"
 THUMBNAILS = 12  # worst mistakes shown with a thumbnail in report.html
 
 
@@ -48,10 +45,6 @@ def thumbnail(path: Path) -> str:
 
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_evaluation(

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgeops.backends.layout import MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml.backbone import Backbone, load_rgb, to_input
-from edgeops.backends.local.ml.export import MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml.features import LiteRTRunner
 from edgeops.evaluation import (
     Evaluation,

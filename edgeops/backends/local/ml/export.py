@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeops.backends.layout import LABELS_TXT, MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml import tflite_io
 from edgeops.backends.local.ml.backbone import (
     NORM_MEAN,
@@ -40,9 +41,6 @@ from edgeops.backends.local.ml.quiet import captured
 if TYPE_CHECKING:
     from edgeops.progress import Reporter
 
-MODEL_FLOAT = "model_float32.tflite"
-MODEL_INT8 = "model_int8.tflite"
-LABELS_TXT = "labels.txt"
 REPRESENTATIVE_IMAGES = 64  # int8 calibration images from the train split
 
 INPUT_RANGE = (-NORM_MEAN / NORM_STD, (255.0 - NORM_MEAN) / NORM_STD)  # [-127/128, 1]

@@ -14,7 +14,6 @@ the validation images' plain view as feature rows, with their 0/1 label rows.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,20 +26,13 @@ import numpy as np
 
 from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize, to_input
 from edgeops.backends.local.ml.hparams import HParams
+from edgeops.files import sha256_file
 
 if TYPE_CHECKING:
     from edgeops.backends.local.ml.trainer import TrainingExample
     from edgeops.progress import Reporter
 
 ImageViews = tuple[Path, str, tuple[str, ...]]  # an image file, its sha256, the views to compute
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def view_names(augment: bool, seed: int, crops: int = HParams.crops) -> tuple[str, ...]:
@@ -201,8 +193,8 @@ def training_data(
 
     with reporter.task(f"converting {backbone.name} backbone", None):
         backbone_path = feature_backbone(backbone, cache_dir, work, trainer_version)
-    train_jobs = tuple((e.image_path, file_sha256(e.image_path), views) for e in train)
-    val_jobs = tuple((e.image_path, file_sha256(e.image_path), ("plain",)) for e in validation)
+    train_jobs = tuple((e.image_path, sha256_file(e.image_path), views) for e in train)
+    val_jobs = tuple((e.image_path, sha256_file(e.image_path), ("plain",)) for e in validation)
     jobs = train_jobs + val_jobs
     with reporter.task("computing backbone features", len(jobs)) as task:
         feats = extract_features(jobs, backbone, backbone_path, cache_dir, task.advance)

@@ -42,10 +42,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeops.addresses import model_address
-from edgeops.backends.local.ml.card import EVALUATION_JSON
+from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, MODEL_CARD, MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams
 from edgeops.config.model import ModelSpec
 from edgeops.errors import DatasetError
+from edgeops.files import sha256_file
 from edgeops.progress import Reporter
 
 if TYPE_CHECKING:
@@ -160,12 +161,7 @@ def train_and_export(
     from edgeops.backends.local.ml.calibrate import calibrate
     from edgeops.backends.local.ml.estimate import export_reserve_seconds
     from edgeops.backends.local.ml.evaluate import evaluate_on_test
-    from edgeops.backends.local.ml.export import (
-        LABELS_TXT,
-        MODEL_FLOAT,
-        MODEL_INT8,
-        export_models,
-    )
+    from edgeops.backends.local.ml.export import export_models
     from edgeops.backends.local.ml.features import training_data, view_names
     from edgeops.backends.local.ml.finetune import maybe_fine_tune
     from edgeops.backends.local.ml.head import train_head
@@ -291,10 +287,10 @@ def train_and_export(
             title=f"{address} v{version}",
             images={e.image_id or e.image_path.name: e.image_path for e in test},
         )
-        sha = {f: card.sha256_of(work / f) for f in (MODEL_INT8, MODEL_FLOAT, LABELS_TXT)}
+        sha = {f: sha256_file(work / f) for f in (MODEL_INT8, MODEL_FLOAT, LABELS_TXT)}
         cost = round((time.monotonic() - start) / 3600.0, 6)
         card.write_json(
-            work / card.MODEL_CARD,
+            work / MODEL_CARD,
             card.model_card(
                 spec=spec,
                 version=version,

@@ -154,14 +154,15 @@ def test_same_seed_same_head(trained, objects, cache_dir) -> None:
 
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
-    from edgeops.backends.local.ml.features import extract_features, file_sha256, view_names
+    from edgeops.backends.local.ml.features import extract_features, view_names
     from edgeops.backends.local.ml.head import train_head
     from edgeops.backends.local.ml.trainer import TRAINER_VERSION
+    from edgeops.files import sha256_file
 
     bb = backbone_for("latency")
     path = feature_backbone(bb, cache_dir, cache_dir, TRAINER_VERSION)  # cached by training
     train = [e for e in objects.examples if e.split == "train"]
-    jobs = [(e.image_path, file_sha256(e.image_path), view_names(True, 0)) for e in train]
+    jobs = [(e.image_path, sha256_file(e.image_path), view_names(True, 0)) for e in train]
     feats = extract_features(jobs, bb, path, cache_dir)  # all from the cache
     x = np.concatenate(feats)
     y = np.repeat(

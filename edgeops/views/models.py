@@ -5,34 +5,31 @@ Read-only; builds a plain dict (the ``--json`` form, versioned) and renders it a
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from edgeops.addresses import model_address
+from edgeops.backends.base import Backend, ModelRegistry
 from edgeops.errors import EdgeopsError
 from edgeops.state import LiveState, LiveVersion
+from edgeops.views.text import num, size, text_console
 
 FORMAT_VERSION = 1
 
 
-def collect(backend: Any) -> dict[str, Any]:
-    """The listing of a backend (the local one: its registry database and version folders)."""
-    from edgeops.backends.local.backend import MODEL_FILES, LocalBackend
-
-    if not isinstance(backend, LocalBackend):
+def collect(backend: Backend) -> dict[str, Any]:
+    """The listing of a backend with a model registry on this machine (the local one)."""
+    if not isinstance(backend, ModelRegistry):
         raise EdgeopsError(f"edgeops models lists the local backend, not {backend.name}")
     live = backend.read()
-    exists = (backend.root / "registry.sqlite").exists()
-    entries = backend.registry.registry_entries() if exists else {}
     files = {
-        (address, v.version): backend.version_dir(address, v.version) / MODEL_FILES["int8"]
+        (address, v.version): backend.model_file(address, v.version)
         for address, m in live.models.items()
         for v in m.versions
     }
-    return models_to_dict(live, entries, files)
+    return models_to_dict(live, backend.registry_entries(), files)
 
 
 def models_to_dict(
@@ -90,7 +87,7 @@ def _version_dict(
     v: LiveVersion, published: list[str], model_files: dict[tuple[str, int], Path]
 ) -> dict[str, Any]:
     summary = v.metrics.get("summary", {})
-    file = model_files.get((f"model.{v.model}", v.version))
+    file = model_files.get((model_address(v.model), v.version))
     exists = file is not None and file.exists()
     return {
         "version": v.version,
@@ -109,8 +106,7 @@ def _version_dict(
 
 
 def render_models(data: dict[str, Any], *, width: int = 120) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, highlight=False)
+    console, buf = text_console(width)
     if not data["models"] and not data["registry"]:
         console.print(f"No models yet on the {data['backend']} backend. Run `edgeops apply`.")
         return buf.getvalue()
@@ -127,9 +123,9 @@ def render_models(data: dict[str, Any], *, width: int = 120) -> str:
                 f"v{e['version']}",
                 ", ".join(e["tags"]) or "-",
                 "yes" if e["published"] else "no",
-                _num(e["threshold"]),
+                num(e["threshold"]),
                 e["sha256"][:12],
-                _size(e["size"]),
+                size(e["size"]),
             )
         console.print(t)
     for address, versions in data["models"].items():
@@ -144,23 +140,13 @@ def render_models(data: dict[str, Any], *, width: int = 120) -> str:
                 f"v{v['version']}",
                 v["status"],
                 "yes" if v["blessed"] else "no",
-                _num(v["threshold"]),
-                _num(v["precision"]),
-                _num(v["recall"]),
-                _num(v["au_prc"]),
+                num(v["threshold"]),
+                num(v["precision"]),
+                num(v["recall"]),
+                num(v["au_prc"]),
                 ", ".join(v["published"]) or "-",
                 (v["sha256"] or "-")[:12],
-                _size(v["size"]),
+                size(v["size"]),
             )
         console.print(t)
     return buf.getvalue()
-
-
-def _num(x: Any) -> str:
-    return "-" if x is None else f"{float(x):.3f}"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} KB"
