@@ -446,17 +446,14 @@ class GoogleBackend:
                 state["rollout"] = self._remote_config_rollout(t, candidate)
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
+            card = _card(target.model, version, t.format, labels, data)
             model_uri, labels_uri, card_uri = bundle.companions(t.path)
             objects = {}
             for uri, blob, ctype in (
                 (model_uri, data, "application/octet-stream"),
                 (labels_uri, labels_text(labels), "text/plain"),
-                (
-                    card_uri,
-                    _card(target.model, version, t.format, labels, data),
-                    "application/json",
-                ),
-            ):  # the card last: it names the model's hash
+                (card_uri, card, "application/json"),  # last: it names the model's hash
+            ):
                 gen = st.write_uri(uri, blob, ctype)
                 stat = st.stat_uri(uri)
                 objects[uri] = [stat[0] if stat else "", gen]
