@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from edgeops.state import DesiredModel, DesiredPublish, LiveVersion
 
 if TYPE_CHECKING:  # numpy: imported when a version is judged, not with the backend
     from edgeops.evaluation import Evaluation, GateResult
+
+# What a backend stores for each version of a model: every LiveVersion field but the model's
+# name, which the record it is stored under (a row's address, a per-model file) says.
+VERSION_FIELDS = tuple(f.name for f in fields(LiveVersion) if f.name != "model")
 
 
 def version_metrics(

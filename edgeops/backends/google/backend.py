@@ -31,7 +31,7 @@ from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
 from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, labels_text, version_folder
-from edgeops.backends.records import target_fields, verdict
+from edgeops.backends.records import VERSION_FIELDS, target_fields, verdict
 from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget, ModelSpec
 from edgeops.errors import EdgeopsError
 from edgeops.files import sha256_bytes
@@ -67,19 +67,6 @@ FLOAT32_NOTE = (
     "{address}: format float32 has no effect on the google backend: Vertex AI exports one "
     "TFLite model (export format tflite) and that file is published as it is; set format: "
     "int8 (the default) to say so"
-)
-VERSION_FIELDS = (
-    "version",
-    "fingerprint",
-    "eval_fingerprint",
-    "status",
-    "blessed",
-    "threshold",
-    "metrics",
-    "stop_reason",
-    "cost_node_hours",
-    "created_at",
-    "files",
 )
 
 
@@ -459,17 +446,14 @@ class GoogleBackend:
                 state["rollout"] = self._remote_config_rollout(t, candidate)
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
+            card = _card(target.model, version, t.format, labels, data)
             model_uri, labels_uri, card_uri = bundle.companions(t.path)
             objects = {}
             for uri, blob, ctype in (
                 (model_uri, data, "application/octet-stream"),
                 (labels_uri, labels_text(labels), "text/plain"),
-                (
-                    card_uri,
-                    _card(target.model, version, t.format, labels, data),
-                    "application/json",
-                ),
-            ):  # the card last: it names the model's hash
+                (card_uri, card, "application/json"),  # last: it names the model's hash
+            ):
                 gen = st.write_uri(uri, blob, ctype)
                 stat = st.stat_uri(uri)
                 objects[uri] = [stat[0] if stat else "", gen]

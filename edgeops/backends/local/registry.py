@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeops.addresses import model_address, name_of
+from edgeops.backends.records import VERSION_FIELDS
 from edgeops.state import ImageRow, LiveDataset, LiveModel, LivePublish, LiveVersion
 
 SCHEMA_VERSION = 1
@@ -85,20 +86,7 @@ ROLLOUT_COLUMNS = (
     ("candidate_threshold", "REAL"),
     ("rollout_percent", "REAL"),
 )
-_VERSION_COLUMNS = (
-    "address",
-    "version",
-    "fingerprint",
-    "eval_fingerprint",
-    "status",
-    "blessed",
-    "threshold",
-    "metrics",
-    "stop_reason",
-    "cost_node_hours",
-    "created_at",
-    "files",
-)
+_VERSION_COLUMNS = ("address", *VERSION_FIELDS)  # model_versions, as read into a LiveVersion
 _ENTRY_COLUMNS = (
     "display_name",
     "model",
