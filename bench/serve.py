@@ -128,7 +128,7 @@ def trained_example(work: Path) -> Path:
 def bare(model_file: Path, iterations: int) -> dict[str, float]:
     import numpy as np
 
-    from edgeops.backends.local.ml.features import LiteRTRunner
+    from edgeops.runtime.litert import LiteRTRunner
     from edgeops.serve.models import decode_image
 
     runner = LiteRTRunner(model_file.read_bytes(), num_threads=1)

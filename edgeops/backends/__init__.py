@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from edgeops.backends.base import Backend
@@ -35,3 +36,11 @@ def local_training_estimate(n_images: int, optimize_for: str) -> float:
     from edgeops.backends.local.ml import estimate_seconds
 
     return estimate_seconds(n_images, optimize_for)
+
+
+def read_only_registry(path: Path) -> Any:
+    """The local backend's registry at ``path`` opened read-only and shareable across threads
+    (``edgeops serve`` reads what apply published, and never writes)."""
+    from edgeops.backends.local.registry import Registry
+
+    return Registry.read_only(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from edgeops.addresses import Address
+from edgeops.addresses import Address, model_address
 from edgeops.plan.datasets import plan_dataset
 from edgeops.plan.definition import Action, Change, Plan, ReasonCode
 from edgeops.plan.models import plan_model
@@ -46,6 +46,8 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
     for p in desired.publish:
         if p.pinned_version is not None:
             pins.setdefault(p.model, set()).add(p.pinned_version)
+    for model, versions in _stuck_rollouts(desired, live).items():
+        pins.setdefault(model, set()).update(versions)
     for m in desired.models:
         model_changes, version = plan_model(
             m,
@@ -116,6 +118,27 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
         serials=serials,
         removes_every_target=bool(live.publish) and len(removed) == len(live.publish),
     )
+
+
+def _stuck_rollouts(desired: DesiredState, live: LiveState) -> dict[str, set[int]]:
+    """Rollout candidate versions that stay served after this apply: those of live targets whose
+    own model's current version missed its gate (such a target is left as it is), by candidate
+    model name. Retention keeps them, as it keeps pinned versions."""
+    models = {m.spec.name: m for m in desired.models}
+    out: dict[str, set[int]] = {}
+    for p in live.publish.values():
+        rollout = p.state.get("rollout") or {}
+        m, lm = models.get(p.model), live.models.get(model_address(p.model))
+        if not isinstance(rollout.get("version"), int) or m is None or lm is None:
+            continue
+        current = lm.by_fingerprint(m.fingerprint)
+        if (
+            current is not None
+            and not current.blessed
+            and current.eval_fingerprint == (m.eval_fingerprint)
+        ):
+            out.setdefault(rollout["candidate"], set()).add(rollout["version"])
+    return out
 
 
 def live_drift(live: LiveState) -> tuple[tuple[str, str], ...]:

@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from edgeops.backends import read_only_registry
 from edgeops.backends.layout import LABELS_TXT, version_folder
-from edgeops.backends.local.registry import Registry
 from edgeops.files import sha256_bytes
 
 # Formats the datasets accept (DESIGN.md: data rules), decoded and checked, never trusted by name.
@@ -127,7 +127,7 @@ def _model_file(root: Path, model: str, version: int, recorded: str) -> Path:
     return here if here.exists() or not Path(recorded).exists() else Path(recorded)
 
 
-def read_published(reg: Registry) -> dict[str, Published]:
+def read_published(reg: Any) -> dict[str, Published]:
     root = reg.path.parent
     out: dict[str, Published] = {}
     for name, e in reg.registry_entries().items():
@@ -198,7 +198,7 @@ class ModelCatalog:
         self.interpreters = max(1, interpreters)
         self.threads = max(1, threads)
         self._lock = threading.Lock()
-        self._reg: Registry | None = None
+        self._reg: Any = None  # the local registry, read-only
         self._data_version: int | None = None
         self._published: dict[str, Published] = {}
         self._loaded: dict[tuple[str, Arm], LoadedModel] = {}
@@ -213,7 +213,7 @@ class ModelCatalog:
             if self._reg is None:
                 if not self.registry_db.exists():
                     return
-                self._reg = Registry.read_only(self.registry_db)
+                self._reg = read_only_registry(self.registry_db)
             (version,) = self._reg.db.execute("PRAGMA data_version").fetchone()
             if version == self._data_version:
                 return
@@ -273,7 +273,7 @@ class ModelCatalog:
             return loaded
 
     def _load(self, p: Published) -> LoadedModel:
-        from edgeops.backends.local.ml.features import LiteRTRunner
+        from edgeops.runtime.litert import LiteRTRunner
 
         try:
             data = p.file.read_bytes()
@@ -305,7 +305,7 @@ def decode_image(data: bytes, size: tuple[int, int]) -> np.ndarray:
     """Image bytes -> uint8 HxWx3 pixels at ``size`` (whole image resized, as in training)."""
     from PIL import Image
 
-    from edgeops.backends.local.ml.backbone import load_rgb, to_input
+    from edgeops.runtime.images import load_rgb, to_input
 
     try:
         with Image.open(io.BytesIO(data)) as im:

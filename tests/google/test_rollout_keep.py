@@ -5,6 +5,7 @@ deleted by ``keep:``."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+import json
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,10 @@ def test_a_rollout_candidates_version_survives_keep(
     assert rollout() == ("objects2", 1)
     assert versions() == [1, 2]
     assert state.list_uris(state.uri("models", "objects2", "v1") + "/")  # its files too
+
+    # the next plan knows the rollout stays (objects' v2 still misses its gate): it plans no
+    # delete of objects2 v1 again
+    code = cli.main(["plan", "-f", str(tmp_path / "edgeops.yaml"), "--format", "json"])
+    planned = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert not [c for c in planned["changes"] if c["action"] == "delete"], planned["changes"]

@@ -114,7 +114,7 @@ def test_predict_base64_top_label_is_the_photos_label(server: Server) -> None:
 
 def test_predict_matches_the_bare_interpreter(server: Server) -> None:
     """The served scores are the published file's, with the training preprocessing."""
-    from edgeops.backends.local.ml.features import LiteRTRunner
+    from edgeops.runtime.litert import LiteRTRunner
     from edgeops.serve.models import decode_image
 
     model = server.call("GET", f"/v1/models/{ONLINE}/download").body

@@ -19,9 +19,6 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-NORM_MEAN = 127.0
-NORM_STD = 128.0
-
 
 @dataclass(frozen=True)
 class Backbone:
@@ -107,24 +104,3 @@ def make_classifier_module(
             return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 
     return Classifier().eval()
-
-
-def load_rgb(path: Path) -> Any:
-    """Decodes an image (first frame for GIF/ICO/WebP animations) as an RGB Pillow image."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        im.seek(0)
-        upright = ImageOps.exif_transpose(im)
-        return upright.convert("RGB")
-
-
-def to_input(image: Any, size: int) -> np.ndarray:
-    """Whole image resized (bilinear, aspect not kept, as MediaPipe does) -> uint8 HxWx3."""
-    from PIL import Image
-
-    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
-
-
-def normalize(pixels: np.ndarray) -> np.ndarray:
-    return (pixels.astype(np.float32) - NORM_MEAN) / NORM_STD

@@ -34,7 +34,7 @@ THUMBNAILS = 12  # worst mistakes shown with a thumbnail in report.html
 
 def thumbnail(path: Path) -> str:
     """A small JPEG data URI of an image (for reports: the worst mistakes)."""
-    from edgeops.backends.local.ml.backbone import load_rgb
+    from edgeops.runtime.images import load_rgb
 
     image = load_rgb(path)
     image.thumbnail((96, 96))

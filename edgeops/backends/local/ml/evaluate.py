@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgeops.backends.layout import MODEL_FLOAT, MODEL_INT8
-from edgeops.backends.local.ml.backbone import Backbone, load_rgb, to_input
-from edgeops.backends.local.ml.features import LiteRTRunner
+from edgeops.backends.local.ml.backbone import Backbone
 from edgeops.evaluation import (
     Evaluation,
     GateResult,
     ThresholdChoice,
-    apply_gate,
-    choose_threshold,
     evaluate_scores,
+    judge,
 )
+from edgeops.runtime.images import load_rgb, to_input
+from edgeops.runtime.litert import LiteRTRunner
 
 if TYPE_CHECKING:
     from edgeops.backends.local.ml.trainer import TrainingExample
@@ -74,6 +74,5 @@ def evaluate_on_test(
             "int8_float_top1_agreement": agreement,
         },
     )
-    choice = choose_threshold(evaluation, spec.threshold)
-    gate = apply_gate(evaluation, choice.threshold, spec.gate)
-    return Evaluated(evaluation, choice, gate, agreement)
+    judged = judge(evaluation, spec)
+    return Evaluated(evaluation, judged.choice, judged.gate, agreement)

@@ -26,17 +26,13 @@ import numpy as np
 from edgeops.backends.layout import LABELS_TXT, MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml import tflite_io
 from edgeops.backends.local.ml.backbone import (
-    NORM_MEAN,
-    NORM_STD,
     Backbone,
-    load_rgb,
     load_torch_backbone,
     make_classifier_module,
     make_feature_module,
-    normalize,
-    to_input,
 )
-from edgeops.backends.local.ml.quiet import captured
+from edgeops.runtime.images import NORM_MEAN, NORM_STD, load_rgb, normalize, to_input
+from edgeops.runtime.quiet import captured
 
 if TYPE_CHECKING:
     from edgeops.progress import Reporter

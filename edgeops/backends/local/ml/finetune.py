@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeops.backends.local.ml.backbone import Backbone, load_rgb, normalize
+from edgeops.backends.local.ml.backbone import Backbone
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams, fine_tuned_families
+from edgeops.runtime.images import load_rgb, normalize
 
 if TYPE_CHECKING:
     from edgeops.backends.local.ml.features import ImageViews, TrainingData
@@ -120,7 +121,8 @@ def lower_activations(
     advance: Callable[[int], None] = lambda n: None,
 ) -> list[np.ndarray]:
     """For each (path, sha256, views): an array (len(views), C, H, W) of lower activations."""
-    from edgeops.backends.local.ml.features import LiteRTRunner, render_view
+    from edgeops.backends.local.ml.features import render_view
+    from edgeops.runtime.litert import LiteRTRunner
 
     runner = LiteRTRunner(lower_tflite)
     out = []

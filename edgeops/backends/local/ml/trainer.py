@@ -82,11 +82,10 @@ class TrainOutcome:
 
 def re_evaluate(out_dir: Path, spec: ModelSpec) -> tuple[float, GateResult]:
     """Threshold and gate for a new rule/gate on a trained version, from its evaluation.json."""
-    from edgeops.evaluation import Evaluation, apply_gate, choose_threshold
+    from edgeops.evaluation import Evaluation, judge
 
-    evaluation = Evaluation.from_dict(json.loads((out_dir / EVALUATION_JSON).read_text()))
-    threshold = choose_threshold(evaluation, spec.threshold).threshold
-    return threshold, apply_gate(evaluation, threshold, spec.gate)
+    judged = judge(Evaluation.from_dict(json.loads((out_dir / EVALUATION_JSON).read_text())), spec)
+    return judged.threshold, judged.gate
 
 
 def _check(examples: Sequence[TrainingExample], labels: Sequence[str], multi_label: bool) -> None:

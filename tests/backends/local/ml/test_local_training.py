@@ -106,8 +106,8 @@ MEDIAPIPE_SCRIPT = textwrap.dedent("""
 
 def test_mediapipe_image_classifier_agrees_with_litert(trained, objects) -> None:
     pytest.importorskip("mediapipe")
-    from edgeops.backends.local.ml.backbone import load_rgb, to_input
-    from edgeops.backends.local.ml.features import LiteRTRunner
+    from edgeops.runtime.images import load_rgb, to_input
+    from edgeops.runtime.litert import LiteRTRunner
 
     test = [e for e in objects.examples if e.split == "test"]
     model = trained.out_dir / "model_int8.tflite"
