@@ -134,6 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("unlock", help="remove the apply lock (when its holder is gone)")
     _add_file(p)
 
+    p = sub.add_parser(
+        "migrate-state",
+        help="copy the local backend's state from where it was to where edgeops.yaml now puts it",
+    )
+    _add_file(p)
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="LOCATION",
+        help="where the state is now: a folder (relative to edgeops.yaml), s3://… or gs://…",
+    )
+    p.add_argument("--endpoint-url", help="the S3-compatible endpoint of an s3:// --from")
+    p.add_argument("--force", action="store_true", help="replace state already at the destination")
+
     p = sub.add_parser("models", help="list registry entries and model versions with metrics")
     _add_file(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -179,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USER_ERROR
     from edgeops import commands
 
-    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.command}")
+    handler: Callable[[argparse.Namespace], int] = getattr(
+        commands, f"cmd_{args.command.replace('-', '_')}"
+    )
     return run(handler, args)
 
 

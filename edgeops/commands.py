@@ -205,6 +205,25 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_migrate_state(args: argparse.Namespace) -> int:
+    from edgeops.backends import migrate_local_state
+
+    config = workflow.load_config(workflow.config_file(args.file))
+    done = migrate_local_state(
+        config,
+        args.source,
+        endpoint_url=args.endpoint_url,
+        force=args.force,
+        reporter=ui.ConsoleReporter(),
+    )
+    ui.print_out(
+        f"Copied the state from {done.source} to {done.destination}: {done.images} images and "
+        f"{done.versions} model versions. `edgeops plan` now reads it there; the old copy is "
+        "untouched (delete it once you are done).\n"
+    )
+    return EXIT_OK
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from edgeops.review.server import serve
 
@@ -234,6 +253,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from edgeops.backends.base import ModelRegistry
     from edgeops.serve.app import serve, settings_for
 
     settings = settings_for(
@@ -244,6 +264,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_mb=args.max_body_mb,
         interpreters=args.interpreters,
     )
+    backend = _session(args, resolve=False).backend
+    if isinstance(backend, ModelRegistry):
+        backend.prepare_serving()
     ui.note(
         f"Serving published models on http://{args.host}:{args.port}/v1/models"
         + (" (bearer token required)" if settings.token else "")

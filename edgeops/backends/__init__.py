@@ -44,3 +44,29 @@ def read_only_registry(path: Path) -> Any:
     from edgeops.backends.local.registry import Registry
 
     return Registry.read_only(path)
+
+
+def migrate_local_state(
+    config: Config, source: str, *, endpoint_url: str | None, force: bool, reporter: Any
+) -> Any:
+    """``edgeops migrate-state``: copy the local backend's state from ``source`` (a folder,
+    relative to the config's folder, or s3:// / gs://) to where the config now keeps it."""
+    from edgeops.backends.local.migrate import migrate_state
+    from edgeops.config.model import LocalBackendSpec
+    from edgeops.errors import EdgeopsError
+    from edgeops.machine import working_copy
+
+    dst = config.backend.local
+    if dst is None:
+        raise EdgeopsError(
+            f"{config.path}: migrate-state moves the local backend's state; this config uses "
+            f"the {config.backend.kind} backend"
+        )
+    if source.startswith(("s3://", "gs://")):
+        url = source.rstrip("/")
+        src = LocalBackendSpec(
+            path=working_copy(url, endpoint_url), url=url, endpoint_url=endpoint_url
+        )
+    else:
+        src = LocalBackendSpec(path=(config.root / source).resolve())
+    return migrate_state(src, dst, force=force, reporter=reporter)

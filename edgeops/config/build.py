@@ -25,6 +25,7 @@ from edgeops.config.model import (
     GcsTarget,
     GoogleBackendSpec,
     LocalBackendSpec,
+    LockSpec,
     ModelSpec,
     OnlineTarget,
     PublishSpec,
@@ -36,6 +37,7 @@ from edgeops.config.model import (
     ThresholdRule,
     TrainingOptions,
 )
+from edgeops.machine import working_copy
 
 TARGET_ORDER = ("registry", "bundle", "firebase", "online", "gcs")
 
@@ -86,9 +88,20 @@ def _backend(spec: dict[str, Any] | None, root: Path) -> BackendSpec:
             google=GoogleBackendSpec(project=g["project"], bucket=g["bucket"], **options),
         )
     local = (spec or {}).get("local", {})
-    return BackendSpec(
-        kind="local", local=LocalBackendSpec(path=_abs(root, local.get("path", ".edgeops")))
-    )
+    path = str(local.get("path", ".edgeops"))
+    lock = LockSpec(**_floats(local.get("lock", {}), "heartbeat_seconds", "stale_after_seconds"))
+    if path.startswith(("s3://", "gs://")):
+        url = path.rstrip("/")
+        return BackendSpec(
+            kind="local",
+            local=LocalBackendSpec(
+                path=working_copy(url, local.get("endpoint_url")),
+                url=url,
+                endpoint_url=local.get("endpoint_url"),
+                lock=lock,
+            ),
+        )
+    return BackendSpec(kind="local", local=LocalBackendSpec(path=_abs(root, path), lock=lock))
 
 
 _SOURCE_KINDS: tuple[Literal["zip", "folder", "csv", "images"], ...] = (

@@ -49,6 +49,7 @@ def did_you_mean(word: str, candidates: list[str]) -> str:
 def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Problem]:
     """Every cross-field problem in a schema-valid document; ``root`` is the config's folder."""
     problems: list[Problem] = []
+    problems += _check_backend(doc)
     problems += _check_datasets(doc)
     problems += _check_model_refs(doc)
     problems += _check_publish(doc, root, line_of)
@@ -57,6 +58,25 @@ def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Pr
 
 def backend_kind(doc: Mapping[str, Any]) -> str:
     return "google" if "google" in doc.get("backend", {}) else "local"
+
+
+def _check_backend(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    local = doc.get("backend", {}).get("local") or {}
+    path = str(local.get("path", ".edgeops"))
+    if "endpoint_url" in local and not path.startswith("s3://"):
+        yield Problem(
+            ("backend", "local", "endpoint_url"),
+            f"an endpoint_url is for state in an S3-compatible store, but path is '{path}'; "
+            "set path: s3://BUCKET/PREFIX or remove endpoint_url",
+        )
+    lock = local.get("lock") or {}
+    beat, stale = lock.get("heartbeat_seconds", 30), lock.get("stale_after_seconds", 600)
+    if stale < 2 * beat:
+        yield Problem(
+            ("backend", "local", "lock", "stale_after_seconds"),
+            f"{stale:g} s is less than two heartbeats ({beat:g} s each): a live apply could "
+            f"lose its lock; make it at least {2 * beat:g}",
+        )
 
 
 def _check_datasets(doc: Mapping[str, Any]) -> Iterator[Problem]:

@@ -16,8 +16,28 @@ SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
+class LockSpec:
+    heartbeat_seconds: float = 30.0
+    stale_after_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
 class LocalBackendSpec:
-    path: Path  # absolute, resolved against the config file's folder
+    # The folder edgeops works in: the state folder itself, or for state in a bucket this
+    # machine's working copy of it (under the machine cache). Absolute.
+    path: Path
+    url: str = ""  # s3://bucket/prefix or gs://bucket/prefix when the state lives in a bucket
+    endpoint_url: str | None = None  # an S3-compatible store's endpoint
+    lock: LockSpec = LockSpec()
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.url)
+
+    @property
+    def location(self) -> str:
+        """Where the state lives, for messages: the bucket URL or the folder."""
+        return self.url or str(self.path)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,15 @@ import yaml
 from edgeops.cli import build_parser
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "examples" / "ci" / "github"
+HOSTED = WORKFLOWS.parent / "github-hosted"  # state in a bucket, GitHub-hosted runners
+TEMPLATES = [f"{folder}/{name}" for folder in ("github", "github-hosted") for name in
+             ("plan.yml", "apply.yml")]  # fmt: skip
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    data: dict[str, Any] = yaml.safe_load(
+        (WORKFLOWS.parent / name).read_text() if "/" in name else (WORKFLOWS / name).read_text()
+    )
     if True in data:  # YAML 1.1 reads the key `on` as a boolean
         data["on"] = data.pop(True)
     return data
@@ -80,7 +85,7 @@ def test_apply_runs_on_push_to_main_one_at_a_time() -> None:
     assert "pull-requests" not in wf["permissions"]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml"])
+@pytest.mark.parametrize("name", TEMPLATES)
 def test_every_edgeops_command_parses(name: str) -> None:
     commands = edgeops_commands(load(name))
     assert commands
@@ -88,8 +93,26 @@ def test_every_edgeops_command_parses(name: str) -> None:
         build_parser().parse_args(words[1:])  # argparse exits (fails the test) on a bad flag
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml"])
+@pytest.mark.parametrize("name", TEMPLATES)
 def test_run_scripts_are_valid_bash(name: str) -> None:
     for step in steps(load(name)):
         if "run" in step:
             subprocess.run(["bash", "-n", "-c", step["run"]], check=True)
+
+
+def test_hosted_templates_run_anywhere_with_oidc_and_a_machine_cache() -> None:
+    plan, apply = load("github-hosted/plan.yml"), load("github-hosted/apply.yml")
+    for wf in (plan, apply):
+        (job,) = wf["jobs"].values()
+        assert job["runs-on"] == "ubuntu-latest"
+        assert wf["permissions"]["id-token"] == "write"
+        uses = [s.get("uses", "") for s in steps(wf)]
+        assert any(u.startswith("aws-actions/configure-aws-credentials") for u in uses)
+    assert apply["concurrency"] == {"group": "edgeops-apply", "cancel-in-progress": False}
+    cache = next(s for s in steps(apply) if s.get("uses", "").startswith("actions/cache"))
+    (job,) = apply["jobs"].values()
+    assert cache["with"]["path"] == job["env"]["EDGEOPS_CACHE_DIR"]
+    assert edgeops_commands(apply)[-1] == ["edgeops", "apply", "--auto-approve"]
+    assert ["edgeops", "plan", "--out", "plan.json", "--detailed-exitcode"] in edgeops_commands(
+        plan
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from edgeops.config.loader import load_config
 from edgeops.config.model import BundleTarget
 
@@ -197,3 +201,41 @@ def test_checks_run_only_on_schema_valid_documents(write: Write) -> None:
     path = write("version: 1\nmodels:\n  m:\n    dataset: nope\n    keep: 0\n")
     (line,) = problems(path)
     assert "models.m.keep: 0 is less than the minimum of 1" in line
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        (
+            "{local: {path: .edgeops, endpoint_url: 'http://minio:9000'}}",
+            "edgeops.yaml:1: backend.local.endpoint_url: an endpoint_url is for state in an "
+            "S3-compatible store, but path is '.edgeops'; set path: s3://BUCKET/PREFIX or "
+            "remove endpoint_url",
+        ),
+        (
+            "{local: {path: 'gs://team-state/x', lock: {heartbeat_seconds: 400}}}",
+            "edgeops.yaml:1: backend.local.lock.stale_after_seconds: 600 s is less than two "
+            "heartbeats (400 s each): a live apply could lose its lock; make it at least 800",
+        ),
+    ],
+)
+def test_state_location_checks(write: Write, backend: str, message: str) -> None:
+    path = write(f"backend: {backend}\nversion: 1\n")
+    assert message in problems(path)
+
+
+@pytest.mark.parametrize(
+    "where", ["s3://ml-team-state/edgeops/objects", "gs://ml-team-state/edgeops", "state"]
+)
+def test_state_may_live_in_a_bucket_or_a_folder(
+    write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setenv("EDGEOPS_CACHE_DIR", str(tmp_path / "cache"))
+    local = load_config(write(f"version: 1\nbackend: {{local: {{path: '{where}'}}}}\n"))
+    assert local.backend.local is not None
+    spec = local.backend.local
+    if "://" in where:
+        assert spec.url == where and spec.remote
+        assert spec.path.parent == tmp_path / "cache" / "state"  # this machine's working copy
+    else:
+        assert spec.url == "" and spec.path == tmp_path / "state"

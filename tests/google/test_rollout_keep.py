@@ -4,8 +4,8 @@ deleted by ``keep:``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 

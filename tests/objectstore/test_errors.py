@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from buckets import new_bucket
 
 from edgeops.errors import EdgeopsError
 from edgeops.objectstore import open_store, parse_url
@@ -19,7 +20,7 @@ from edgeops.objectstore.folder import FolderStore
 from edgeops.objectstore.gcs import GCSStore
 from edgeops.objectstore.s3 import S3Store
 
-from .conftest import PREFIX, new_bucket
+from .conftest import PREFIX
 
 CLOSED = "http://127.0.0.1:9"  # the discard port: nothing listens
 

@@ -1,6 +1,7 @@
-"""The local backend: everything on this machine, no account.
+"""The local backend: local training, no account; state in a folder or a bucket.
 
-Layout under the backend path (default ``.edgeops/`` beside edgeops.yaml)::
+Layout under the backend path (default ``.edgeops/`` beside edgeops.yaml; with state in a bucket,
+this machine's working copy of it, see ``remote.py``)::
 
     registry.sqlite      datasets, model versions, publish targets, registry entries (WAL)
     store/ab/<sha256>    images, content-addressed
@@ -32,6 +33,7 @@ from edgeops.backends.layout import (
 )
 from edgeops.backends.local import lock as lockfile
 from edgeops.backends.local.registry import Registry
+from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
 from edgeops.backends.records import target_fields, verdict, version_metrics
 from edgeops.config.model import BundleTarget, Config, ModelSpec, OnlineTarget, RegistryTarget
@@ -55,41 +57,87 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, config: Config) -> None:
-        assert config.backend.local is not None
+        local = config.backend.local
+        assert local is not None
         self.config = config
-        self.root = config.backend.local.path
+        self.root = local.path
         self._registry: Registry | None = None
+        # state in a bucket: the truth is there, `root` is this machine's working copy
+        self.remote = RemoteState(local) if local.remote else None
+        self._pulled = False
 
     # --- plumbing --------------------------------------------------------------------------
 
+    def _sync(self) -> None:
+        """With state in a bucket: make the working copy's registry the bucket's (one request
+        when it already is); connections to a replaced file are reopened."""
+        if self.remote is None:
+            return
+        if self.remote.pull() and self._registry is not None:
+            self._registry.close()
+            self._registry = None
+        self._pulled = True
+
+    def _has_registry(self) -> bool:
+        if self.remote is not None and not self._pulled:
+            self._sync()
+        return (self.root / "registry.sqlite").exists()
+
     @property
     def registry(self) -> Registry:
+        if self.remote is not None and not self._pulled:
+            self._sync()
         if self._registry is None:
-            self._registry = Registry(self.root / "registry.sqlite")
+            on_commit = self.remote.push if self.remote is not None else None
+            self._registry = Registry(self.root / "registry.sqlite", on_commit=on_commit)
         return self._registry
 
     @property
     def store(self) -> BlobStore:
-        return BlobStore(self.root / "store")
+        return BlobStore(self.root / "store", remote=self.remote)
 
     def version_dir(self, address: str, version: int) -> Path:
         """The folder of a version of the model at ``address`` (``model.NAME``)."""
         return self.root.joinpath(*version_folder(name_of(address), version))
 
+    def version_files(self, address: str, version: int) -> Path:
+        """The folder of a trained version, its files on this machine (with state in a bucket,
+        fetched into the working copy when missing)."""
+        folder = self.version_dir(address, version)
+        if self.remote is not None:
+            v = self.registry.version(address, version)
+            if v is not None and v.status == "ready":
+                self.remote.fetch_version(name_of(address), version, folder, v.files)
+        return folder
+
     def registry_entries(self) -> dict[str, dict[str, Any]]:
         """The local model registry's entries by display name (for `edgeops models`)."""
-        if not (self.root / "registry.sqlite").exists():
+        if not self._has_registry():
             return {}
         return self.registry.registry_entries()
 
     def model_file(self, address: str, version: int) -> Path:
         """The int8 .tflite of a version (for `edgeops models`; it may have been removed)."""
-        return self.version_dir(address, version) / MODEL_INT8
+        return self.version_files(address, version) / MODEL_INT8
+
+    def prepare_serving(self) -> Path:
+        """The registry ``edgeops serve`` reads, with the files of every published version on
+        this machine (with state in a bucket: fetched into the working copy)."""
+        if self.remote is not None:
+            self._sync()
+            if self._has_registry():
+                for p in self.registry.publish_rows().values():
+                    self.version_files(model_address(p.model), p.version)
+                    rollout = p.state.get("rollout") or {}
+                    if isinstance(rollout.get("version"), int):
+                        self.version_files(model_address(rollout["candidate"]), rollout["version"])
+        return self.root / "registry.sqlite"
 
     # --- read ------------------------------------------------------------------------------
 
     def read(self) -> LiveState:
-        if not (self.root / "registry.sqlite").exists():
+        self._sync()
+        if not self._has_registry():
             return LiveState(backend=self.name)
         reg = self.registry
         entries = reg.registry_entries()
@@ -153,10 +201,17 @@ class LocalBackend:
 
     @contextmanager
     def lock(self, command: str) -> Iterator[None]:
+        if self.remote is not None:
+            with self.remote.locked(command):
+                self._sync()  # what the last holder wrote
+                yield
+            return
         with lockfile.file_lock(self.root / "lock.json", command):
             yield
 
     def force_unlock(self) -> dict[str, Any] | None:
+        if self.remote is not None:
+            return self.remote.force_unlock()
         return lockfile.force_unlock(self.root / "lock.json")
 
     # --- datasets --------------------------------------------------------------------------
@@ -234,6 +289,8 @@ class LocalBackend:
             raise
         metrics = version_metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
         metrics["timings"] = outcome.timings
+        if self.remote is not None:  # the files first, then the registry that names them
+            self.remote.put_version(model.spec.name, version, out_dir, outcome.sha256)
         reg.finish_version(
             model.address,
             version,
@@ -259,12 +316,14 @@ class LocalBackend:
         reg.update_evaluation(
             model.address, version, **{**judged, "metrics": {**old.metrics, **judged["metrics"]}}
         )
-        card = self.version_dir(model.address, version) / MODEL_CARD
+        card = self.version_files(model.address, version) / MODEL_CARD
         if card.exists():
             data = json.loads(card.read_text())
             data["threshold"] = judged["threshold"]
             data["blessed"] = judged["blessed"]
             atomic_write(card, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+            if self.remote is not None:
+                self.remote.put_doc(model.spec.name, version, card)
         v = reg.version(model.address, version)
         assert v is not None
         return v
@@ -272,7 +331,7 @@ class LocalBackend:
     def _evaluation(self, address: str, version: int) -> Evaluation:
         from edgeops.evaluation import Evaluation
 
-        out_dir = self.version_dir(address, version)
+        out_dir = self.version_files(address, version)
         try:
             data = json.loads((out_dir / EVALUATION_JSON).read_text())
         except FileNotFoundError:
@@ -298,6 +357,8 @@ class LocalBackend:
         self.registry.delete_versions(address, versions)
         for v in versions:
             shutil.rmtree(self.version_dir(address, v), ignore_errors=True)
+            if self.remote is not None:
+                self.remote.delete_version(name_of(address), v)
 
     def forget_model(self, address: str) -> None:
         self.registry.unmanage_model(address)
@@ -311,7 +372,7 @@ class LocalBackend:
         reporter: Reporter,
         candidate: LiveVersion | None = None,
     ) -> None:
-        vdir = self.version_dir(model_address(target.model), version.version)
+        vdir = self.version_files(model_address(target.model), version.version)
         labels = (vdir / LABELS_TXT).read_text().splitlines()
         old = self.registry.publish_rows().get(target.address)
         fields = target_fields(target, version)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,10 +106,18 @@ def now() -> str:
 
 
 class Registry:
-    def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        db: sqlite3.Connection | None = None,
+        *,
+        on_commit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         """Open (creating or migrating) the registry at ``path``; ``db``: an open connection
-        to use as it is (see ``read_only``)."""
+        to use as it is (see ``read_only``); ``on_commit``: called after every committed
+        transaction (state kept in a bucket writes the registry there)."""
         self.path = path
+        self.on_commit = on_commit
         if db is not None:
             self.db = db
             return
@@ -157,6 +165,8 @@ class Registry:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        if self.on_commit is not None:
+            self.on_commit(self.db)
 
     # --- datasets ------------------------------------------------------------------------
 
