@@ -33,6 +33,7 @@ from edgeops.config.model import (
     RolloutSpec,
     SourceSpec,
     SplitSpec,
+    StateLockSpec,
     ThresholdRule,
     TrainingOptions,
 )
@@ -81,6 +82,8 @@ def _backend(spec: dict[str, Any] | None, root: Path) -> BackendSpec:
         g = spec["google"]
         options = _pick(g, "location", "prefix", "firebase_project")
         options.update(_floats(g, "price_per_node_hour"))
+        if "lock" in g:
+            options["lock"] = _state_lock(g["lock"])
         return BackendSpec(
             kind="google",
             google=GoogleBackendSpec(project=g["project"], bucket=g["bucket"], **options),
@@ -89,6 +92,10 @@ def _backend(spec: dict[str, Any] | None, root: Path) -> BackendSpec:
     return BackendSpec(
         kind="local", local=LocalBackendSpec(path=_abs(root, local.get("path", ".edgeops")))
     )
+
+
+def _state_lock(spec: Mapping[str, Any]) -> StateLockSpec:
+    return StateLockSpec(**_floats(spec, "heartbeat_seconds", "stale_after_seconds"))
 
 
 _SOURCE_KINDS: tuple[Literal["zip", "folder", "csv", "images"], ...] = (

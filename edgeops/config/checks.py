@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from edgeops.config.model import StateLockSpec
+
 ConfigPath = tuple[str | int, ...]
 LineOf = Callable[[ConfigPath], int]
 
@@ -52,6 +54,7 @@ def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Pr
     problems += _check_datasets(doc)
     problems += _check_model_refs(doc)
     problems += _check_publish(doc, root, line_of)
+    problems += _check_state_lock(doc)
     return problems
 
 
@@ -106,6 +109,23 @@ def _check_model_refs(doc: Mapping[str, Any]) -> Iterator[Problem]:
                     f"{node_hours:g} is below the AutoML Edge minimum of 1 node hour on the "
                     f"google backend; use a number from 1 to 100",
                 )
+
+
+def _check_state_lock(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    """``backend.<kind>.lock``: a lock must look alive between two heartbeats, with one missed."""
+    for kind, backend in doc.get("backend", {}).items():
+        lock = backend.get("lock") if isinstance(backend, Mapping) else None
+        if not lock:
+            continue
+        heartbeat = lock.get("heartbeat_seconds", StateLockSpec.heartbeat_seconds)
+        stale = lock.get("stale_after_seconds", StateLockSpec.stale_after_seconds)
+        if stale <= 2 * heartbeat:
+            yield Problem(
+                ("backend", kind, "lock", "stale_after_seconds"),
+                f"{stale:g} is not more than twice heartbeat_seconds ({heartbeat:g}): an apply "
+                "that misses one heartbeat would lose its lock to another while it still runs; "
+                f"use more than {2 * heartbeat:g} (minutes, e.g. 600) or a shorter heartbeat",
+            )
 
 
 def _unknown(kind: str, ref: str, defined: list[str]) -> str:

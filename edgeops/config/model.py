@@ -16,6 +16,14 @@ SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
+class StateLockSpec:
+    """The one-apply-at-a-time lock on a backend's state (``$defs/state_lock``)."""
+
+    heartbeat_seconds: float = 30.0  # the holder refreshes the lock this often
+    stale_after_seconds: float = 600.0  # without a refresh this long, another apply takes it
+
+
+@dataclass(frozen=True)
 class LocalBackendSpec:
     path: Path  # absolute, resolved against the config file's folder
 
@@ -28,6 +36,7 @@ class GoogleBackendSpec:
     prefix: str = "edgeops"
     price_per_node_hour: float = 18.0  # USD per node hour, edge training; see the schema
     firebase_project: str = ""  # defaults to `project` when empty
+    lock: StateLockSpec = StateLockSpec()
 
 
 @dataclass(frozen=True)
