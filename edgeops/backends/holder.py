@@ -1,5 +1,6 @@
-"""Who holds a backend's lock (one apply at a time): the record every backend's lock names its
-holder with, how it reads in a message, and whether that holder is known to be gone."""
+"""Who holds a backend's lock (one apply at a time): the record the local lock file names its
+holder with, how a holder reads in a message (that of a lock file, or of a lease such as the
+google backend's bucket lock), and whether that holder is known to be gone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import socket
 from datetime import UTC, datetime
 from typing import Any
+
+from edgeops.objectstore import lease
 
 # what a lock whose record cannot be read is shown as
 UNREADABLE: dict[str, Any] = {"host": "?", "pid": -1, "started": "?", "command": "?"}
@@ -47,6 +50,10 @@ def died_here(holder: dict[str, Any]) -> bool:
 
 
 def describe(holder: dict[str, Any]) -> str:
+    """The holder of a local lock file, or of a lease (``edgeops.objectstore.lease``: the
+    google backend's bucket lock) with its last heartbeat and CI run."""
+    if "started_at" in holder or "heartbeat_at" in holder:
+        return lease.describe(holder)
     return (
         f"host {holder.get('host')}, pid {holder.get('pid')}, "
         f"started {holder.get('started')}, running `{holder.get('command')}`"

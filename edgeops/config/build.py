@@ -25,7 +25,6 @@ from edgeops.config.model import (
     GcsTarget,
     GoogleBackendSpec,
     LocalBackendSpec,
-    LockSpec,
     ModelSpec,
     OnlineTarget,
     PublishSpec,
@@ -34,6 +33,7 @@ from edgeops.config.model import (
     RolloutSpec,
     SourceSpec,
     SplitSpec,
+    StateLockSpec,
     ThresholdRule,
     TrainingOptions,
 )
@@ -83,13 +83,15 @@ def _backend(spec: dict[str, Any] | None, root: Path) -> BackendSpec:
         g = spec["google"]
         options = _pick(g, "location", "prefix", "firebase_project")
         options.update(_floats(g, "price_per_node_hour"))
+        if "lock" in g:
+            options["lock"] = _state_lock(g["lock"])
         return BackendSpec(
             kind="google",
             google=GoogleBackendSpec(project=g["project"], bucket=g["bucket"], **options),
         )
     local = (spec or {}).get("local", {})
     path = str(local.get("path", ".edgeops"))
-    lock = LockSpec(**_floats(local.get("lock", {}), "heartbeat_seconds", "stale_after_seconds"))
+    lock = _state_lock(local.get("lock", {}))
     if path.startswith(("s3://", "gs://")):
         url = path.rstrip("/")
         return BackendSpec(
@@ -102,6 +104,10 @@ def _backend(spec: dict[str, Any] | None, root: Path) -> BackendSpec:
             ),
         )
     return BackendSpec(kind="local", local=LocalBackendSpec(path=_abs(root, path), lock=lock))
+
+
+def _state_lock(spec: Mapping[str, Any]) -> StateLockSpec:
+    return StateLockSpec(**_floats(spec, "heartbeat_seconds", "stale_after_seconds"))
 
 
 _SOURCE_KINDS: tuple[Literal["zip", "folder", "csv", "images"], ...] = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from edgeops.config.model import StateLockSpec
+
 ConfigPath = tuple[str | int, ...]
 LineOf = Callable[[ConfigPath], int]
 
@@ -53,6 +55,7 @@ def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Pr
     problems += _check_datasets(doc)
     problems += _check_model_refs(doc)
     problems += _check_publish(doc, root, line_of)
+    problems += _check_state_lock(doc)
     return problems
 
 
@@ -68,14 +71,6 @@ def _check_backend(doc: Mapping[str, Any]) -> Iterator[Problem]:
             ("backend", "local", "endpoint_url"),
             f"an endpoint_url is for state in an S3-compatible store, but path is '{path}'; "
             "set path: s3://BUCKET/PREFIX or remove endpoint_url",
-        )
-    lock = local.get("lock") or {}
-    beat, stale = lock.get("heartbeat_seconds", 30), lock.get("stale_after_seconds", 600)
-    if stale < 2 * beat:
-        yield Problem(
-            ("backend", "local", "lock", "stale_after_seconds"),
-            f"{stale:g} s is less than two heartbeats ({beat:g} s each): a live apply could "
-            f"lose its lock; make it at least {2 * beat:g}",
         )
 
 
@@ -126,6 +121,23 @@ def _check_model_refs(doc: Mapping[str, Any]) -> Iterator[Problem]:
                     f"{node_hours:g} is below the AutoML Edge minimum of 1 node hour on the "
                     f"google backend; use a number from 1 to 100",
                 )
+
+
+def _check_state_lock(doc: Mapping[str, Any]) -> Iterator[Problem]:
+    """``backend.<kind>.lock``: a lock must look alive between two heartbeats, with one missed."""
+    for kind, backend in doc.get("backend", {}).items():
+        lock = backend.get("lock") if isinstance(backend, Mapping) else None
+        if not lock:
+            continue
+        heartbeat = lock.get("heartbeat_seconds", StateLockSpec.heartbeat_seconds)
+        stale = lock.get("stale_after_seconds", StateLockSpec.stale_after_seconds)
+        if stale <= 2 * heartbeat:
+            yield Problem(
+                ("backend", kind, "lock", "stale_after_seconds"),
+                f"{stale:g} is not more than twice heartbeat_seconds ({heartbeat:g}): an apply "
+                "that misses one heartbeat would lose its lock to another while it still runs; "
+                f"use more than {2 * heartbeat:g} (minutes, e.g. 600) or a shorter heartbeat",
+            )
 
 
 def _unknown(kind: str, ref: str, defined: list[str]) -> str:

@@ -16,9 +16,11 @@ SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
-class LockSpec:
-    heartbeat_seconds: float = 30.0
-    stale_after_seconds: float = 600.0
+class StateLockSpec:
+    """The one-apply-at-a-time lock on a backend's state (``$defs/state_lock``)."""
+
+    heartbeat_seconds: float = 30.0  # the holder refreshes the lock this often
+    stale_after_seconds: float = 600.0  # without a refresh this long, another apply takes it
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class LocalBackendSpec:
     path: Path
     url: str = ""  # s3://bucket/prefix or gs://bucket/prefix when the state lives in a bucket
     endpoint_url: str | None = None  # an S3-compatible store's endpoint
-    lock: LockSpec = LockSpec()
+    lock: StateLockSpec = StateLockSpec()
 
     @property
     def remote(self) -> bool:
@@ -48,6 +50,7 @@ class GoogleBackendSpec:
     prefix: str = "edgeops"
     price_per_node_hour: float = 18.0  # USD per node hour, edge training; see the schema
     firebase_project: str = ""  # defaults to `project` when empty
+    lock: StateLockSpec = StateLockSpec()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ library's own switch, used for fake-gcs-server) the client talks to the emulator
 Conditions are generation preconditions: ``ifGenerationMatch=0`` (create only) or the
 generation read. Every HTTP request is counted in ``requests`` by a response hook on the
 client's session (retries and pages included; token refreshes are not storage requests).
+
+``GCSStore.with_client`` takes the credentials, project and endpoint of a ``storage.Client``
+instead (the google backend's): the store still sends its requests on a session of its own,
+so ``requests`` counts only this store's, and a lease's heartbeat thread has its own
+connections.
 """
 
 from __future__ import annotations
@@ -49,6 +54,15 @@ class GCSStore(BucketStore):
     scheme = "gs"
     _client: Any = None
     _bucket: Any = None
+    _lender: Any = None  # a storage.Client whose credentials, project and options to use
+
+    @classmethod
+    def with_client(cls, client: Any, bucket: str, prefix: str = "") -> GCSStore:
+        """The store on ``client``'s credentials, project and endpoint (the google backend's),
+        with a session of its own."""
+        store = cls(bucket, prefix)
+        store._lender = client
+        return store
 
     @property
     def client(self) -> Any:
@@ -56,10 +70,16 @@ class GCSStore(BucketStore):
             from google.auth.transport.requests import AuthorizedSession
             from google.cloud import storage  # type: ignore[attr-defined]
 
-            credentials, project = self._credentials()
+            options: Any = None
+            if self._lender is not None:
+                credentials, project = self._lender._credentials, self._lender.project
+                options = getattr(self._lender, "_initial_client_options", None)
+            else:
+                credentials, project = self._credentials()
+            if self.endpoint_url:
+                options = {"api_endpoint": self.endpoint_url}
             session = AuthorizedSession(credentials)
             session.hooks["response"].append(self._count)
-            options = {"api_endpoint": self.endpoint_url} if self.endpoint_url else None
             client = storage.Client(
                 project=project, credentials=credentials, _http=session, client_options=options
             )

@@ -11,6 +11,7 @@ from edgeops.config.model import (
     Config,
     GcsTarget,
     RegistryTarget,
+    StateLockSpec,
     ThresholdRule,
 )
 
@@ -53,6 +54,7 @@ backend:
     prefix: teams/vision
     price_per_node_hour: 20
     firebase_project: my-firebase
+    lock: {heartbeat_seconds: 10, stale_after_seconds: 900}
 datasets:
   pets:
     source: {images: data/unlabelled, labels_file: data/labels.csv}
@@ -133,6 +135,8 @@ def test_full_google_config(write: Write, tmp_path: Path) -> None:
     )
     assert google.price_per_node_hour == 20.0 and isinstance(google.price_per_node_hour, float)
     assert google.firebase_project == "my-firebase"
+    assert google.lock == StateLockSpec(heartbeat_seconds=10.0, stale_after_seconds=900.0)
+    assert isinstance(google.lock.heartbeat_seconds, float)
     (dataset,) = config.datasets
     assert dataset.source.kind == "images"
     assert dataset.source.labels_file == tmp_path / "data" / "labels.csv"

@@ -15,6 +15,7 @@ from edgeops.config.model import (
     ModelSpec,
     RegistryTarget,
     SplitSpec,
+    StateLockSpec,
     TrainingOptions,
 )
 from edgeops.config.schema import load_schema, schema_text, validator
@@ -142,6 +143,12 @@ DEFAULTS = [
     (
         "$defs/google_backend/properties/price_per_node_hour",
         GoogleBackendSpec(project="p").price_per_node_hour,
+    ),
+    ("$defs/state_lock/properties/heartbeat_seconds", StateLockSpec().heartbeat_seconds),
+    ("$defs/state_lock/properties/stale_after_seconds", StateLockSpec().stale_after_seconds),
+    (
+        "$defs/state_lock",
+        {f: getattr(StateLockSpec(), f) for f in ("heartbeat_seconds", "stale_after_seconds")},
     ),
 ]
 

@@ -15,7 +15,7 @@ from edgeops import cli
 from edgeops.backends.google import vertex
 from edgeops.backends.google.backend import GoogleBackend
 from edgeops.backends.google.bucket import StateBucket
-from edgeops.backends.google.lock import bucket_lock
+from edgeops.backends.google.lock import bucket_lease
 from edgeops.config.loader import load_config
 from edgeops.errors import EdgeopsError, LockError
 from edgeops.progress import NullReporter
@@ -95,12 +95,12 @@ def test_a_pipeline_submitted_but_not_recorded_is_found_by_its_labels(
 def test_second_apply_fails_naming_the_lock_holder(
     google: FakeGoogle, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with bucket_lock(_state(google), "apply (other)"):
+    with bucket_lease(_state(google), "apply (other)"):
         code, out = run(capsys, "apply", "-f", str(repo), "--auto-approve")
         assert code == 1
         assert "another apply holds the lock" in out
         assert f"pid {os.getpid()}" in out and socket.gethostname() in out
-        with pytest.raises(LockError), bucket_lock(_state(google), "apply"):
+        with pytest.raises(LockError), bucket_lease(_state(google), "apply"):
             pass
     assert google.pipelines == {}  # the refused apply did nothing
     code, out = run(capsys, "unlock", "-f", str(repo))
@@ -118,7 +118,7 @@ def test_stale_lock_is_taken_over_and_unlock_removes_a_live_one(
         "command": "apply",
     }
     st.bucket.blob("edgeops/lock.json").upload_from_string(json.dumps(dead), if_generation_match=0)
-    with bucket_lock(st, "apply"):
+    with bucket_lease(st, "apply"):
         holder = json.loads(st.bucket.blob("edgeops/lock.json").download_as_bytes())
         assert holder["pid"] == os.getpid()
     assert st.bucket.get_blob("edgeops/lock.json") is None

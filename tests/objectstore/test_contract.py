@@ -201,3 +201,19 @@ def test_s3_lists_more_than_a_thousand_keys_in_pages_of_a_thousand(
     store.requests.clear()
     assert sorted(store.list("images/")) == keys
     assert store.requests == Counter(list=2)
+
+
+def test_a_gcs_store_on_a_lent_client_counts_only_its_own_requests(gcs_bucket: str) -> None:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    from edgeops.objectstore.gcs import GCSStore
+
+    lender = storage.Client(project="edgeops-test")  # the google backend's client
+    store = GCSStore.with_client(lender, gcs_bucket, PREFIX)
+    etag = store.put("lock.json", b"{}", if_absent=True)
+    assert store.get("lock.json") == Blob(b"{}", etag)
+    assert store.client._credentials is lender._credentials
+    assert store.client.api_endpoint == lender.api_endpoint  # the same (fake) service
+    assert store.client.project == lender.project
+    lender.bucket(gcs_bucket).blob(f"{PREFIX}/lock.json").download_as_bytes()
+    assert store.requests == Counter(put=1, get=1)  # the lender's own request is not counted

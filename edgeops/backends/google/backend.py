@@ -3,7 +3,8 @@ Firebase ML. It keeps no state on this machine: edgeops' records live in the buc
 
 Layout under ``gs://<bucket>/<prefix>/``::
 
-    lock.json                          present while an apply runs; names its holder
+    lock.json                          present while an apply runs: names its holder, and
+                                       a heartbeat refreshes it (lock.py)
     images/<sha256>.<ext>              images, content-addressed
     datasets/<name>/<fingerprint>.csv  Vertex import files (ML_USE,GCS_PATH,LABEL...)
     models/<name>/v<N>/                evaluation.json, labels.txt, export/ (Vertex's TFLite)
@@ -174,8 +175,15 @@ class GoogleBackend:
 
     @contextmanager
     def lock(self, command: str) -> Iterator[None]:
-        with bucket_lock.bucket_lock(self.state, command):
-            yield
+        """The bucket lease for the whole apply; its heartbeat keeps it through hours of
+        training, and every bucket write checks first that it is still ours."""
+        st = self.state
+        with bucket_lock.bucket_lease(st, command, self.spec.lock) as lease:
+            st.before_write = lease.check
+            try:
+                yield
+            finally:
+                st.before_write = None
 
     def force_unlock(self) -> dict[str, Any] | None:
         return bucket_lock.force_unlock(self.state)

@@ -4,12 +4,16 @@
 Every state write carries a generation precondition (``if_generation_match``: 0 to create, the
 generation read to replace), so two writers can never silently overwrite each other; the loser
 gets an EdgeopsError telling it to plan again. ``read()`` needs nothing but this bucket.
+
+While an apply holds the lock, ``before_write`` is its lease's ``check``: every write below
+(state records, images, model files, published objects, deletes) first makes sure the lock is
+still ours, so an apply whose lock was taken over stops before writing anything more.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +53,11 @@ class StateBucket:
         self.name = bucket
         self.prefix = prefix.strip("/")
         self._bucket: Any = None
+        self.before_write: Callable[[], None] | None = None  # raises when the lock was lost
+
+    def _check(self) -> None:
+        if self.before_write is not None:
+            self.before_write()
 
     @property
     def bucket(self) -> Any:
@@ -90,6 +99,7 @@ class StateBucket:
 
     def write_json(self, record: Record, data: dict[str, Any]) -> Record:
         """Writes ``data`` where ``record`` was read, failing if anyone wrote it meanwhile."""
+        self._check()
         from google.api_core import exceptions as gexc
 
         blob = self.bucket.blob(record.name)
@@ -106,6 +116,7 @@ class StateBucket:
         return Record(record.name, data, int(blob.generation or 0))
 
     def delete(self, *parts: str) -> None:
+        self._check()
         from google.api_core import exceptions as gexc
 
         with suppress(gexc.NotFound):
@@ -127,6 +138,7 @@ class StateBucket:
         return {b.name for b in self.client.list_blobs(self.name, prefix=self.path("images") + "/")}
 
     def upload(self, name: str, data: bytes, content_type: str) -> None:
+        self._check()
         from google.api_core import exceptions as gexc
 
         # content-addressed: an object already there holds the same bytes
@@ -136,6 +148,7 @@ class StateBucket:
             )
 
     def put_bytes(self, name: str, data: bytes, content_type: str) -> None:
+        self._check()
         self.bucket.blob(name).upload_from_string(data, content_type=content_type)
 
     def get_bytes(self, uri: str) -> bytes:
@@ -147,6 +160,7 @@ class StateBucket:
         return [f"gs://{bucket}/{b.name}" for b in self.client.list_blobs(bucket, prefix=name)]
 
     def write_uri(self, uri: str, data: bytes, content_type: str) -> int:
+        self._check()
         bucket, name = split_gs(uri)
         blob = self.client.bucket(bucket).blob(name)
         blob.upload_from_string(data, content_type=content_type)
@@ -159,6 +173,7 @@ class StateBucket:
         return None if blob is None else (str(blob.md5_hash), int(blob.generation))
 
     def delete_uri(self, uri: str, generation: int | None = None) -> None:
+        self._check()
         from google.api_core import exceptions as gexc
 
         bucket, name = split_gs(uri)

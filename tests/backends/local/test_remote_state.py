@@ -187,7 +187,7 @@ def test_a_lock_whose_heartbeat_stopped_is_taken_over(
     repo: Path, tmp_path: Path, s3_bucket: str, s3_endpoint: str, run: Run
 ) -> None:
     url = f"s3://{s3_bucket}/{PREFIX}"
-    lock = {"heartbeat_seconds": 0.5, "stale_after_seconds": 2}
+    lock = {"heartbeat_seconds": 1, "stale_after_seconds": 3}
     b = checkout(repo, tmp_path / "b", url, s3_endpoint, lock=lock)
     store = open_store(url, endpoint_url=s3_endpoint)
     fresh = leases.holder("edgeops apply") | {"host": "another-machine", "pid": 1}
