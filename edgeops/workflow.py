@@ -20,7 +20,8 @@ from edgeops.errors import EdgeopsError
 from edgeops.plan import protection
 from edgeops.plan.applier import ApplyResult, apply_plan
 from edgeops.plan.builder import build_plan
-from edgeops.plan.definition import FORMAT_VERSION, Plan
+from edgeops.plan.definition import FORMAT_VERSION, PREVIEWED, Action, GateOutlook, Plan
+from edgeops.plan.preview import previewed
 from edgeops.progress import Reporter
 from edgeops.state import DesiredState
 
@@ -60,6 +61,7 @@ class Session:
         assert self.desired is not None
         live = self.backend.read()
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
+        plan = previewed(plan, self._verdicts(plan))
         self._plan = replace(
             plan,
             warnings=(*plan.warnings, *self.backend.plan_warnings(plan)),
@@ -68,6 +70,44 @@ class Session:
             allow_destroy=allow_destroy,
         )
         return self._plan
+
+    def _verdicts(self, plan: Plan) -> dict[str, GateOutlook]:
+        """The verdict of every re-evaluation, judged now from the stored evaluation by the
+        same rules apply uses (so apply records exactly what the plan shows)."""
+        assert self.desired is not None
+        models = {m.address: m for m in self.desired.models}
+        out: dict[str, GateOutlook] = {}
+        for c in plan.changes:
+            if c.action != Action.EVALUATE or c.after is None or c.address not in models:
+                continue
+            from edgeops.evaluation import judge
+
+            m, version = models[c.address], int(c.after["version"])
+            try:
+                evaluation, _ = self.backend.evaluation_of(c.address, version)
+            except EdgeopsError:
+                continue  # its evaluation is gone: decided at apply, as before
+            judged = judge(evaluation, m.spec)
+            at = evaluation.overall.at(judged.threshold)
+            gate = m.spec.gate
+            out[c.address] = GateOutlook(
+                model=m.spec.name,
+                version=version,
+                decided=PREVIEWED,
+                basis="re_evaluated",
+                passed=judged.gate.passed,
+                threshold=judged.threshold,
+                threshold_rule=m.spec.threshold.describe(),
+                precision=at["precision"],
+                recall=at["recall"],
+                au_prc=evaluation.au_prc,
+                bars={
+                    "min_precision": gate.min_precision,
+                    "min_recall": gate.min_recall,
+                    "min_au_prc": gate.min_au_prc,
+                },
+            )
+        return out
 
     def apply(self, plan: Plan) -> ApplyResult:
         assert self.desired is not None

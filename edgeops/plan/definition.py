@@ -20,6 +20,11 @@ FORMAT_VERSION = 1
 # apply: the value of ``after["version"]`` until the applier knows the number.
 NEW_VERSION = "new"
 
+# GateOutlook.decided: how the gate of a version a change would serve is known
+RECORDED = "recorded"  # the version's stored verdict
+PREVIEWED = "previewed"  # judged at plan time from the stored evaluation (a new threshold/gate)
+AT_APPLY = "at apply"  # only apply can tell (the version is trained by it)
+
 
 class Action(StrEnum):
     CREATE = "create"  # a new dataset import / registry entry / bundle
@@ -84,7 +89,7 @@ class GateOutlook:
 
     model: str  # the model's name
     version: int | None  # None: the version this apply trains
-    decided: str  # "recorded" | "at_apply"
+    decided: str  # RECORDED | PREVIEWED | AT_APPLY
     basis: str = "recorded"  # "recorded" | "new_version" (trained by this apply) | "re_evaluated"
     role: str = "stable"  # "stable" | "rollout"
     percent: float | None = None  # the rollout's share of clients

@@ -173,9 +173,11 @@ def gate_change(v: LiveVersion, m: DesiredModel) -> str:
 def version_summary(v: LiveVersion | None) -> dict[str, Any] | None:
     if v is None:
         return None
+    summary = v.metrics.get("summary") or {}
     return {
         "version": v.version,
         "fingerprint": v.fingerprint,
         "blessed": v.blessed,
         "threshold": v.threshold,
+        **{k: summary[k] for k in ("precision", "recall", "au_prc") if k in summary},
     }

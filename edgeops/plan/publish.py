@@ -9,11 +9,17 @@ from typing import Any
 
 from edgeops.addresses import model_address
 from edgeops.errors import EdgeopsError
-from edgeops.plan.definition import NEW_VERSION, Action, Change, GateOutlook, ReasonCode
+from edgeops.plan.definition import (
+    AT_APPLY,
+    NEW_VERSION,
+    RECORDED,
+    Action,
+    Change,
+    GateOutlook,
+    ReasonCode,
+)
 from edgeops.plan.wording import fmt, spec_diff_lines, vname
 from edgeops.state import DesiredModel, DesiredPublish, LiveModel, LivePublish, LiveState
-
-AT_APPLY = "at apply"
 
 
 @dataclass(frozen=True)
@@ -259,7 +265,7 @@ def gate_outlook(
     return GateOutlook(
         model=m.spec.name,
         version=v.version,
-        decided="recorded",
+        decided=RECORDED,
         passed=v.blessed,
         threshold=v.threshold,
         threshold_rule=m.spec.threshold.describe(),

@@ -15,8 +15,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeops.addresses import Address, model_address
-from edgeops.plan import protection
-from edgeops.plan.definition import LEGEND, NEW_VERSION, Action, Change, GateOutlook, Plan
+from edgeops.plan import preview, protection
+from edgeops.plan.definition import (
+    AT_APPLY,
+    LEGEND,
+    NEW_VERSION,
+    PREVIEWED,
+    Action,
+    Change,
+    GateOutlook,
+    Plan,
+)
 
 GITHUB_COMMENT_LIMIT = 65_536
 MAX_LIST = 30  # rows of each list in the markdown head (train table, drift, warnings)
@@ -77,6 +86,7 @@ def _change_lines(c: Change) -> list[str]:
             )
         if d.get("cost_ceiling") is not None:
             lines.append(f"cost ceiling {d['cost_ceiling']}")
+    lines += preview.describe(c)
     per_label = c.details.get("per_label")
     if per_label:
         cols = ["added", "removed", "relabelled_in", "relabelled_out", "moved_split"]
@@ -333,7 +343,7 @@ def _md_gates(plan: Plan) -> list[str]:
         name = f"`{model_address(model)}` " + ("new version" if gate.new_version else f"v{version}")
         targets = ", ".join(sorted(kinds))
         bars = gate.bars
-        if gate.decided != "recorded":
+        if gate.decided == AT_APPLY:
             cells = [_bar_cell(bars.get(bar)) for _, bar in _METRICS]
             why = "trained by this apply" if gate.new_version else "re-evaluated by this apply"
             verdict = f"decided at apply ({why})"
@@ -346,6 +356,8 @@ def _md_gates(plan: Plan) -> list[str]:
         cells = [_metric_cell(values[m], bars.get(bar)) for m, bar in _METRICS]
         t = f"{gate.threshold:.2f}" if gate.threshold is not None else "—"
         verdict = "✅ passed" if gate.passed else "❌ missed"
+        if gate.decided == PREVIEWED:
+            verdict = ("✅ passes" if gate.passed else "❌ misses") + " (previewed)"
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
