@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from edgeops import ui, workflow
 from edgeops.addresses import as_model_address
@@ -252,6 +253,25 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _keep_in_sync(backend: Any, registry_db: Path, every: float = 10.0) -> None:
+    """With state in a bucket, what apply publishes from any machine reaches this server:
+    every ``every`` seconds the working copy is brought up to date (one request when nothing
+    changed), and the server reads a replaced registry on its next request."""
+    if getattr(backend, "remote", None) is None:
+        return
+    import threading
+
+    def sync() -> None:
+        while not stop.wait(every):
+            try:
+                backend.prepare_serving()
+            except EdgeopsError as e:
+                ui.note(f"could not read the state from the bucket ({e}); serving what it had")
+
+    stop = threading.Event()
+    threading.Thread(target=sync, name="edgeops-state-sync", daemon=True).start()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from edgeops.backends.base import ModelRegistry
     from edgeops.serve.app import serve, settings_for
@@ -267,6 +287,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     backend = _session(args, resolve=False).backend
     if isinstance(backend, ModelRegistry):
         backend.prepare_serving()
+        _keep_in_sync(backend, settings.registry_db)
     ui.note(
         f"Serving published models on http://{args.host}:{args.port}/v1/models"
         + (" (bearer token required)" if settings.token else "")

@@ -200,6 +200,7 @@ class ModelCatalog:
         self._lock = threading.Lock()
         self._reg: Any = None  # the local registry, read-only
         self._data_version: int | None = None
+        self._inode: int | None = None
         self._published: dict[str, Published] = {}
         self._loaded: dict[tuple[str, Arm], LoadedModel] = {}
         self._loading: dict[tuple[str, Arm], threading.Lock] = {}
@@ -210,10 +211,18 @@ class ModelCatalog:
     def refresh(self) -> None:
         """Re-read the registry if an apply committed since the last look (cheap otherwise)."""
         with self._lock:
+            try:
+                inode = self.registry_db.stat().st_ino
+            except FileNotFoundError:
+                return
+            if self._reg is not None and inode != self._inode:
+                # the file was replaced (state in a bucket: a newer registry pulled into this
+                # machine's working copy): read the new one
+                self._reg.close()
+                self._reg, self._data_version = None, None
             if self._reg is None:
-                if not self.registry_db.exists():
-                    return
                 self._reg = read_only_registry(self.registry_db)
+                self._inode = inode
             (version,) = self._reg.db.execute("PRAGMA data_version").fetchone()
             if version == self._data_version:
                 return

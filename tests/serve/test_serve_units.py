@@ -150,3 +150,29 @@ def test_nothing_published_yet(empty_server: str) -> None:
     assert "none yet: run `edgeops apply`" in body["error"]["message"]
     status, body = _get(empty_server + "/v1/models", b"{}")
     assert status == 405 and body["error"]["status"] == "METHOD_NOT_ALLOWED"
+
+
+def test_the_catalog_reads_a_registry_file_that_was_replaced(tmp_path: Path) -> None:
+    """State in a bucket: serve's working copy of the registry is replaced (renamed over) when
+    another machine published; the catalog reads the new file, not the old inode."""
+    from edgeops.backends.local.registry import Registry
+    from edgeops.files import atomic_write
+    from edgeops.serve.models import ModelCatalog
+
+    def registry_with(path: Path, name: str) -> bytes:
+        reg = Registry(path)
+        entry = {"display_name": name, "model": "m", "version": 1, "tags": [], "published": True,
+                 "file": "x.tflite", "sha256": "0" * 64, "size": 1, "threshold": 0.5}  # fmt: skip
+        reg.set_publish(f"publish.{name}.registry", "m", "registry", 1, {"display_name": name},
+                        {}, registry_entry=entry)  # fmt: skip
+        data = reg.db.serialize()
+        reg.close()
+        return data
+
+    db = tmp_path / "state" / "registry.sqlite"
+    atomic_write(db, registry_with(tmp_path / "a.sqlite", "first"))
+    catalog = ModelCatalog(db)
+    assert set(catalog.published()) == {"first"}
+    atomic_write(db, registry_with(tmp_path / "b.sqlite", "second"))
+    assert set(catalog.published()) == {"second"}
+    catalog.close()
