@@ -38,11 +38,9 @@ def find_dataset(config: Config, address: str) -> DatasetSpec:
 
 def open_session(config: Config, address: str) -> Any:
     from edgeops.resolve import cache_path
-    from edgeops.review.problems import check_reviewable
     from edgeops.review.session import ReviewSession
 
     spec = find_dataset(config, address)
-    check_reviewable(spec)
     return ReviewSession(spec, root=config.root, cache_path=cache_path(config))
 
 

@@ -1,5 +1,6 @@
 // edgeops review: browse a dataset, label and relabel images. Every change is written by the
-// server to the dataset's labels file at once; the undo stack lives in this page only.
+// server at once to the dataset's labels file (or its labels overrides file, where "-" removes
+// an image from the dataset); the undo stack lives in this page only.
 "use strict";
 (() => {
   const S = {
@@ -31,6 +32,8 @@
   const FILTERS = {
     all: ["All images", () => true],
     unlabelled: ["Unlabelled", (im) => im.labels.length === 0],
+    removed: ["Removed from the dataset", (im) => im.excluded],
+    overridden: ["Overridden labels", (im) => im.overridden],
     dup: ["Duplicates", (im) => im.duplicate],
     conflict: ["Conflicting labels", (im) => im.conflict],
     under_min: ["Labels under 10 images", (im) => im.labels.some((l) => S.state.under_min.includes(l))],
@@ -73,6 +76,10 @@
       navButton("all", "All images", ims.length),
       navButton("unlabelled", "Unlabelled", count(FILTERS.unlabelled[1]),
         count(FILTERS.unlabelled[1]) ? "warn" : ""),
+      ...(st.overrides ? [
+        navButton("overridden", "Overridden", count(FILTERS.overridden[1])),
+        navButton("removed", "Removed", count(FILTERS.removed[1])),
+      ] : []),
       el("h2", { text: "Labels" }),
       ...labels().map((l) => {
         const c = st.counts[l] || { train: 0, validation: 0, test: 0 };
@@ -153,11 +160,16 @@
       im.split ? el("span", { class: "flag split", text: im.split }) : null,
       im.duplicate ? el("span", { class: "flag dup", text: "duplicate" }) : null,
       im.conflict ? el("span", { class: "flag conflict", text: "conflict" }) : null,
+      im.overridden ? el("span", { class: "flag override", text: "override",
+        title: `source: ${im.source_labels.join(", ") || "unlabelled"}` }) : null,
     ].filter(Boolean));
-    card.querySelector(".labels").replaceChildren(...(im.labels.length
-      ? im.labels.map((l) => el("span", { class: "chip", text: l }))
-      : [el("span", { class: "chip none", text: "unlabelled" })]));
+    const chips = isRemoved(im) ? [el("span", { class: "chip none", text: "removed" })]
+      : im.labels.length ? im.labels.map((l) => el("span", { class: "chip", text: l }))
+        : [el("span", { class: "chip none", text: "unlabelled" })];
+    card.querySelector(".labels").replaceChildren(...chips);
   }
+
+  function isRemoved(im) { return im.labels.length === 1 && im.labels[0] === "-"; }
 
   function cards() { return [...$("grid").querySelectorAll(".card")]; }
 
@@ -185,8 +197,9 @@
     const im = focused();
     if (!im) return;
     let next;
+    const have = im.labels.filter((l) => l !== "-");
     if (S.state.multi_label) {
-      next = im.labels.includes(label) ? im.labels.filter((l) => l !== label) : [...im.labels, label];
+      next = have.includes(label) ? have.filter((l) => l !== label) : [...have, label];
     } else {
       next = [label];
     }
@@ -227,7 +240,8 @@
       }
       S.pending -= 1;
       if (data.ok) {
-        const what = body.labels.length ? body.labels.join(", ") : "unlabelled";
+        const what = body.labels[0] === "-" ? "removed from the dataset"
+          : body.labels.length ? body.labels.join(", ") : "unlabelled";
         status(`Saved ${body.path}: ${what} → ${data.state.labels_file}`);
         if (!S.pending) onState(data.state);
       } else {
@@ -249,7 +263,10 @@
     const before = S.view.length;
     S.view = S.view.filter((p) => known.has(p));
     $("dataset").textContent = state.dataset + (state.multi_label ? " (multi-label)" : "");
-    $("file").textContent = `labels: ${state.labels_file} · images: ${state.images_folder}/`;
+    $("file").textContent = !state.editable
+      ? `${state.source_kind} source ${state.images_folder} (read only: declare labels_override to relabel)`
+      : state.overrides ? `overrides: ${state.labels_file} · ${state.source_kind}: ${state.images_folder}`
+        : `labels: ${state.labels_file} · images: ${state.images_folder}/`;
     renderSidebar();
     if (S.view.length !== before) renderView();
     else for (const c of cards()) updateCard(c, byPath(c.dataset.path));
@@ -279,6 +296,10 @@
     else if (k === "ArrowDown") setFocus(S.focus + columns());
     else if (k === "ArrowUp") setFocus(S.focus - columns());
     else if (k === "u") undo();
+    else if (k === "x" && S.state.overrides) {
+      const im = focused();
+      if (im) change(im, isRemoved(im) ? im.source_labels.slice() : ["-"], true);
+    }
     else handled = false;
     if (handled) e.preventDefault();
   });
@@ -302,6 +323,8 @@
   fetch("/api/state").then((r) => r.json()).then((state) => {
     onState(state);
     setFilter("all");
-    status(`${state.images.length} images; changes are saved to ${state.labels_file} at once.`);
+    status(state.editable
+      ? `${state.images.length} images; changes are saved to ${state.labels_file} at once.`
+      : `${state.images.length} images; read only: this ${state.source_kind} source has no labels_override file.`);
   }).catch((err) => status(`cannot load the dataset: ${err}`, true));
 })();
