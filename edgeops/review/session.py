@@ -59,10 +59,14 @@ class LabelChange:
 
 
 class ReviewSession:
-    def __init__(self, spec: DatasetSpec, *, root: Path, cache_path: Path) -> None:
+    def __init__(
+        self, spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any = None
+    ) -> None:
         self.spec = spec
         self.root = root
         self.cache_path = cache_path
+        self.backend = backend  # for the model-assisted suggestions; None: no suggestions
+        self._suggestions: tuple[DatasetReview, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._thumb_lock = threading.Lock()
@@ -203,6 +207,41 @@ class ReviewSession:
 
     def state(self) -> dict[str, Any]:
         return state_json(self._review)
+
+    def suggestions(self) -> dict[str, Any]:
+        """The probe's opinion of every image (``edgeops inspect``'s): per sha256 the predicted
+        label and its probability (out of fold for labelled images), and the labelled images
+        ranked by how much the probe disagrees with their label. Recomputed after a change
+        (features are cached, so that is the probe's fit only)."""
+        from edgeops.health.report import health_of
+        from edgeops.progress import NullReporter
+
+        review = self._review
+        if self._suggestions is not None and self._suggestions[0] is review:
+            return self._suggestions[1]
+        if self.backend is None:
+            return {"available": False, "why": "no backend to compute image features"}
+        doc, predictions = health_of(
+            review, self.spec, backend=self.backend, reporter=NullReporter()
+        )
+        features = doc["features"] or {}
+        if not features.get("available"):
+            out: dict[str, Any] = {"available": False, "why": features.get("why", "")}
+        else:
+            out = {
+                "available": True,
+                "backbone": features["backbone"],
+                "predicted": {
+                    sha: {"label": label, "confidence": round(p, 4)}
+                    for sha, (label, p) in predictions.by_sha.items()
+                },
+                "mislabelled": [
+                    {"sha256": e["sha256"], "suggested": e["suggested"], "score": e["score"]}
+                    for e in doc["suspected_label_errors"]
+                ],
+            }
+        self._suggestions = (review, out)
+        return out
 
 
 def make_thumbnail(data: bytes) -> bytes:

@@ -5,7 +5,7 @@
 (() => {
   const S = {
     state: null, filter: "all", view: [], focus: 0, undo: [], extra: [],
-    queue: Promise.resolve(), pending: 0,
+    queue: Promise.resolve(), pending: 0, sugg: null,
   };
   const $ = (id) => document.getElementById(id);
   const el = (tag, attrs = {}, ...kids) => {
@@ -40,7 +40,18 @@
     under_rec: ["Labels under 100 images",
       (im) => im.labels.some((l) => S.state.under_recommended.includes(l))],
   };
+  const suggestion = (im) => {
+    if (!S.sugg || !S.sugg.available) return null;
+    const m = S.sugg.mislabelled.find((x) => x.sha256 === im.sha256);
+    if (m) return { label: m.suggested, score: m.score, p: (S.sugg.predicted[im.sha256] || {}).confidence };
+    const p = S.sugg.predicted[im.sha256];
+    return p && !im.labels.includes(p.label) ? { label: p.label, p: p.confidence } : null;
+  };
   function filterOf(key) {
+    if (key === "mislabelled") {
+      return ["Likely mislabelled (most suspicious first)", (im) => S.sugg && S.sugg.available
+        && S.sugg.mislabelled.some((x) => x.sha256 === im.sha256)];
+    }
     if (key.startsWith("label:")) {
       const l = key.slice(6);
       return [`Label ${l}`, (im) => im.labels.includes(l)];
@@ -57,6 +68,10 @@
     S.filter = key;
     S.focus = 0;
     S.view = isList(key) ? [] : images().filter(filterOf(key)[1]).map((im) => im.path);
+    if (key === "mislabelled") {
+      const rank = new Map(S.sugg.mislabelled.map((x, i) => [x.sha256, i]));
+      S.view.sort((a, b) => rank.get(byPath(a).sha256) - rank.get(byPath(b).sha256));
+    }
     renderSidebar();
     renderView();
   }
@@ -92,6 +107,11 @@
       el("h2", { text: "Splits" }),
       ...["train", "validation", "test"].map((s) =>
         navButton(`split:${s}`, s, count((im) => im.split === s))),
+      el("h2", { text: "Model" }),
+      S.sugg && S.sugg.available
+        ? navButton("mislabelled", "Likely mislabelled", S.sugg.mislabelled.length,
+          S.sugg.mislabelled.length ? "warn" : "")
+        : el("div", { class: "splits", text: S.sugg ? S.sugg.why : "computing suggestions…" }),
       el("h2", { text: "Problems" }),
       navButton("dup", "Duplicates", count(FILTERS.dup[1]), count(FILTERS.dup[1]) ? "warn" : ""),
       navButton("conflict", "Conflicting labels", count(FILTERS.conflict[1]),
@@ -163,6 +183,11 @@
       im.overridden ? el("span", { class: "flag override", text: "override",
         title: `source: ${im.source_labels.join(", ") || "unlabelled"}` }) : null,
     ].filter(Boolean));
+    const s = suggestion(im);
+    if (s) {
+      flags.append(el("span", { class: "flag suggest", "data-suggest": s.label,
+        text: `→ ${s.label}${s.p != null ? ` ${Math.round(s.p * 100)}%` : ""} (a)` }));
+    }
     const chips = isRemoved(im) ? [el("span", { class: "chip none", text: "removed" })]
       : im.labels.length ? im.labels.map((l) => el("span", { class: "chip", text: l }))
         : [el("span", { class: "chip none", text: "unlabelled" })];
@@ -243,7 +268,7 @@
         const what = body.labels[0] === "-" ? "removed from the dataset"
           : body.labels.length ? body.labels.join(", ") : "unlabelled";
         status(`Saved ${body.path}: ${what} → ${data.state.labels_file}`);
-        if (!S.pending) onState(data.state);
+        if (!S.pending) { onState(data.state); loadSuggestions(); }
       } else {
         status(data.error || `not saved (HTTP ${res && res.status})`, true);
         if (data.state) onState(data.state);
@@ -273,6 +298,14 @@
     renderLabelbar();
   }
 
+  function loadSuggestions() {
+    fetch("/api/suggestions").then((r) => r.json()).then((sugg) => {
+      S.sugg = sugg;
+      renderSidebar();
+      for (const c of cards()) updateCard(c, byPath(c.dataset.path));
+    }).catch(() => {});
+  }
+
   // --- input --------------------------------------------------------------------------------
   function columns() {
     const cols = getComputedStyle($("grid")).gridTemplateColumns.split(" ").filter(Boolean);
@@ -296,6 +329,10 @@
     else if (k === "ArrowDown") setFocus(S.focus + columns());
     else if (k === "ArrowUp") setFocus(S.focus - columns());
     else if (k === "u") undo();
+    else if (k === "a") {
+      const im = focused(), s = im && suggestion(im);
+      if (s) pick(s.label); else status("No suggestion for this image.");
+    }
     else if (k === "x" && S.state.overrides) {
       const im = focused();
       if (im) change(im, isRemoved(im) ? im.source_labels.slice() : ["-"], true);
@@ -323,6 +360,7 @@
   fetch("/api/state").then((r) => r.json()).then((state) => {
     onState(state);
     setFilter("all");
+    loadSuggestions();
     status(state.editable
       ? `${state.images.length} images; changes are saved to ${state.labels_file} at once.`
       : `${state.images.length} images; read only: this ${state.source_kind} source has no labels_override file.`);
