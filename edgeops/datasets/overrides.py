@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeops.datasets.csv_index import MalformedCsv, iter_rows
+from edgeops.datasets.csv_index import MalformedCsv, iter_rows, read_csv_text
 from edgeops.datasets.labels import is_valid_label, label_problem
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.sources import Entry, Found
@@ -71,17 +71,10 @@ def read_overrides(
     file: Path, *, shown: str, multi_label: bool, dataset: str, problems: Problems
 ) -> list[Override]:
     """The rows of ``file`` (none when it does not exist); bad rows go to ``problems``."""
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
+    if not file.exists():
         return []
-    except OSError as e:
-        problems.add(shown, f"cannot read: {e.strerror or e}; check source.labels_override")
-        return []
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        problems.add(shown, f"not UTF-8 (byte {e.start}); save it as UTF-8 CSV")
+    text = read_csv_text(file, shown, problems, "check source.labels_override")
+    if text is None:
         return []
     rows: list[Override] = []
     seen: dict[str, str] = {}  # sha prefix or path -> where
