@@ -169,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interpreters", type=int, default=2, help="LiteRT interpreters per model")
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
 
+    p = sub.add_parser(
+        "inspect",
+        help="a dataset's health: duplicates, near duplicates across splits, label errors",
+    )
+    _add_file(p)
+    p.add_argument("address", metavar="dataset.NAME", help="the dataset to inspect")
+    p.add_argument("--json", action="store_true", help="print the versioned JSON document")
+
     p = sub.add_parser("review", help="review and label a dataset's images in the browser")
     _add_file(p)
     p.add_argument("address", metavar="dataset.NAME", help="the dataset to review")

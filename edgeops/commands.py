@@ -241,6 +241,27 @@ def cmd_review(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from edgeops.health.render import render_health
+    from edgeops.health.report import inspect_dataset
+    from edgeops.resolve import cache_path
+    from edgeops.review.server import find_dataset
+
+    session = workflow.open_session(
+        workflow.config_file(args.file), ui.ConsoleReporter(quiet=args.json), resolve=False
+    )
+    spec = find_dataset(session.config, args.address)
+    doc = inspect_dataset(
+        spec,
+        root=session.config.root,
+        cache_path=cache_path(session.config),
+        backend=session.backend,
+        reporter=session.reporter,
+    )
+    ui.print_out(json.dumps(doc, indent=2) + "\n" if args.json else render_health(doc))
+    return EXIT_USER_ERROR if doc["errors"] else EXIT_OK
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from edgeops.views.models import collect, render_models
 

@@ -8,6 +8,7 @@ Model versions are named by their model's address (``model.NAME``) in calls, and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +108,16 @@ class ModelRegistry(Protocol):
     # The registry file `edgeops serve` reads, with every published version's files on this
     # machine (state in a bucket: fetched into this machine's working copy first).
     def prepare_serving(self) -> Path: ...
+
+
+@runtime_checkable
+class ImageFeatures(Protocol):
+    """A backend that can compute backbone features of images on this machine (the local
+    backend): what `edgeops inspect` and the review page judge near duplicates and likely
+    label errors with."""
+
+    # (backbone name, an (n, d) float32 matrix of L2-normalised features) of (sha256, read
+    # bytes) pairs; `read` is called only for images whose features are not cached.
+    def image_features(
+        self, images: Sequence[tuple[str, Callable[[], bytes]]], reporter: Reporter
+    ) -> tuple[str, Any]: ...

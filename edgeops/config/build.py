@@ -24,6 +24,7 @@ from edgeops.config.model import (
     GateSpec,
     GcsTarget,
     GoogleBackendSpec,
+    InspectSpec,
     LocalBackendSpec,
     ModelSpec,
     OnlineTarget,
@@ -122,14 +123,17 @@ def _dataset(name: str, spec: dict[str, Any], root: Path, line: int) -> DatasetS
     source = spec["source"]
     kind = next(k for k in _SOURCE_KINDS if k in source)
     labels = source.get("labels_file")
+    override = source.get("labels_override")
     return DatasetSpec(
         name=name,
         source=SourceSpec(
             kind=kind,
             path=_abs(root, source[kind]),
             labels_file=_abs(root, labels) if labels is not None else None,
+            labels_override=_abs(root, override) if override is not None else None,
         ),
         split=SplitSpec(**{k: int(v) for k, v in spec.get("split", {}).items()}),
+        inspect=InspectSpec(**_floats(spec.get("inspect", {}), "near_duplicate_similarity")),
         line=line,
         **_pick(spec, "multi_label"),
     )

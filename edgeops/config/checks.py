@@ -96,6 +96,13 @@ def _check_datasets(doc: Mapping[str, Any]) -> Iterator[Problem]:
                 f"labels_file only works with an `images` source, not `{kind}` (which carries "
                 f"its own labels); remove labels_file, or use `images: <folder>` with it",
             )
+        if "labels_override" in source and "images" in source:
+            yield Problem(
+                ("datasets", name, "source", "labels_override"),
+                "labels_override is for sources that carry their own labels (zip, folder, "
+                "csv); an `images` source is relabelled in its labels_file: remove "
+                "labels_override",
+            )
 
 
 def _check_model_refs(doc: Mapping[str, Any]) -> Iterator[Problem]:

@@ -69,11 +69,16 @@ class SourceSpec:
     - ``csv``: an index, one row per image: ``uri,label[,label...]``; paths relative to the CSV.
     - ``images``: a folder of (possibly unlabelled) images, labels from ``labels_file``
       (a CSV ``path,label[,label...]`` kept in the repository, paths relative to ``images``).
+
+    ``labels_override`` (zip, folder, csv): a CSV in the repository whose rows
+    (``image,sha256,label...``) replace the source's labels of the images they name, or remove
+    them (label ``-``); see ``edgeops.datasets.overrides``.
     """
 
     kind: Literal["zip", "folder", "csv", "images"]
     path: Path  # absolute
     labels_file: Path | None = None  # only for kind == "images"; absolute
+    labels_override: Path | None = None  # only for zip, folder, csv; absolute
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,19 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class InspectSpec:
+    """How ``edgeops inspect`` judges a dataset (never part of any fingerprint)."""
+
+    near_duplicate_similarity: float = 0.95  # cosine of backbone features
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     name: str
     source: SourceSpec
     multi_label: bool = False
     split: SplitSpec = field(default_factory=SplitSpec)
+    inspect: InspectSpec = field(default_factory=InspectSpec, compare=False)
     line: int = field(default=0, compare=False)  # where declared in edgeops.yaml (messages)
 
 

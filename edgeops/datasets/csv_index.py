@@ -88,15 +88,8 @@ def read_rows(
 
     ``remote``: a URI scheme (``"gs://"``) whose rows are kept with the URI as ``path``, for a
     backend-side reader to check; without it such URIs are a problem."""
-    try:
-        raw = csv_path.read_bytes()
-    except OSError as e:
-        problems.add(shown, f"cannot read: {e.strerror or e}; check the path in edgeops.yaml")
-        return []
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        problems.add(shown, f"not UTF-8 (byte {e.start}); save it as UTF-8 CSV")
+    text = read_csv_text(csv_path, shown, problems, "check the path in edgeops.yaml")
+    if text is None:
         return []
 
     relative_to = "the CSV's folder" if kind == "csv" else "the images folder"
@@ -159,6 +152,21 @@ def read_rows(
         used = f" (on {count} rows)" if count > 1 else ""
         problems.add(first_where, f"{label_problem(label)}{used}; rename the label")
     return rows
+
+
+def read_csv_text(path: Path, shown: str, problems: Problems, fix: str) -> str | None:
+    """The text of a UTF-8 CSV (BOM or not); None, with the reason in ``problems``, when it
+    cannot be read (``fix``: how to repair an unreadable file) or decoded."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        problems.add(shown, f"cannot read: {e.strerror or e}; {fix}")
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        problems.add(shown, f"not UTF-8 (byte {e.start}); save it as UTF-8 CSV")
+        return None
 
 
 def resolve_uri(uri: str, base: Path) -> tuple[str, str]:

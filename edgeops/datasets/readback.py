@@ -7,7 +7,8 @@ sha256: a source changed since the scan raises ``DatasetError`` instead of impor
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgeops.config.model import DatasetSpec
@@ -45,6 +46,38 @@ def iter_image_bytes(
                     "it was scanned; run edgeops plan again"
                 )
             yield rec, data
+    finally:
+        if zf is not None:
+            zf.close()
+
+
+@contextmanager
+def source_reader(spec: DatasetSpec) -> Iterator[Callable[[str], bytes | None]]:
+    """``read(locator)``: an image's bytes from ``spec``'s source (a file or a zip member, the
+    zip opened once), None when it cannot be read (or is remote). Unchecked: for thumbnails and
+    features, whose callers key them by the scanned sha256."""
+    src = spec.source
+    try:
+        zf = zipfile.ZipFile(src.path) if src.kind == "zip" else None
+    except (OSError, zipfile.BadZipFile):
+        zf = None
+
+    def read(locator: str) -> bytes | None:
+        try:
+            if src.kind == "zip":
+                if zf is None:
+                    return None
+                with zf.open(locator) as f:
+                    return f.read(MAX_IMAGE_BYTES + 1)
+            if "://" in locator:
+                return None
+            with open(locator, "rb") as fh:
+                return fh.read(MAX_IMAGE_BYTES + 1)
+        except (OSError, KeyError, zipfile.BadZipFile):
+            return None
+
+    try:
+        yield read
     finally:
         if zf is not None:
             zf.close()

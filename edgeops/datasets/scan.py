@@ -1,17 +1,19 @@
 """``scan_dataset``: read a dataset source, check everything, return its Manifest or raise.
 
 One reader per source kind (zip, folder, csv, images) lists the source's images with their
-labels and inspects each (through the hash cache); ``assemble.py`` then checks them as a whole
-and builds the Manifest. Every problem of a source is collected first and raised as one
+labels and inspects each (through the hash cache); the source's labels overrides file, if any,
+is applied on top (``overrides.py``); ``assemble.py`` then checks them as a whole and builds
+the Manifest. Every problem of a source is collected first and raised as one
 ``DatasetError``; a source with any problem yields nothing, so nothing from it can be
 half-imported. Nothing is ever written except the hash cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets.assemble import assemble_manifest
@@ -19,6 +21,7 @@ from edgeops.datasets.csv_index import Row, read_rows
 from edgeops.datasets.hashcache import HashCache, open_cache
 from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
+from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
 from edgeops.datasets.parallel import map_parallel
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.sources import (
@@ -56,15 +59,20 @@ def scan_dataset(
     remote: RemoteReader | None = None,
 ) -> Manifest:
     """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError."""
-    _found, manifest = scan_source(
+    return scan_source(
         spec,
         root=root,
         cache_path=cache_path,
         reporter=reporter,
         problems=Problems(),
         remote=remote,
-    )
-    return manifest
+    ).manifest
+
+
+class SourceScan(NamedTuple):
+    found: Found  # every accepted file, with its labels as the source says them
+    manifest: Manifest  # after the overrides
+    overrides: Applied  # what the labels overrides file changed (empty without one)
 
 
 def scan_source(
@@ -75,8 +83,9 @@ def scan_source(
     reporter: Reporter,
     problems: Problems,
     remote: RemoteReader | None = None,
-) -> tuple[Found, Manifest]:
-    """Every file the source holds (entry + inspection) and the Manifest built from them.
+) -> SourceScan:
+    """Every file the source holds (entry + inspection), the Manifest built from them, and what
+    the labels overrides file changed.
 
     Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
     subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
@@ -104,7 +113,25 @@ def scan_source(
             cache.close()
             if cache.problem:
                 reporter.warn(cache.problem)
-    return found, assemble_manifest(spec, found, label_where, shown=shown, problems=problems)
+    effective, applied = found, Applied()
+    if src.labels_override is not None:
+        rows = read_overrides(
+            src.labels_override,
+            shown=display_path(src.labels_override, root),
+            multi_label=spec.multi_label,
+            dataset=spec.name,
+            problems=problems,
+        )
+        effective, applied = apply_overrides(
+            found, rows, lambda e: source_path(src.kind, src.path, e.locator), problems=problems
+        )
+        for row in applied.by_sha.values():
+            for label in row.labels:
+                label_where.setdefault(label, row.where)
+    manifest = assemble_manifest(spec, effective, label_where, shown=shown, problems=problems)
+    if applied.warnings:
+        manifest = dataclasses.replace(manifest, warnings=manifest.warnings + applied.warnings)
+    return SourceScan(found, manifest, applied)
 
 
 class _Ctx:

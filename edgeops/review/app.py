@@ -1,7 +1,8 @@
 """The review web app (Starlette): one page, its script and style, a JSON API, thumbnails.
 
 Routes: ``GET /`` the page; ``GET /static/{review.js,review.css}``; ``GET /api/state``;
-``POST /api/labels`` ``{"path", "labels", "before"}``; ``GET /thumb/{sha256}`` a JPEG thumbnail.
+``POST /api/labels`` ``{"path", "labels", "before"}``; ``GET /api/suggestions`` the model's
+predicted label per image and the likely mislabelled ones; ``GET /thumb/{sha256}`` a JPEG thumbnail.
 Images are addressed by content hash only, never by a path; an image path in a label change
 must be one of the dataset's images. Only loopback host names are served (no DNS rebinding)
 and a change from a page of another origin is refused.
@@ -72,6 +73,11 @@ def create_app(session: ReviewSession) -> Starlette:
             return _error(e.status, str(e), state=session.state(), **extra)
         return JSONResponse({"ok": True, "state": session.state()}, headers=_NO_STORE)
 
+    async def suggestions(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        return JSONResponse(await run_in_threadpool(session.suggestions), headers=_NO_STORE)
+
     def thumb(request: Request) -> Response:
         sha = request.path_params["sha"]
         if not SHA256_RE.fullmatch(sha):
@@ -90,6 +96,7 @@ def create_app(session: ReviewSession) -> Starlette:
         Route("/static/{name}", static),
         Route("/api/state", state),
         Route("/api/labels", labels, methods=["POST"]),
+        Route("/api/suggestions", suggestions),
         Route("/thumb/{sha}", thumb),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK))]

@@ -1,28 +1,35 @@
-"""Scan an ``images`` dataset for review: every image, its labels and split, and every problem
+"""Scan a dataset for review: every image of its source, its labels and split, and every problem
 the import would find, listed rather than raised.
 
-The checks are the datasets package's own (the scanner's source reader and manifest builder run
-with a problem list that collects instead of raising), so the page shows exactly the messages
-``edgeops plan`` would. Problems that point at images are also grouped for the page's filters:
-rejected files (with the reason), duplicates, conflicting labels, labels under 10 and under 100
-images.
+Any source kind can be reviewed. Where a change goes: an ``images`` source's ``labels_file``, or
+the ``labels_override`` file of a zip, folder or csv source; a source with neither is shown read
+only. The checks are the datasets package's own (the scanner's source reader, overrides and
+manifest builder run with a problem list that collects instead of raising), so the page shows
+exactly the messages ``edgeops plan`` would. Problems that point at images are also grouped for
+the page's filters: rejected files (with the reason), duplicates, conflicting labels, labels
+under 10 and under 100 images.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets.labels import MIN_IMAGES_PER_LABEL, RECOMMENDED_IMAGES_PER_LABEL
+from edgeops.datasets.overrides import source_path
 from edgeops.datasets.problems import Problem, Problems
 from edgeops.datasets.scan import scan_source
 from edgeops.datasets.sources import display_path, walk_folder
 from edgeops.errors import EdgeopsError
 from edgeops.progress import NullReporter
 from edgeops.review.labels_file import LabelsFile
+
+_LINE = re.compile(r":\d+$")
 
 
 class _Collected(Problems):
@@ -34,14 +41,17 @@ class _Collected(Problems):
 
 @dataclass(frozen=True)
 class ReviewImage:
-    path: str  # relative to the images folder (posix): the labels file's first column
+    path: str  # inside the source (posix): the labels (or overrides) file's first column
     sha256: str
-    labels: tuple[str, ...]  # as the scanner reads them; () = unlabelled
-    split: str  # "train" | "validation" | "test"; "" when unlabelled
-    file: str  # absolute path (read only by the server, never sent to the page)
+    labels: tuple[str, ...]  # as the scanner reads them, overrides applied; () = unlabelled
+    split: str  # "train" | "validation" | "test"; "" when unlabelled or excluded
+    file: str  # the locator: absolute path or zip member (never sent to the page)
     width: int
     height: int
     format: str
+    source_labels: tuple[str, ...] = ()  # what the source itself says
+    excluded: bool = False  # removed from the dataset by the overrides file
+    overridden: bool = False  # a row of the overrides file names it
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,8 @@ class Rejected:
 class DatasetReview:
     dataset: str
     multi_label: bool
-    labels_file: str  # as shown (relative to the config folder)
-    images_folder: str
+    labels_file: str  # where changes are written, as shown; "" when the source is read only
+    images_folder: str  # the source, as shown
     images: tuple[ReviewImage, ...]  # accepted files, sorted by path
     rejected: tuple[Rejected, ...]
     problems: tuple[Problem, ...]  # every other problem, as the scanner words it
@@ -63,6 +73,7 @@ class DatasetReview:
     counts: dict[str, dict[str, int]]  # label -> split -> distinct images (as trained on)
     duplicates: frozenset[str]  # paths of files whose content another file repeats
     conflicts: frozenset[str]  # paths whose labels disagree (rows or identical images)
+    source_kind: str = "images"
 
     def labels(self) -> tuple[str, ...]:
         return tuple(sorted(self.counts))
@@ -74,56 +85,66 @@ class DatasetReview:
         return {im.path: im for im in self.images}
 
 
-def check_reviewable(spec: DatasetSpec) -> None:
-    if spec.source.kind != "images" or spec.source.labels_file is None:
-        raise EdgeopsError(
-            f"datasets.{spec.name}: review labels images through a labels file, but this "
-            f"dataset reads a {spec.source.kind} source; use `source: {{images: FOLDER, "
-            "labels_file: labels.csv}` to label in the browser"
+def changes_file(spec: DatasetSpec) -> Path | None:
+    """The file a review writes label changes to; None when the source is read only."""
+    src = spec.source
+    return src.labels_file if src.kind == "images" else src.labels_override
+
+
+def read_only_reason(spec: DatasetSpec) -> str:
+    kind = spec.source.kind
+    if kind == "images":
+        return (
+            f"datasets.{spec.name}: this images source has no labels_file to write to; add "
+            "`labels_file: labels.csv` to its source to label in the browser"
         )
+    return (
+        f"datasets.{spec.name} reads a {kind} source, which cannot be edited in place; add "
+        f"`labels_override: data/{spec.name}.labels.csv` to its source to relabel in the browser"
+    )
 
 
 def review_dataset(spec: DatasetSpec, *, root: Path, cache_path: Path) -> DatasetReview:
-    """Everything the review page shows about ``spec`` (an ``images`` dataset). Never raises
-    for bad data; raises EdgeopsError only for a dataset that has no labels file."""
-    check_reviewable(spec)
-    assert spec.source.labels_file is not None
+    """Everything the review page shows about ``spec``. Never raises for bad data."""
+    src = spec.source
     problems = _Collected()
-    shown = display_path(spec.source.path, root)
-    found, manifest = scan_source(
+    shown = display_path(src.path, root)
+    found, manifest, applied = scan_source(
         spec, root=root, cache_path=cache_path, reporter=NullReporter(), problems=problems
     )
     splits = {rec.sha256: rec.split for rec in manifest.images}
-    base = os.path.normpath(spec.source.path)
 
     images: list[ReviewImage] = []
     for entry, insp in found:
-        rel = Path(os.path.relpath(entry.locator, base)).as_posix()
+        row = applied.by_sha.get(insp.sha256)
+        labels = entry.labels if row is None or row.exclude else row.labels
+        excluded = insp.sha256 in applied.excluded
         images.append(
             ReviewImage(
-                path=rel,
+                path=source_path(src.kind, src.path, entry.locator),
                 sha256=insp.sha256,
-                labels=tuple(entry.labels),
-                split=splits.get(insp.sha256, "") if entry.labels else "",
+                labels=() if excluded else tuple(labels),
+                split=splits.get(insp.sha256, "") if labels and not excluded else "",
                 file=entry.locator,
                 width=insp.width,
                 height=insp.height,
                 format=insp.format,
+                source_labels=tuple(entry.labels),
+                excluded=excluded,
+                overridden=row is not None,
             )
         )
     images.sort(key=lambda im: im.path)
 
-    # rejected files: listed in the folder, not accepted; their reason is the scanner's message
-    accepted = {entry.locator for entry, _ in found}
-    labels_real = os.path.realpath(spec.source.labels_file)
-    listed = walk_folder(spec.source.path, root, Problems()) if os.path.isdir(base) else []
-    rejected_shown = {
-        display_path(st.path, root)
-        for _, st in listed
-        if st.path not in accepted and os.path.realpath(st.path) != labels_real
-    }
-    rejected = [Rejected(p.where, p.what) for p in problems.items if p.where in rejected_shown]
-    others = [p for p in problems.items if p.where not in rejected_shown]
+    listed = _listed_files(spec, root, shown, {entry.locator for entry, _ in found})
+    if src.kind == "csv":  # the index's rows name the files; a rejected one is named alone
+        listed = {
+            p.where
+            for p in problems.items
+            if not _LINE.search(p.where) and os.path.isfile(os.path.join(root, p.where))
+        }
+    rejected = [Rejected(p.where, p.what) for p in problems.items if p.where in listed]
+    others = [p for p in problems.items if p.where not in listed]
 
     by_sha: dict[str, list[ReviewImage]] = defaultdict(list)
     for im in images:
@@ -134,19 +155,21 @@ def review_dataset(spec: DatasetSpec, *, root: Path, cache_path: Path) -> Datase
         for group in by_sha.values():
             if len({im.labels for im in group if im.labels}) > 1:
                 conflicts.update(im.path for im in group if im.labels)
-        try:
-            rows = LabelsFile.read(spec.source.labels_file, spec.source.path).rows
-        except EdgeopsError:
-            rows = {}  # unreadable: the scanner already reported why
-        known = {im.path for im in images}
-        for key, entries in rows.items():
-            if key in known and len({tuple(sorted(set(e))) for e in entries}) > 1:
-                conflicts.add(key)
+        if src.kind == "images" and src.labels_file is not None:
+            try:
+                rows = LabelsFile.read(src.labels_file, src.path).rows
+            except EdgeopsError:
+                rows = {}  # unreadable: the scanner already reported why
+            known = {im.path for im in images}
+            for key, entries in rows.items():
+                if key in known and len({tuple(sorted(set(e))) for e in entries}) > 1:
+                    conflicts.add(key)
 
+    target = changes_file(spec)
     return DatasetReview(
         dataset=spec.name,
         multi_label=spec.multi_label,
-        labels_file=display_path(spec.source.labels_file, root),
+        labels_file=display_path(target, root) if target is not None else "",
         images_folder=shown,
         images=tuple(images),
         rejected=tuple(sorted(rejected, key=lambda r: r.path)),
@@ -155,7 +178,30 @@ def review_dataset(spec: DatasetSpec, *, root: Path, cache_path: Path) -> Datase
         counts=manifest.label_counts(),
         duplicates=frozenset(duplicates),
         conflicts=frozenset(conflicts),
+        source_kind=src.kind,
     )
+
+
+def _listed_files(spec: DatasetSpec, root: Path, shown: str, accepted: set[str]) -> set[str]:
+    """How the scanner names (in problems) each file of the source it did not accept."""
+    src = spec.source
+    if src.kind == "zip":
+        try:
+            with zipfile.ZipFile(src.path) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+        except (OSError, zipfile.BadZipFile):
+            return set()
+        return {f"{shown}:{n}" for n in names if n not in accepted}
+    if src.kind == "csv":
+        return set()  # see review_dataset
+    base = os.path.normpath(src.path)
+    skip = {os.path.realpath(p) for p in (src.labels_file, src.labels_override) if p is not None}
+    files = walk_folder(src.path, root, Problems()) if os.path.isdir(base) else []
+    return {
+        display_path(st.path, root)
+        for _, st in files
+        if st.path not in accepted and os.path.realpath(st.path) not in skip
+    }
 
 
 __all__ = [
@@ -164,6 +210,7 @@ __all__ = [
     "DatasetReview",
     "Rejected",
     "ReviewImage",
-    "check_reviewable",
+    "changes_file",
+    "read_only_reason",
     "review_dataset",
 ]

@@ -37,13 +37,14 @@ def find_dataset(config: Config, address: str) -> DatasetSpec:
 
 
 def open_session(config: Config, address: str) -> Any:
+    from edgeops.backends import get_backend
     from edgeops.resolve import cache_path
-    from edgeops.review.problems import check_reviewable
     from edgeops.review.session import ReviewSession
 
     spec = find_dataset(config, address)
-    check_reviewable(spec)
-    return ReviewSession(spec, root=config.root, cache_path=cache_path(config))
+    return ReviewSession(
+        spec, root=config.root, cache_path=cache_path(config), backend=get_backend(config)
+    )
 
 
 def bind(port: int) -> socket.socket:

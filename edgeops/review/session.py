@@ -1,8 +1,11 @@
 """One review session: the current scan of a dataset, label changes, thumbnails.
 
-All state is in the repository: the images and the labels file. A change is a read-modify-write
-of the labels file under a lock, so changes from two tabs are serialized and none is lost; a
-change carries the labels its sender saw (``before``) and is refused if the file moved on.
+All state is in the repository: the images and the labels file (an ``images`` source) or the
+labels overrides file (a zip, folder or csv source). A change is a read-modify-write of that
+file under a lock, so changes from two tabs are serialized and none is lost; a change carries
+the labels its sender saw (``before``) and is refused if the file moved on. On an overrides
+file the label ``-`` removes the image from the dataset, and going back to the source's own
+labels removes the image's row.
 """
 
 from __future__ import annotations
@@ -17,11 +20,23 @@ from typing import Any
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets.labels import LABEL_RULE, is_valid_label
+from edgeops.datasets.overrides import (
+    EXCLUDE,
+    WRITE_PREFIX,
+    Override,
+    read_overrides,
+    write_overrides,
+)
+from edgeops.datasets.problems import Problems
+from edgeops.datasets.sources import display_path
 from edgeops.review.labels_file import LabelsFile
 from edgeops.review.problems import (
     MIN_IMAGES_PER_LABEL,
     RECOMMENDED_IMAGES_PER_LABEL,
     DatasetReview,
+    ReviewImage,
+    changes_file,
+    read_only_reason,
     review_dataset,
 )
 
@@ -44,10 +59,14 @@ class LabelChange:
 
 
 class ReviewSession:
-    def __init__(self, spec: DatasetSpec, *, root: Path, cache_path: Path) -> None:
+    def __init__(
+        self, spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any = None
+    ) -> None:
         self.spec = spec
         self.root = root
         self.cache_path = cache_path
+        self.backend = backend  # for the model-assisted suggestions; None: no suggestions
+        self._suggestions: tuple[DatasetReview, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._thumb_lock = threading.Lock()
@@ -66,36 +85,92 @@ class ReviewSession:
             return self._review
 
     def apply(self, change: LabelChange) -> DatasetReview:
-        """Write ``change`` to the labels file (atomically) and return the new scan."""
+        """Write ``change`` to the labels (or overrides) file atomically; return the new scan."""
         labels = tuple(sorted(set(change.labels)))
-        for label in labels:
+        src = self.spec.source
+        overrides = src.kind != "images"
+        if changes_file(self.spec) is None:
+            raise ChangeRefused(409, read_only_reason(self.spec))
+        exclude = overrides and labels == (EXCLUDE,)
+        for label in () if exclude else labels:
             if not is_valid_label(label):
-                raise ChangeRefused(400, f"'{label}' is not a valid label: {LABEL_RULE}")
+                hint = f"; '{EXCLUDE}' alone removes the image" if overrides else ""
+                raise ChangeRefused(400, f"'{label}' is not a valid label: {LABEL_RULE}{hint}")
         if len(labels) > 1 and not self.spec.multi_label:
             raise ChangeRefused(
                 400, f"dataset {self.spec.name} is single-label; pick one label per image"
             )
-        src = self.spec.source
-        assert src.labels_file is not None
         with self._lock:
-            if change.path not in self._review.by_path():
+            image = self._review.by_path().get(change.path)
+            if image is None:
                 self._review = self._scan()  # an image added since the last scan
-                if change.path not in self._review.by_path():
+                image = self._review.by_path().get(change.path)
+                if image is None:
                     raise ChangeRefused(404, "no such image in this dataset")
-            lf = LabelsFile.read(src.labels_file, src.path)
-            current = lf.labels_of(change.path, multi_label=self.spec.multi_label)
-            if change.before is not None and tuple(sorted(change.before)) != current:
-                raise ChangeRefused(
-                    409,
-                    f"{change.path} was relabelled elsewhere (now: "
-                    f"{', '.join(current) or 'unlabelled'}); the page shows it now",
-                    current,
-                )
-            if current != labels or len(lf.rows.get(change.path, [])) > 1:
-                lf.set(change.path, labels)
-                lf.write()
+            if overrides:
+                self._write_override(image, change, labels)
+            else:
+                self._write_labels_file(change, labels)
             self._review = self._scan()
             return self._review
+
+    def _refuse_moved(self, path: str, current: tuple[str, ...], before: tuple[str, ...]) -> None:
+        if tuple(sorted(before)) != current:
+            shown = "removed" if current == (EXCLUDE,) else ", ".join(current) or "unlabelled"
+            raise ChangeRefused(
+                409,
+                f"{path} was relabelled elsewhere (now: {shown}); the page shows it now",
+                current,
+            )
+
+    def _write_labels_file(self, change: LabelChange, labels: tuple[str, ...]) -> None:
+        src = self.spec.source
+        assert src.labels_file is not None
+        lf = LabelsFile.read(src.labels_file, src.path)
+        current = lf.labels_of(change.path, multi_label=self.spec.multi_label)
+        if change.before is not None:
+            self._refuse_moved(change.path, current, change.before)
+        if current != labels or len(lf.rows.get(change.path, [])) > 1:
+            lf.set(change.path, labels)
+            lf.write()
+
+    def _write_override(
+        self, image: ReviewImage, change: LabelChange, labels: tuple[str, ...]
+    ) -> None:
+        file = self.spec.source.labels_override
+        assert file is not None
+        shown = display_path(file, self.root)
+        problems = Problems()
+        rows = read_overrides(
+            file,
+            shown=shown,
+            multi_label=self.spec.multi_label,
+            dataset=self.spec.name,
+            problems=problems,
+        )
+        if problems:
+            first = problems.items[0]
+            raise ChangeRefused(409, f"{first.where}: {first.what}; fix {shown} first")
+
+        def names(row: Override) -> bool:
+            if row.sha_prefix:
+                return image.sha256.startswith(row.sha_prefix)
+            return row.image == image.path
+
+        mine = [row for row in rows if names(row)]
+        if mine:
+            current = (EXCLUDE,) if mine[0].exclude else mine[0].labels
+        else:
+            current = image.source_labels
+        if change.before is not None:
+            self._refuse_moved(change.path, current, change.before)
+        kept = [row for row in rows if not names(row)]
+        if labels != image.source_labels:
+            exclude = labels == (EXCLUDE,)
+            prefix = image.sha256[:WRITE_PREFIX]
+            kept.append(Override(0, "", image.path, prefix, () if exclude else labels, exclude))
+        if kept != rows:
+            write_overrides(file, kept)
 
     def thumbnail(self, sha256: str) -> bytes | None:
         """A JPEG of at most THUMB_PX pixels a side; None for an unknown or changed image."""
@@ -107,9 +182,8 @@ class ReviewSession:
         image = next((im for im in self._review.images if im.sha256 == sha256), None)
         if image is None:
             return None
-        try:
-            data = Path(image.file).read_bytes()
-        except OSError:
+        data = self._read(image.file)
+        if data is None:
             return None
         if hashlib.sha256(data).hexdigest() != sha256:
             return None  # changed since the scan: the page reloads the state
@@ -120,8 +194,54 @@ class ReviewSession:
                 self._thumbs.popitem(last=False)
         return thumb
 
+    def _read(self, locator: str) -> bytes | None:
+        """An image's bytes from the source (a file or a zip member); None if unreadable."""
+        from edgeops.datasets.readback import source_reader
+
+        with source_reader(self.spec) as read:
+            return read(locator)
+
+    def image_bytes(self, sha256: str) -> bytes | None:
+        image = next((im for im in self._review.images if im.sha256 == sha256), None)
+        return None if image is None else self._read(image.file)
+
     def state(self) -> dict[str, Any]:
         return state_json(self._review)
+
+    def suggestions(self) -> dict[str, Any]:
+        """The probe's opinion of every image (``edgeops inspect``'s): per sha256 the predicted
+        label and its probability (out of fold for labelled images), and the labelled images
+        ranked by how much the probe disagrees with their label. Recomputed after a change
+        (features are cached, so that is the probe's fit only)."""
+        from edgeops.health.report import health_of
+        from edgeops.progress import NullReporter
+
+        review = self._review
+        if self._suggestions is not None and self._suggestions[0] is review:
+            return self._suggestions[1]
+        if self.backend is None:
+            return {"available": False, "why": "no backend to compute image features"}
+        doc, predictions = health_of(
+            review, self.spec, backend=self.backend, reporter=NullReporter()
+        )
+        features = doc["features"] or {}
+        if not features.get("available"):
+            out: dict[str, Any] = {"available": False, "why": features.get("why", "")}
+        else:
+            out = {
+                "available": True,
+                "backbone": features["backbone"],
+                "predicted": {
+                    sha: {"label": label, "confidence": round(p, 4)}
+                    for sha, (label, p) in predictions.by_sha.items()
+                },
+                "mislabelled": [
+                    {"sha256": e["sha256"], "suggested": e["suggested"], "score": e["score"]}
+                    for e in doc["suspected_label_errors"]
+                ],
+            }
+        self._suggestions = (review, out)
+        return out
 
 
 def make_thumbnail(data: bytes) -> bytes:
@@ -150,6 +270,9 @@ def state_json(r: DatasetReview) -> dict[str, Any]:
         "multi_label": r.multi_label,
         "labels_file": r.labels_file,
         "images_folder": r.images_folder,
+        "source_kind": r.source_kind,
+        "editable": bool(r.labels_file),
+        "overrides": r.source_kind != "images",
         "labels": list(r.labels()),
         "counts": r.counts,
         "min_images": MIN_IMAGES_PER_LABEL,
@@ -164,7 +287,10 @@ def state_json(r: DatasetReview) -> dict[str, Any]:
             {
                 "path": im.path,
                 "sha256": im.sha256,
-                "labels": list(im.labels),
+                "labels": [EXCLUDE] if im.excluded else list(im.labels),
+                "source_labels": list(im.source_labels),
+                "excluded": im.excluded,
+                "overridden": im.overridden,
                 "split": im.split,
                 "width": im.width,
                 "height": im.height,

@@ -208,15 +208,26 @@ def test_cli_unknown_dataset_is_a_user_error(
     assert "review works on datasets" in capsys.readouterr().err
 
 
-def test_cli_refuses_a_dataset_without_a_labels_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "data" / "pets").mkdir(parents=True)
+def test_a_source_without_an_overrides_file_is_reviewed_read_only(tmp_path: Path) -> None:
+    """A folder source (it carries its own labels) opens; a change is refused, naming the
+    labels_override key that makes it editable."""
+    for label in ("cat", "dog"):
+        (tmp_path / "data" / "pets" / label).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (i * 40, 90 if label == "cat" else 9, 0)).save(
+                tmp_path / "data" / "pets" / label / f"{i}.png"
+            )
     (tmp_path / "edgeops.yaml").write_text(
         "version: 1\ndatasets:\n  pets:\n    source:\n      folder: data/pets\n"
     )
-    assert main(["-C", str(tmp_path), "review", "dataset.pets", "--no-browser"]) == 1
-    assert "reads a folder source" in capsys.readouterr().err
+    client = TestClient(create_app(open_review(tmp_path, "pets")), base_url=BASE)
+    state = client.get("/api/state").json()
+    assert state["editable"] is False and state["source_kind"] == "folder"
+    paths = [im["path"] for im in state["images"]]
+    assert paths == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
+    r = client.post("/api/labels", json={"path": "cat/0.png", "labels": ["dog"]})
+    assert r.status_code == 409
+    assert "reads a folder source" in r.json()["error"] and "labels_override" in r.json()["error"]
 
 
 def test_cli_serves_on_loopback_until_interrupted(labelling_repo: Path) -> None:

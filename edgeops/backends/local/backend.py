@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -237,6 +237,13 @@ class LocalBackend:
 
     def forget_dataset(self, address: str) -> None:
         self.registry.delete_dataset(address)
+
+    def image_features(
+        self, images: Sequence[tuple[str, Callable[[], bytes]]], reporter: Reporter
+    ) -> tuple[str, Any]:
+        from edgeops.backends.local.features import image_features
+
+        return image_features(self.root / "cache" / "ml", images, reporter)
 
     # --- models ----------------------------------------------------------------------------
 

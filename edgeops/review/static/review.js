@@ -1,10 +1,11 @@
 // edgeops review: browse a dataset, label and relabel images. Every change is written by the
-// server to the dataset's labels file at once; the undo stack lives in this page only.
+// server at once to the dataset's labels file (or its labels overrides file, where "-" removes
+// an image from the dataset); the undo stack lives in this page only.
 "use strict";
 (() => {
   const S = {
     state: null, filter: "all", view: [], focus: 0, undo: [], extra: [],
-    queue: Promise.resolve(), pending: 0,
+    queue: Promise.resolve(), pending: 0, sugg: null,
   };
   const $ = (id) => document.getElementById(id);
   const el = (tag, attrs = {}, ...kids) => {
@@ -31,13 +32,26 @@
   const FILTERS = {
     all: ["All images", () => true],
     unlabelled: ["Unlabelled", (im) => im.labels.length === 0],
+    removed: ["Removed from the dataset", (im) => im.excluded],
+    overridden: ["Overridden labels", (im) => im.overridden],
     dup: ["Duplicates", (im) => im.duplicate],
     conflict: ["Conflicting labels", (im) => im.conflict],
     under_min: ["Labels under 10 images", (im) => im.labels.some((l) => S.state.under_min.includes(l))],
     under_rec: ["Labels under 100 images",
       (im) => im.labels.some((l) => S.state.under_recommended.includes(l))],
   };
+  const suggestion = (im) => {
+    if (!S.sugg || !S.sugg.available) return null;
+    const m = S.sugg.mislabelled.find((x) => x.sha256 === im.sha256);
+    if (m) return { label: m.suggested, score: m.score, p: (S.sugg.predicted[im.sha256] || {}).confidence };
+    const p = S.sugg.predicted[im.sha256];
+    return p && !im.labels.includes(p.label) ? { label: p.label, p: p.confidence } : null;
+  };
   function filterOf(key) {
+    if (key === "mislabelled") {
+      return ["Likely mislabelled (most suspicious first)", (im) => S.sugg && S.sugg.available
+        && S.sugg.mislabelled.some((x) => x.sha256 === im.sha256)];
+    }
     if (key.startsWith("label:")) {
       const l = key.slice(6);
       return [`Label ${l}`, (im) => im.labels.includes(l)];
@@ -54,6 +68,10 @@
     S.filter = key;
     S.focus = 0;
     S.view = isList(key) ? [] : images().filter(filterOf(key)[1]).map((im) => im.path);
+    if (key === "mislabelled") {
+      const rank = new Map(S.sugg.mislabelled.map((x, i) => [x.sha256, i]));
+      S.view.sort((a, b) => rank.get(byPath(a).sha256) - rank.get(byPath(b).sha256));
+    }
     renderSidebar();
     renderView();
   }
@@ -73,6 +91,10 @@
       navButton("all", "All images", ims.length),
       navButton("unlabelled", "Unlabelled", count(FILTERS.unlabelled[1]),
         count(FILTERS.unlabelled[1]) ? "warn" : ""),
+      ...(st.overrides ? [
+        navButton("overridden", "Overridden", count(FILTERS.overridden[1])),
+        navButton("removed", "Removed", count(FILTERS.removed[1])),
+      ] : []),
       el("h2", { text: "Labels" }),
       ...labels().map((l) => {
         const c = st.counts[l] || { train: 0, validation: 0, test: 0 };
@@ -85,6 +107,11 @@
       el("h2", { text: "Splits" }),
       ...["train", "validation", "test"].map((s) =>
         navButton(`split:${s}`, s, count((im) => im.split === s))),
+      el("h2", { text: "Model" }),
+      S.sugg && S.sugg.available
+        ? navButton("mislabelled", "Likely mislabelled", S.sugg.mislabelled.length,
+          S.sugg.mislabelled.length ? "warn" : "")
+        : el("div", { class: "splits", text: S.sugg ? S.sugg.why : "computing suggestions…" }),
       el("h2", { text: "Problems" }),
       navButton("dup", "Duplicates", count(FILTERS.dup[1]), count(FILTERS.dup[1]) ? "warn" : ""),
       navButton("conflict", "Conflicting labels", count(FILTERS.conflict[1]),
@@ -153,11 +180,21 @@
       im.split ? el("span", { class: "flag split", text: im.split }) : null,
       im.duplicate ? el("span", { class: "flag dup", text: "duplicate" }) : null,
       im.conflict ? el("span", { class: "flag conflict", text: "conflict" }) : null,
+      im.overridden ? el("span", { class: "flag override", text: "override",
+        title: `source: ${im.source_labels.join(", ") || "unlabelled"}` }) : null,
     ].filter(Boolean));
-    card.querySelector(".labels").replaceChildren(...(im.labels.length
-      ? im.labels.map((l) => el("span", { class: "chip", text: l }))
-      : [el("span", { class: "chip none", text: "unlabelled" })]));
+    const s = suggestion(im);
+    if (s) {
+      flags.append(el("span", { class: "flag suggest", "data-suggest": s.label,
+        text: `→ ${s.label}${s.p != null ? ` ${Math.round(s.p * 100)}%` : ""} (a)` }));
+    }
+    const chips = isRemoved(im) ? [el("span", { class: "chip none", text: "removed" })]
+      : im.labels.length ? im.labels.map((l) => el("span", { class: "chip", text: l }))
+        : [el("span", { class: "chip none", text: "unlabelled" })];
+    card.querySelector(".labels").replaceChildren(...chips);
   }
+
+  function isRemoved(im) { return im.labels.length === 1 && im.labels[0] === "-"; }
 
   function cards() { return [...$("grid").querySelectorAll(".card")]; }
 
@@ -185,8 +222,9 @@
     const im = focused();
     if (!im) return;
     let next;
+    const have = im.labels.filter((l) => l !== "-");
     if (S.state.multi_label) {
-      next = im.labels.includes(label) ? im.labels.filter((l) => l !== label) : [...im.labels, label];
+      next = have.includes(label) ? have.filter((l) => l !== label) : [...have, label];
     } else {
       next = [label];
     }
@@ -227,9 +265,10 @@
       }
       S.pending -= 1;
       if (data.ok) {
-        const what = body.labels.length ? body.labels.join(", ") : "unlabelled";
+        const what = body.labels[0] === "-" ? "removed from the dataset"
+          : body.labels.length ? body.labels.join(", ") : "unlabelled";
         status(`Saved ${body.path}: ${what} → ${data.state.labels_file}`);
-        if (!S.pending) onState(data.state);
+        if (!S.pending) { onState(data.state); loadSuggestions(); }
       } else {
         status(data.error || `not saved (HTTP ${res && res.status})`, true);
         if (data.state) onState(data.state);
@@ -249,11 +288,22 @@
     const before = S.view.length;
     S.view = S.view.filter((p) => known.has(p));
     $("dataset").textContent = state.dataset + (state.multi_label ? " (multi-label)" : "");
-    $("file").textContent = `labels: ${state.labels_file} · images: ${state.images_folder}/`;
+    $("file").textContent = !state.editable
+      ? `${state.source_kind} source ${state.images_folder} (read only: declare labels_override to relabel)`
+      : state.overrides ? `overrides: ${state.labels_file} · ${state.source_kind}: ${state.images_folder}`
+        : `labels: ${state.labels_file} · images: ${state.images_folder}/`;
     renderSidebar();
     if (S.view.length !== before) renderView();
     else for (const c of cards()) updateCard(c, byPath(c.dataset.path));
     renderLabelbar();
+  }
+
+  function loadSuggestions() {
+    fetch("/api/suggestions").then((r) => r.json()).then((sugg) => {
+      S.sugg = sugg;
+      renderSidebar();
+      for (const c of cards()) updateCard(c, byPath(c.dataset.path));
+    }).catch(() => {});
   }
 
   // --- input --------------------------------------------------------------------------------
@@ -279,6 +329,14 @@
     else if (k === "ArrowDown") setFocus(S.focus + columns());
     else if (k === "ArrowUp") setFocus(S.focus - columns());
     else if (k === "u") undo();
+    else if (k === "a") {
+      const im = focused(), s = im && suggestion(im);
+      if (s) pick(s.label); else status("No suggestion for this image.");
+    }
+    else if (k === "x" && S.state.overrides) {
+      const im = focused();
+      if (im) change(im, isRemoved(im) ? im.source_labels.slice() : ["-"], true);
+    }
     else handled = false;
     if (handled) e.preventDefault();
   });
@@ -302,6 +360,9 @@
   fetch("/api/state").then((r) => r.json()).then((state) => {
     onState(state);
     setFilter("all");
-    status(`${state.images.length} images; changes are saved to ${state.labels_file} at once.`);
+    loadSuggestions();
+    status(state.editable
+      ? `${state.images.length} images; changes are saved to ${state.labels_file} at once.`
+      : `${state.images.length} images; read only: this ${state.source_kind} source has no labels_override file.`);
   }).catch((err) => status(`cannot load the dataset: ${err}`, true));
 })();
