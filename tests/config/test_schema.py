@@ -16,6 +16,7 @@ from edgeops.config.model import (
     RegistryTarget,
     SplitSpec,
     TrainingOptions,
+    VsPublished,
 )
 from edgeops.config.schema import load_schema, schema_text, validator
 
@@ -143,6 +144,8 @@ DEFAULTS = [
         "$defs/google_backend/properties/price_per_node_hour",
         GoogleBackendSpec(project="p").price_per_node_hour,
     ),
+    (f"{P}/gate/properties/vs_published/properties/metric", VsPublished().metric),
+    (f"{P}/gate/properties/vs_published/properties/max_drop", VsPublished().max_drop),
 ]
 
 
