@@ -12,18 +12,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from edgeops.evaluation.intervals import BOOTSTRAP_RESAMPLES, Interval
 
-from edgeops.evaluation import stats
-from edgeops.evaluation.stats import Interval
+if TYPE_CHECKING:  # numpy only when compare() computes: the plan renders Comparisons without it
+    import numpy as np
 
-if TYPE_CHECKING:
     from edgeops.config.model import GateSpec
+    from edgeops.evaluation.stats import WeightedMetric
     from edgeops.evaluation.threshold import GateResult, GateRow
 
 FORMAT_VERSION = 1
 METRICS: tuple[str, ...] = ("top1_accuracy", "precision", "recall", "au_prc", "log_loss")
 LOWER_IS_BETTER = frozenset({"log_loss"})
+METRIC_NAMES = {  # as people read them
+    "top1_accuracy": "top-1 accuracy",
+    "precision": "precision at threshold",
+    "recall": "recall at threshold",
+    "au_prc": "AuPRC",
+    "log_loss": "log loss",
+}
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,7 @@ def compare(
     champion_threshold: float,
     candidate_threshold: float,
     image_ids: Sequence[str],
-    resamples: int = stats.DEFAULT_RESAMPLES,
+    resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
 ) -> Comparison:
     """Both models on the same test images (rows in the same order, columns in ``labels``'
@@ -197,6 +204,10 @@ def compare(
     probabilities for single-label models, per-label sigmoid ones for multi-label models;
     precision and recall are micro-averaged over (image, label) pairs, as
     ``Evaluation.overall.at(threshold)``."""
+    import numpy as np
+
+    from edgeops.evaluation import stats
+
     labels = tuple(labels)
     index = {lab: i for i, lab in enumerate(labels)}
     a = np.asarray(champion_scores, dtype=np.float64)
@@ -216,7 +227,7 @@ def compare(
     w = stats.resample_counts(n, resamples, seed)
 
     def paired(
-        name: str, metric_a: stats.WeightedMetric, metric_b: stats.WeightedMetric, cols: slice
+        name: str, metric_a: WeightedMetric, metric_b: WeightedMetric, cols: slice
     ) -> MetricComparison:
         sa, sb, yy = a[:, cols], b[:, cols], y[:, cols]
         return MetricComparison(
@@ -304,6 +315,8 @@ def _with_wilson(
     m: MetricComparison, a: np.ndarray, b: np.ndarray, y: np.ndarray
 ) -> MetricComparison:
     """Top-1 accuracy of each model as a proportion: its Wilson interval over the images."""
+    from edgeops.evaluation import stats
+
     n = len(y)
     ka, kb = (int(stats.top1_correct(s, y).sum()) for s in (a, b))
     return MetricComparison(
@@ -323,6 +336,8 @@ def _with_counts(
 ) -> MetricComparison:
     """Precision or recall of each model at its threshold: a Wilson interval on its counts
     (predicted pairs for precision, true pairs for recall)."""
+    from edgeops.evaluation import stats
+
     intervals = []
     for s, t, value in (
         (a, thresholds[0], m.champion.value),
@@ -389,3 +404,74 @@ def with_vs_published(result: GateResult, comparison: Comparison, gate: GateSpec
         rows=(*result.rows, row),
         warnings=(*result.warnings, *vs_published_warnings(comparison, gate)),
     )
+
+
+# ---- as people read it ------------------------------------------------------------------------
+
+
+def _both(m: MetricComparison) -> str:
+    """``0.912 (0.88–0.94, n=480) → 0.931 (0.91–0.95, n=480)``"""
+    a, b = m.champion, m.candidate
+    return (
+        f"{a.value:.3f} ({a.lo:.2f}–{a.hi:.2f}, n={a.n}) → "
+        f"{b.value:.3f} ({b.lo:.2f}–{b.hi:.2f}, n={b.n})"
+    )
+
+
+def _change(d: Interval) -> str:
+    """``+0.019 (95% CI -0.002–+0.040)``"""
+    return f"{d.value:+.3f} (95% CI {d.lo:+.3f}–{d.hi:+.3f})"
+
+
+def comparison_lines(c: Comparison) -> list[str]:
+    """The comparison as plain text lines (for the text plan and ``edgeops eval``): each metric
+    as published → this version with both intervals and the paired change, McNemar, then each
+    label's AuPRC and recall change."""
+    b, fixed = c.mcnemar_counts
+    width = max(len(n) for n in METRIC_NAMES.values())
+    lines = [
+        f"against the published version on {c.n_examples} test images (published → this "
+        f"version; paired bootstrap, {c.resamples} resamples, seed {c.seed}):"
+    ]
+    for m in c.metrics:
+        lines.append(
+            f"  {METRIC_NAMES[m.metric].ljust(width)}  {_both(m)}  change {_change(m.difference)}"
+        )
+    lines.append(
+        f"  top-1: {fixed} image(s) fixed, {b} broken; exact McNemar p = {c.mcnemar_p:.3g}"
+    )
+    for d in c.per_label:
+        lines.append(
+            f"  label {d.label} ({d.support} test images): AuPRC {_change(d.au_prc.difference)}, "
+            f"recall {_change(d.recall.difference)}"
+        )
+    return lines
+
+
+def comparison_markdown(c: Comparison) -> list[str]:
+    """The comparison as markdown lines (for the pull-request comment): one table of metrics,
+    the McNemar line, and the labels whose change is significant either way."""
+    b, fixed = c.mcnemar_counts
+    out = [
+        "| metric | published | this version | change (95% CI) |",
+        "|---|---:|---:|---:|",
+    ]
+    for m in c.metrics:
+        a, n = m.champion, m.candidate
+        out.append(
+            f"| {METRIC_NAMES[m.metric]} | {a.value:.3f} ({a.lo:.2f}–{a.hi:.2f}, n={a.n}) "
+            f"| {n.value:.3f} ({n.lo:.2f}–{n.hi:.2f}, n={n.n}) | {_change(m.difference)} |"
+        )
+    out += [
+        "",
+        f"Same {c.n_examples} test images; top-1: {fixed} fixed, {b} broken, exact McNemar "
+        f"p = {c.mcnemar_p:.3g}.",
+    ]
+    moved = [
+        f"{d.label} AuPRC {_change(d.au_prc.difference)}"
+        for d in c.per_label
+        if d.au_prc.difference.lo > 0 or d.au_prc.difference.hi < 0
+    ]
+    if moved:
+        out.append("Labels whose AuPRC changed beyond the noise: " + "; ".join(moved) + ".")
+    return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Z95 = 1.96
+BOOTSTRAP_RESAMPLES = 2000  # resamples of the test images behind every bootstrap interval
 
 
 @dataclass(frozen=True)
@@ -120,3 +121,33 @@ def with_ci(value: float | None, interval: Interval | None, digits: int = 3) -> 
         return "-"
     text = f"{float(value):.{digits}f}"
     return f"{text} ({interval.describe() if interval is not None else '95% CI n/a'})"
+
+
+# the gate's bars on single metrics: (metric, bar name in the gate spec)
+BARS: tuple[tuple[str, str], ...] = (
+    ("precision", "min_precision"),
+    ("recall", "min_recall"),
+    ("au_prc", "min_au_prc"),
+)
+
+
+def bar_warnings(
+    intervals: Mapping[str, Interval], bars: Mapping[str, float | None]
+) -> tuple[str, ...]:
+    """One warning per bar (``bars``: ``min_precision`` etc., as a gate spec has them) inside
+    its metric's 95% interval (:meth:`Interval.straddles`: the test split is too small to say
+    which side of the bar the model is on), e.g. ``test split too small to support
+    min_precision 0.9: precision 0.94, 95% CI 0.80–0.99, n=17``, or for a missed bar ``the miss
+    of min_recall 0.8 may be noise: ...``. Bars whose metric has no interval are skipped."""
+    out = []
+    for metric, bar_name in BARS:
+        bar = bars.get(bar_name)
+        iv = intervals.get(metric)
+        if bar is None or iv is None or not iv.straddles(float(bar)):
+            continue
+        what = f"{metric} {iv.value:.2f}, {iv.describe()}"
+        if iv.value >= bar:
+            out.append(f"test split too small to support {bar_name} {bar:g}: {what}")
+        else:
+            out.append(f"the miss of {bar_name} {bar:g} may be noise: {what}")
+    return tuple(out)

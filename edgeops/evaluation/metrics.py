@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeops.evaluation.intervals import BOOTSTRAP_RESAMPLES
+
 if TYPE_CHECKING:
     from edgeops.evaluation.stats import Interval
 
@@ -35,7 +37,6 @@ FORMAT_VERSION = 1
 THRESHOLDS: tuple[float, ...] = tuple(round(i / 100, 2) for i in range(101))
 _EPS = 1e-7
 MAX_MISTAKES = 24
-BOOTSTRAP_RESAMPLES = 2000  # resamples of the test images behind every bootstrap interval
 
 
 @dataclass(frozen=True)

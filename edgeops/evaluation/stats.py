@@ -26,11 +26,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edgeops.evaluation.intervals import BOOTSTRAP_RESAMPLES
 from edgeops.evaluation.intervals import Interval as Interval
 from edgeops.evaluation.intervals import mcnemar_exact as mcnemar_exact
 from edgeops.evaluation.intervals import wilson as wilson
 from edgeops.evaluation.intervals import wilson_interval as wilson_interval
-from edgeops.evaluation.metrics import _EPS, BOOTSTRAP_RESAMPLES, THRESHOLDS, threshold_index
+from edgeops.evaluation.metrics import _EPS, THRESHOLDS, threshold_index
 
 DEFAULT_RESAMPLES = BOOTSTRAP_RESAMPLES
 # Bound on the temporary (resamples x pairs) tables of average precision: rows are done in

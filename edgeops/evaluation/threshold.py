@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
+from edgeops.evaluation.intervals import BARS, Interval, bar_warnings
 from edgeops.evaluation.metrics import THRESHOLDS, Curve, Evaluation
-from edgeops.evaluation.stats import Interval
 
 
 @dataclass(frozen=True)
@@ -145,18 +144,12 @@ def choose_threshold(evaluation: Evaluation, rule: ThresholdRule) -> ThresholdCh
     return ThresholdChoice(overall.threshold, overall.met, overall.note, per_label)
 
 
-BARS: tuple[tuple[str, str], ...] = (
-    ("precision", "min_precision"),
-    ("recall", "min_recall"),
-    ("au_prc", "min_au_prc"),
-)
-
-
 def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> GateResult:
     """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars,
     each row with its metric's 95% interval when the evaluation has it, and a warning for
-    every bar inside its interval (:func:`bar_warnings`). ``gate.vs_published`` needs the
-    published version's scores: :func:`edgeops.evaluation.compare.with_vs_published` adds it."""
+    every bar inside its interval (:func:`~edgeops.evaluation.intervals.bar_warnings`).
+    ``gate.vs_published`` needs the published version's scores:
+    :func:`edgeops.evaluation.compare.with_vs_published` adds its row."""
     at = evaluation.overall.at(threshold)
     values = {"precision": at["precision"], "recall": at["recall"], "au_prc": evaluation.au_prc}
     intervals = evaluation.intervals_at(threshold)
@@ -168,27 +161,10 @@ def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> Gate
             rows.append(
                 GateRow(metric, value, float(bar), value >= float(bar), intervals.get(metric))
             )
+    bars = {name: getattr(gate, name) for _, name in BARS}
     return GateResult(
-        all(r.ok for r in rows), float(threshold), tuple(rows), bar_warnings(intervals, gate)
+        all(r.ok for r in rows), float(threshold), tuple(rows), bar_warnings(intervals, bars)
     )
-
-
-def bar_warnings(intervals: Mapping[str, Interval], gate: GateSpec) -> tuple[str, ...]:
-    """One warning per bar of ``gate`` inside its metric's 95% interval
-    (:meth:`Interval.straddles`: the test split is too small to say which side of the bar the
-    model is on), e.g. ``test split too
-    small to support min_precision 0.9: precision 0.94, 95% CI 0.80–0.99, n=17``. Bars whose
-    metric has no interval in ``intervals`` are skipped."""
-    out = []
-    for metric, bar_name in BARS:
-        bar = getattr(gate, bar_name)
-        iv = intervals.get(metric)
-        if bar is not None and iv is not None and iv.straddles(float(bar)):
-            out.append(
-                f"test split too small to support {bar_name} {bar:g}: "
-                f"{metric} {iv.value:.2f}, {iv.describe()}"
-            )
-    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,21 @@ def test_a_small_split_that_cannot_tell_passes_with_a_warning() -> None:
     )
     judged = with_vs_published(GateResult(True, 0.5), c, gate)
     assert judged.passed and judged.warnings == (warning,)
+
+
+def test_comparison_reads_as_published_to_candidate_with_the_change(cmp: Comparison) -> None:
+    from edgeops.evaluation.compare import comparison_lines, comparison_markdown
+
+    top1 = cmp.metric("top1_accuracy")
+    d = top1.difference
+    lines = comparison_lines(cmp)
+    assert lines[0].startswith("against the published version on 6 test images")
+    (row,) = [line for line in lines if line.lstrip().startswith("top-1 accuracy")]
+    assert "0.667 (" in row and "n=6) → 0.833 (" in row
+    assert row.endswith(f"change {d.value:+.3f} (95% CI {d.lo:+.3f}–{d.hi:+.3f})")
+    assert "  top-1: 2 image(s) fixed, 1 broken; exact McNemar p = 1" in lines
+    assert any(line.startswith("  label a (3 test images): AuPRC ") for line in lines)
+    md = comparison_markdown(cmp)
+    assert md[0] == "| metric | published | this version | change (95% CI) |"
+    assert len([r for r in md if r.startswith("| ")]) == 1 + len(cmp.metrics)
+    assert "top-1: 2 fixed, 1 broken, exact McNemar p = 1." in md[-1]

@@ -260,6 +260,10 @@ def test_gate_rows_carry_intervals_and_warn_when_the_bar_is_inside(ev: Evaluatio
         f"test split too small to support min_precision 0.4: precision 0.50, "
         f"95% CI {lo:.2f}–{hi:.2f}, n=4",
     )
+    missed = apply_gate(ev, 0.5, GateSpec(min_recall=0.6))
+    assert not missed.passed and missed.warnings == (
+        f"the miss of min_recall 0.6 may be noise: recall 0.50, 95% CI {lo:.2f}–{hi:.2f}, n=4",
+    )
     d = gate.to_dict()
     assert d["warnings"] == list(gate.warnings)
     assert d["rows"][0]["interval"] == precision.interval.to_dict()  # type: ignore[index]
