@@ -241,7 +241,8 @@ def weighted_average_precision(
     AP is the sum over blocks of equal score, highest first, of (true weight in the block) x
     (precision at the block's end) / (all true weight). Only blocks holding a true pair add to
     it, so every pair is put once into the group of the first such block at or below its score
-    (pairs below the last one drop out), and each row's weight per group is one ``bincount``."""
+    (pairs below the last one drop out); groups are runs of pairs in score order, so each
+    row's weight per group is one ``add.reduceat``."""
     s, y = _tables(scores, truth)
     order = np.argsort(-s.ravel(), kind="mergesort")
     pair_score = s.ravel()[order]
@@ -253,29 +254,26 @@ def weighted_average_precision(
     if len(true_blocks) == 0:
         return out
     groups = len(true_blocks)
-    # == groups below the last true block
+    # pairs are in score order, so each group is a run of them: its first pair starts the run
     group_of_pair = np.asarray(np.searchsorted(true_blocks, block))
-    kept = group_of_pair < groups
+    kept = group_of_pair < groups  # pairs below the last true block add nothing
     group, image = group_of_pair[kept], pair_image[kept]
     true_group, true_image = group[pair_true[kept]], image[pair_true[kept]]
+    starts = np.searchsorted(group, np.arange(groups))
+    true_starts = np.searchsorted(true_group, np.arange(groups))
     chunk = max(1, _CHUNK_VALUES // max(1, len(group)))
     for start in range(0, len(weights), chunk):
-        w = weights[start : start + chunk]
-        rows = len(w)
-        offset = (np.arange(rows) * groups)[:, None]
-        every = np.bincount(
-            (offset + group).ravel(), weights=w[:, image].ravel(), minlength=rows * groups
-        ).reshape(rows, groups)
-        gained = np.bincount(
-            (offset + true_group).ravel(),
-            weights=w[:, true_image].ravel(),
-            minlength=rows * groups,
-        ).reshape(rows, groups)
+        # float32 holds the integer draw counts and their sums exactly (below 2**24)
+        w = weights[start : start + chunk].astype(np.float32)
+        every = np.add.reduceat(w[:, image], starts, axis=1).astype(np.float64)
+        gained = np.add.reduceat(w[:, true_image], true_starts, axis=1).astype(np.float64)
         tp = np.cumsum(gained, axis=1)
         npred = np.cumsum(every, axis=1)
         # a group gains true weight only if it holds drawn pairs, so npred > 0 wherever it counts
         precision = np.divide(tp, npred, out=np.zeros_like(tp), where=npred > 0)
         total = tp[:, -1]
         area = (gained * precision).sum(1)
-        out[start : start + rows] = np.divide(area, total, out=np.zeros_like(area), where=total > 0)
+        out[start : start + len(w)] = np.divide(
+            area, total, out=np.zeros_like(area), where=total > 0
+        )
     return out
