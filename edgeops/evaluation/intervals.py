@@ -123,6 +123,17 @@ def with_ci(value: float | None, interval: Interval | None, digits: int = 3) -> 
     return f"{text} ({interval.describe() if interval is not None else '95% CI n/a'})"
 
 
+def describe_summary(summary: Mapping[str, Any]) -> str:
+    """A version's recorded precision, recall and AuPRC with their intervals, for one line of
+    output: ``precision 0.912 (95% CI 0.80–0.97, n=57), recall 0.874 (95% CI n/a), AuPRC
+    0.951 (95% CI 0.89–0.99, n=80)`` (``-`` for a metric not recorded)."""
+    intervals = intervals_from_dict(summary.get("intervals"))
+    return ", ".join(
+        f"{name} {with_ci(summary.get(key), intervals.get(key))}"
+        for key, name in (("precision", "precision"), ("recall", "recall"), ("au_prc", "AuPRC"))
+    )
+
+
 # the gate's bars on single metrics: (metric, bar name in the gate spec)
 BARS: tuple[tuple[str, str], ...] = (
     ("precision", "min_precision"),

@@ -15,6 +15,7 @@ from rich.table import Table
 from edgeops.views.text import ci, text_console
 
 if TYPE_CHECKING:
+    from edgeops.evaluation.compare import Comparison
     from edgeops.evaluation.intervals import Interval
     from edgeops.evaluation.metrics import Evaluation
     from edgeops.evaluation.threshold import GateResult
@@ -38,8 +39,10 @@ def render_evaluation(
     gate: GateResult,
     *,
     width: int = 120,
+    comparison: Comparison | None = None,
 ) -> str:
-    """The Evaluate tab as text: summary at the threshold, per label, confusion matrix, gate."""
+    """The Evaluate tab as text: summary at the threshold, per label, confusion matrix, gate,
+    and (when given) the comparison with the published version."""
     console, buf = text_console(width)
     ev = evaluation
     at = ev.overall.at(threshold)
@@ -90,6 +93,11 @@ def render_evaluation(
     console.print(gate.message())
     for w in gate.warnings:
         console.print(f"! {w}")
+    if comparison is not None:
+        from edgeops.evaluation.compare import comparison_lines
+
+        for line in comparison_lines(comparison):
+            console.print(line, soft_wrap=True)
     return buf.getvalue()
 
 

@@ -113,3 +113,35 @@ def test_show_and_models_print_recorded_intervals_or_n_a() -> None:
     }
     listing = render_models({"backend": "local", "registry": [], "models": {"m": [version]}})
     assert f"{p.lo:.2f}–{p.hi:.2f}" in listing and f"n={p.n}" in listing
+
+
+def test_eval_shows_the_comparison_with_the_published_version() -> None:
+    from edgeops.evaluation.compare import compare, comparison_lines
+
+    other = np.roll(SCORES, 1, axis=0)
+    c = compare(
+        other,
+        SCORES,
+        TRUTH,
+        LABELS,
+        multi_label=False,
+        champion_threshold=0.3,
+        candidate_threshold=0.3,
+        image_ids=[str(i) for i in range(57)],
+        resamples=200,
+    )
+    text = render_evaluation(
+        "model.pets v2", EV, 0.3, apply_gate(EV, 0.3, GateSpec()), comparison=c
+    )
+    for line in comparison_lines(c):
+        assert line in text
+
+
+def test_describe_summary_for_one_line_outputs() -> None:
+    from edgeops.evaluation.intervals import describe_summary
+
+    p = EV.intervals_at(0.3)["precision"]
+    summary = {"precision": p.value, "recall": 0.5, "intervals": {"precision": p.to_dict()}}
+    assert describe_summary(summary) == (
+        f"precision {p.value:.3f} ({p.describe()}), recall 0.500 (95% CI n/a), AuPRC -"
+    )
