@@ -479,6 +479,6 @@ class _Bootstrap:
     def f1(self, column: int | None = None) -> tuple[tuple[float, float], ...] | None:
         if self._w is None:
             return None
-        curves = self._stats.f1_curve(*self._columns(column), self._w)
-        lo, hi = np.percentile(curves, [2.5, 97.5], axis=0)
+        p, y = self._columns(column)
+        lo, hi = self._stats.percentiles(self._stats.f1_curve(p, y, self._w), y, self._w)
         return tuple((round(float(a), 6), round(float(b), 6)) for a, b in zip(lo, hi, strict=True))

@@ -55,9 +55,25 @@ def resample_counts(n: int, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -
     return np.bincount(idx.ravel(), minlength=resamples * n).reshape(resamples, n)
 
 
-def _percentile_interval(value: float, dist: np.ndarray, n: int) -> Interval:
-    lo, hi = np.percentile(dist, [2.5, 97.5])
-    return Interval(float(value), float(lo), float(hi), int(n), "bootstrap")
+def percentiles(dist: np.ndarray, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The 2.5th and 97.5th percentiles of ``dist`` (one value, or one row of values, per
+    resample) over the resamples that draw at least one true pair of ``truth``.
+
+    A resample without any (where AuPRC, recall and F1 are undefined and only a convention
+    gives them a value: AuPRC 0, recall 1) would drag the interval toward that convention, most
+    for a rare label: the interval is conditional on the label(s) occurring. When no resample
+    draws one (a split without positives) every resample counts."""
+    y = np.asarray(truth, dtype=bool).reshape(len(weights[0]), -1)
+    drawn = weights @ y.sum(1) > 0
+    keep = dist[drawn] if drawn.any() else dist
+    return np.percentile(keep, [2.5, 97.5], axis=0)
+
+
+def _percentile_interval(
+    value: float, dist: np.ndarray, truth: np.ndarray, weights: np.ndarray
+) -> Interval:
+    lo, hi = percentiles(dist, truth, weights)
+    return Interval(float(value), float(lo), float(hi), int(weights.shape[1]), "bootstrap")
 
 
 def _ones(n: int) -> np.ndarray:
@@ -73,14 +89,15 @@ def bootstrap(
     seed: int = 0,
     weights: np.ndarray | None = None,
 ) -> Interval:
-    """The metric on the test split and its 95% percentile interval over resampled images.
+    """The metric on the test split and its 95% percentile interval over resampled images
+    (those that draw a true pair: :func:`percentiles`).
 
     ``weights``: a table from :func:`resample_counts` to share between metrics (else drawn
     from ``resamples`` and ``seed``)."""
     s, y = _tables(scores, truth)
     w = resample_counts(len(s), resamples, seed) if weights is None else weights
     value = float(metric(s, y, _ones(len(s)))[0])
-    return _percentile_interval(value, metric(s, y, w), len(s))
+    return _percentile_interval(value, metric(s, y, w), y, w)
 
 
 def bootstrap_difference(
@@ -104,7 +121,7 @@ def bootstrap_difference(
     w = resample_counts(len(y), resamples, seed) if weights is None else weights
     one = _ones(len(y))
     value = float(metric_b(sb, y, one)[0] - metric_a(sa, y, one)[0])
-    return _percentile_interval(value, metric_b(sb, y, w) - metric_a(sa, y, w), len(y))
+    return _percentile_interval(value, metric_b(sb, y, w) - metric_a(sa, y, w), y, w)
 
 
 def per_resample(metric: Callable[[np.ndarray, np.ndarray], float]) -> WeightedMetric:

@@ -66,7 +66,7 @@ def render_evaluation(
         iv = intervals.get(name)
         summary.add_row(label, f"{value:.4f}", ci(iv), *_n_and_method(name, iv))
     console.print(summary)
-    t = Table(title="per label (at the threshold; value and 95% CI)")
+    t = Table(title="per label (at the threshold; value, then its 95% CI)")
     for col in ("label", "test images", "AuPRC", "precision", "predicted", "recall", "F1"):
         t.add_column(col, justify="left" if col == "label" else "right", no_wrap=True)
     for m in ev.per_label:
@@ -108,4 +108,4 @@ def _n_and_method(name: str, iv: Interval | None) -> tuple[str, str]:
 
 
 def _cell(value: float, iv: Interval | None) -> str:
-    return f"{value:.3f} ({ci(iv)})"
+    return f"{value:.3f}\n{ci(iv)}"

@@ -184,3 +184,15 @@ def test_interval_reads_and_round_trips() -> None:
     assert with_ci(0.94, None) == "0.940 (95% CI n/a)"
     assert with_ci(None, None) == "-"
     assert iv.straddles(0.9) and iv.straddles(0.99) and not iv.straddles(0.80)
+
+
+def test_resamples_without_a_positive_are_left_out_of_the_interval() -> None:
+    # one positive of 17, ranked first: every resample that draws it has AuPRC 1; about 4% of
+    # resamples do not draw it, where AuPRC is 0 only by convention
+    s = np.linspace(0.9, 0.1, 17)
+    y = np.zeros(17, dtype=bool)
+    y[0] = True
+    w = S.resample_counts(17, 2000, seed=0)
+    assert ((w[:, 0] == 0).mean()) > 0.025  # enough to move the 2.5th percentile
+    iv = S.bootstrap(S.average_precision(), s, y, weights=w)
+    assert (iv.value, iv.lo, iv.hi) == (1.0, 1.0, 1.0)
