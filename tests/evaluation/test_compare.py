@@ -20,27 +20,38 @@ from edgeops.evaluation.intervals import wilson
 from edgeops.evaluation.threshold import GateResult, GateRow
 
 LABELS = ("a", "b")
-TRUTH = [("a",), ("a",), ("a",), ("b",), ("b",), ("b",)]
-IDS = [f"img{i}" for i in range(6)]
+TRUTH: list[tuple[str, ...]] = [("a",), ("a",), ("a",), ("b",), ("b",), ("b",)]
 # top-1:          right  wrong  right  right  wrong  right
 CHAMPION = np.array([[0.9, 0.1], [0.3, 0.7], [0.8, 0.2], [0.2, 0.8], [0.6, 0.4], [0.1, 0.9]])
 # top-1:          right  right  wrong  right  right  right   (img1, img4 fixed; img2 broken)
 CANDIDATE = np.array([[0.7, 0.3], [0.6, 0.4], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8], [0.2, 0.8]])
 
 
-@pytest.fixture(scope="module")
-def cmp() -> Comparison:
+def _compare(
+    champion: np.ndarray,
+    candidate: np.ndarray,
+    truth: list[tuple[str, ...]] = TRUTH,
+    *,
+    candidate_threshold: float = 0.5,
+    resamples: int = 500,
+) -> Comparison:
+    """Both models at 0.5 (unless said) on the images of ``truth``, ids ``img0``, ``img1``..."""
     return compare(
-        CHAMPION,
-        CANDIDATE,
-        TRUTH,
+        champion,
+        candidate,
+        truth,
         LABELS,
         multi_label=False,
         champion_threshold=0.5,
-        candidate_threshold=0.5,
-        image_ids=IDS,
-        resamples=500,
+        candidate_threshold=candidate_threshold,
+        image_ids=[f"img{i}" for i in range(len(truth))],
+        resamples=resamples,
     )
+
+
+@pytest.fixture(scope="module")
+def cmp() -> Comparison:
+    return _compare(CHAMPION, CANDIDATE)
 
 
 def test_fixed_and_broken_images_and_mcnemar(cmp: Comparison) -> None:
@@ -92,17 +103,8 @@ def test_metrics_agree_with_each_models_evaluation(cmp: Comparison) -> None:
 
 
 def test_each_model_is_judged_at_its_own_threshold() -> None:
-    c = compare(
-        CHAMPION,
-        CHAMPION,
-        TRUTH,
-        LABELS,
-        multi_label=False,
-        champion_threshold=0.5,
-        candidate_threshold=0.85,  # only .9 .9 predicted, both right
-        image_ids=IDS,
-        resamples=100,
-    )
+    # at 0.85 only .9 .9 are predicted, both right
+    c = _compare(CHAMPION, CHAMPION, candidate_threshold=0.85, resamples=100)
     precision = c.metric("precision")
     assert precision.candidate.value == 1.0 and precision.candidate.n == 2
     assert c.metric("recall").candidate.value == pytest.approx(2 / 6)
@@ -122,16 +124,7 @@ def test_json_round_trip(cmp: Comparison) -> None:
 
 def test_rejects_unpaired_input() -> None:
     with pytest.raises(ValueError, match="candidate scores have shape"):
-        compare(
-            CHAMPION,
-            CANDIDATE[:5],
-            TRUTH,
-            LABELS,
-            multi_label=False,
-            champion_threshold=0.5,
-            candidate_threshold=0.5,
-            image_ids=IDS,
-        )
+        _compare(CHAMPION, CANDIDATE[:5])
 
 
 # ---- significantly worse, and the vs_published gate ------------------------------------------
@@ -140,26 +133,11 @@ N = 200
 RIGHT = np.tile([0.9, 0.1], (N, 1))  # every image is an "a", always right
 WORSE = RIGHT.copy()
 WORSE[:80] = [0.3, 0.7]  # 80 of 200 broken
-BIG_TRUTH = [("a",)] * N
-BIG_IDS = [f"i{i}" for i in range(N)]
-
-
-def _compare(champion: np.ndarray, candidate: np.ndarray) -> Comparison:
-    return compare(
-        champion,
-        candidate,
-        BIG_TRUTH,
-        LABELS,
-        multi_label=False,
-        champion_threshold=0.5,
-        candidate_threshold=0.5,
-        image_ids=BIG_IDS,
-        resamples=500,
-    )
+BIG_TRUTH: list[tuple[str, ...]] = [("a",)] * N
 
 
 def test_a_clearly_worse_candidate_is_significantly_worse_and_blocked() -> None:
-    c = _compare(RIGHT, WORSE)
+    c = _compare(RIGHT, WORSE, BIG_TRUTH)
     assert len(c.broken) == 80 and c.fixed == ()
     assert c.mcnemar_p < 1e-20
     top1 = c.metric("top1_accuracy")
@@ -180,7 +158,7 @@ def test_a_clearly_worse_candidate_is_significantly_worse_and_blocked() -> None:
 
 
 def test_log_loss_worse_means_higher() -> None:
-    c = _compare(RIGHT, np.tile([0.6, 0.4], (N, 1)))  # right, but less sure: loss rises
+    c = _compare(RIGHT, np.tile([0.6, 0.4], (N, 1)), BIG_TRUTH)  # right, but less sure: loss rises
     ll = c.metric("log_loss")
     assert ll.difference.value > 0 and ll.improvement().hi < 0
     assert c.significantly_worse("log_loss", 0.01)
@@ -188,7 +166,7 @@ def test_log_loss_worse_means_higher() -> None:
 
 
 def test_an_equal_candidate_passes_without_warning() -> None:
-    c = _compare(RIGHT, RIGHT)
+    c = _compare(RIGHT, RIGHT, BIG_TRUTH)
     gate = GateSpec(vs_published=VsPublished("au_prc", 0.0))
     row = apply_vs_published(c, gate)
     assert row is not None and row.ok
@@ -200,21 +178,10 @@ def test_an_equal_candidate_passes_without_warning() -> None:
 
 
 def test_a_small_split_that_cannot_tell_passes_with_a_warning() -> None:
-    truth = [("a",)] * 20
     champion = np.tile([0.9, 0.1], (20, 1))
     candidate = champion.copy()
     candidate[0] = [0.3, 0.7]  # one image broken of 20
-    c = compare(
-        champion,
-        candidate,
-        truth,
-        LABELS,
-        multi_label=False,
-        champion_threshold=0.5,
-        candidate_threshold=0.5,
-        image_ids=[f"s{i}" for i in range(20)],
-        resamples=500,
-    )
+    c = _compare(champion, candidate, BIG_TRUTH[:20])
     gate = GateSpec(vs_published=VsPublished("top1_accuracy", 0.0))
     assert not c.significantly_worse("top1_accuracy", 0.0) and c.inconclusive("top1_accuracy")
     (warning,) = vs_published_warnings(c, gate)
