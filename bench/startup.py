@@ -29,8 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "objects"
 
 
-def run(argv: list[str], cwd: Path) -> float:
+def run(argv: list[str], cwd: Path, pythonpath: str | None = None) -> float:
     env = {**os.environ, "NO_COLOR": "1"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
     t0 = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
@@ -57,6 +59,12 @@ def main() -> int:
     ap.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "edgeops-bench-startup"
     )
+    ap.add_argument(
+        "--against",
+        metavar="CHECKOUT",
+        help="also time the same commands from another checkout of edgeops (e.g. a worktree of "
+        "an older commit), alternating with this one, as a before/after in one run",
+    )
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     example = trained_example(args.dir)
@@ -68,12 +76,18 @@ def main() -> int:
         "edgeops validate": [*edgeops, "validate"],
         "edgeops plan (no changes)": [*edgeops, "plan"],
     }
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    variants = [("", None)] + ([(" [against]", args.against)] if args.against else [])
+    times: dict[str, list[float]] = {name + tag: [] for name in commands for tag, _ in variants}
     for argv in commands.values():
-        run(argv, example)  # warm the page cache and .pyc files
+        for _, path in variants:
+            run(argv, example, path)  # warm the page cache and .pyc files
     for _ in range(args.runs):
         for name, argv in commands.items():
-            times[name].append(run(argv, example))
+            for tag, path in variants:
+                if tag and name.startswith("python"):
+                    continue
+                times[name + tag].append(run(argv, example, path))
+    times = {name: ts for name, ts in times.items() if ts}
 
     floor = statistics.median(times["python -c pass (floor)"])
     rows = [
@@ -90,9 +104,9 @@ def main() -> int:
         f"edgeops startup on {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{args.runs} runs each, load average {load:.1f}"
     )
-    print(f"{'command':<28}{'median s':>10}{'min s':>10}{'x floor':>10}")
+    print(f"{'command':<38}{'median s':>10}{'min s':>10}{'x floor':>10}")
     for r in rows:
-        print(f"{r['command']:<28}{r['median_s']:>10.3f}{r['min_s']:>10.3f}{r['vs_floor']:>10.2f}")
+        print(f"{r['command']:<38}{r['median_s']:>10.3f}{r['min_s']:>10.3f}{r['vs_floor']:>10.2f}")
     print(json.dumps({"bench": "startup", "cpus": os.cpu_count(), "load": load, "rows": rows}))
     return 0
 

@@ -35,6 +35,8 @@ def version_metrics(
             "top1_accuracy": evaluation.top1_accuracy,
             "test_images": evaluation.n_examples,
             **evaluation.overall.at(threshold),
+            # {metric: Interval.to_dict()}: what plan, show and models print beside each metric
+            "intervals": {k: v.to_dict() for k, v in evaluation.intervals_at(threshold).items()},
         },
         "gate": gate.to_dict(),
     }

@@ -1,8 +1,12 @@
 """One self-contained HTML page for an evaluation: no CDN, inline SVG and a little JS.
 
-Sections: summary, precision/recall curve (SVG) with a threshold slider that updates precision,
-recall, F1 and false-positive rate live, per-label table, confusion matrix, worst mistakes with
-small thumbnails (data URIs supplied by the caller).
+Sections: summary, gate, the comparison with the published version (when given: every metric
+of both with the paired change, McNemar, per label, and the images the candidate fixes and
+breaks with thumbnails), precision/recall curve (SVG) with a threshold slider that updates
+precision, recall, F1 and false-positive rate live, per-label table, confusion matrix, worst
+mistakes with small thumbnails (data URIs supplied by the caller). Every metric carries its 95%
+interval and n ("n/a" for evaluations recorded before intervals existed); the slider computes
+the Wilson intervals of the threshold it points at from the curve's counts.
 """
 
 from __future__ import annotations
@@ -12,10 +16,14 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING
 
+from edgeops.evaluation.intervals import Interval
 from edgeops.evaluation.metrics import THRESHOLDS, Evaluation
 
 if TYPE_CHECKING:
+    from edgeops.evaluation.compare import Comparison, MetricComparison
     from edgeops.evaluation.threshold import GateResult
+
+MAX_CHANGED = 48  # fixed and broken images shown each
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
@@ -24,6 +32,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-
 th{background:#f4f4f4}td.l,th.l{text-align:left}.ok{color:#080}.bad{color:#b00}
 .cm td{min-width:28px}.mist img{width:64px;height:64px;object-fit:cover;display:block}
 .mist div{display:inline-block;margin:4px;font-size:12px;width:140px;vertical-align:top}
+.ci{color:#666;font-size:12px}.warn{color:#a60}
 #live b{display:inline-block;min-width:48px}
 """
 
@@ -54,6 +63,16 @@ def _pr_svg(ev: Evaluation) -> str:
     )
 
 
+def _ci(iv: Interval | None, *, signed: bool = False) -> str:
+    if iv is None:
+        return "<span class=ci>95% CI n/a</span>"
+    return f"<span class=ci>{escape(iv.describe(signed=signed))}</span>"
+
+
+def _value_ci(value: float, iv: Interval | None, digits: int = 4) -> str:
+    return f"{value:.{digits}f} {_ci(iv)}"
+
+
 def render_html(
     evaluation: Evaluation,
     *,
@@ -61,10 +80,11 @@ def render_html(
     threshold: float = 0.5,
     gate: GateResult | None = None,
     thumbnails: Mapping[str, str] | None = None,
+    comparison: Comparison | None = None,
 ) -> str:
     ev = evaluation
     thumbnails = thumbnails or {}
-    curve = {
+    curve: dict[str, object] = {
         "t": list(THRESHOLDS),
         "p": list(ev.overall.precision),
         "r": list(ev.overall.recall),
@@ -74,38 +94,52 @@ def render_html(
         "H": _H,
         "PAD": _PAD,
     }
+    counts = ev.overall.counts
+    if counts is not None:
+        curve.update(
+            tp=list(counts.true_positives),
+            pred=list(counts.predicted),
+            pos=counts.positives,
+            neg=counts.negatives,
+        )
+    if ev.overall.f1_ci is not None:
+        curve.update(
+            f1lo=[lo for lo, _ in ev.overall.f1_ci], f1hi=[hi for _, hi in ev.overall.f1_ci]
+        )
     at = ev.overall.at(threshold)
+    iv = ev.intervals_at(threshold)
     summary = (
         f"<table><tr><th class=l>test images</th><td>{ev.n_examples}</td></tr>"
-        f"<tr><th class=l>AuPRC (micro)</th><td>{ev.au_prc:.4f}</td></tr>"
-        f"<tr><th class=l>log loss</th><td>{ev.log_loss:.4f}</td></tr>"
-        f"<tr><th class=l>top-1 accuracy</th><td>{ev.top1_accuracy:.4f}</td></tr>"
+        f"<tr><th class=l>AuPRC (micro)</th><td>{_value_ci(ev.au_prc, iv.get('au_prc'))}</td></tr>"
+        f"<tr><th class=l>log loss</th><td>{_value_ci(ev.log_loss, iv.get('log_loss'))}</td></tr>"
+        f"<tr><th class=l>top-1 accuracy</th>"
+        f"<td>{_value_ci(ev.top1_accuracy, iv.get('top1_accuracy'))}</td></tr>"
         f"<tr><th class=l>threshold</th><td>{threshold:.2f}</td></tr>"
-        f"<tr><th class=l>precision / recall at threshold</th>"
-        f"<td>{at['precision']:.4f} / {at['recall']:.4f}</td></tr></table>"
+        f"<tr><th class=l>precision at threshold</th>"
+        f"<td>{_value_ci(at['precision'], iv.get('precision'))}</td></tr>"
+        f"<tr><th class=l>recall at threshold</th>"
+        f"<td>{_value_ci(at['recall'], iv.get('recall'))}</td></tr>"
+        "</table><p class=ci>95% intervals: Wilson for proportions (n: predicted or true "
+        "image-label pairs, or images), bootstrap over test images otherwise.</p>"
     )
     gate_html = ""
     if gate is not None:
         rows = (
             "".join(
                 f"<tr><td class=l>{escape(r.metric)}</td><td>{r.value:.4f}</td><td>{r.bar:.4f}</td>"
+                f"<td class=l>{_ci(r.interval, signed=r.kind == 'vs_published')}</td>"
                 f"<td class={'ok' if r.ok else 'bad'}>{'ok' if r.ok else 'FAIL'}</td></tr>"
                 for r in gate.rows
             )
-            or "<tr><td class=l colspan=4>no bars set</td></tr>"
+            or "<tr><td class=l colspan=5>no bars set</td></tr>"
         )
         verdict = "<b class=ok>passed</b>" if gate.passed else "<b class=bad>failed</b>"
+        warnings = "".join(f"<p class=warn>⚠ {escape(w)}</p>" for w in gate.warnings)
         gate_html = (
             f"<h2>Gate: {verdict}</h2><table><tr><th class=l>metric</th><th>value</th>"
-            f"<th>bar</th><th></th></tr>{rows}</table>"
+            f"<th>bar</th><th class=l>interval</th><th></th></tr>{rows}</table>{warnings}"
         )
-    label_rows = "".join(
-        f"<tr><td class=l>{escape(m.label)}</td><td>{m.support}</td><td>{m.au_prc:.4f}</td>"
-        f"<td>{m.curve.at(threshold)['precision']:.4f}</td>"
-        f"<td>{m.curve.at(threshold)['recall']:.4f}</td>"
-        f"<td>{m.curve.at(threshold)['f1']:.4f}</td></tr>"
-        for m in ev.per_label
-    )
+    label_rows = "".join(_label_row(ev, m.label, threshold) for m in ev.per_label)
     head = "".join(f"<th>{escape(lab)}</th>" for lab in ev.labels)
     cm_rows = "".join(
         f"<tr><th class=l>{escape(lab)}</th>"
@@ -119,12 +153,7 @@ def render_html(
     mistakes = (
         "".join(
             "<div>"
-            + (
-                f'<img alt="{escape(m.image_id)}" '
-                f'src="{escape(thumbnails[m.image_id], quote=True)}">'
-                if m.image_id in thumbnails
-                else ""
-            )
+            + _thumb(m.image_id, thumbnails)
             + f"{escape(m.image_id)}<br>true: {escape(', '.join(m.true_labels))}<br>"
             f"predicted: {escape(m.predicted)} ({m.score:.2f})</div>"
             for m in ev.mistakes
@@ -134,12 +163,19 @@ def render_html(
     start = int(round(threshold * 100))
     script = (
         "const C=" + json.dumps(curve, separators=(",", ":")).replace("</", "<\\/") + ";\n"
-        "function show(i){const f=x=>x.toFixed(3);"
+        "function wilson(k,n){if(!n)return[0,1];const z=1.96,p=k/n,d=1+z*z/n,"
+        "c=(p+z*z/(2*n))/d,h=z/d*Math.sqrt(p*(1-p)/n+z*z/(4*n*n));"
+        "return[k?Math.max(0,c-h):0,k==n?1:Math.min(1,c+h)];}\n"
+        "function ci(lo,hi,n){return ' (95% CI '+lo.toFixed(2)+'–'+hi.toFixed(2)+', n='+n+')';}\n"
+        "function show(i){const f=x=>x.toFixed(3),has=C.tp!==undefined;"
+        "const w=(k,n)=>{const [a,b]=wilson(k,n);return ci(a,b,n);};"
         "document.getElementById('tv').textContent=C.t[i].toFixed(2);"
-        "document.getElementById('pv').textContent=f(C.p[i]);"
-        "document.getElementById('rv').textContent=f(C.r[i]);"
-        "document.getElementById('fv').textContent=f(C.f[i]);"
-        "document.getElementById('fprv').textContent=f(C.fpr[i]);"
+        "document.getElementById('pv').textContent=f(C.p[i])+(has?w(C.tp[i],C.pred[i]):'');"
+        "document.getElementById('rv').textContent=f(C.r[i])+(has?w(C.tp[i],C.pos):'');"
+        "document.getElementById('fv').textContent=f(C.f[i])"
+        "+(C.f1lo!==undefined?ci(C.f1lo[i],C.f1hi[i]," + str(ev.n_examples) + "):'');"
+        "document.getElementById('fprv').textContent=f(C.fpr[i])"
+        "+(has?w(C.pred[i]-C.tp[i],C.neg):'');"
         "const d=document.getElementById('dot');"
         "d.setAttribute('cx',C.PAD+C.r[i]*(C.W-2*C.PAD));"
         "d.setAttribute('cy',C.H-C.PAD-C.p[i]*(C.H-2*C.PAD));}\n"
@@ -150,7 +186,8 @@ def render_html(
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1>{summary}{gate_html}"
-        f"<h2>Precision / recall</h2>{_pr_svg(ev)}"
+        + (_comparison_html(comparison, thumbnails) if comparison is not None else "")
+        + f"<h2>Precision / recall</h2>{_pr_svg(ev)}"
         f"<div><label>threshold <input id=slider type=range min=0 max=100 step=1 "
         f"value={start}></label></div>"
         "<div id=live>threshold <b id=tv></b> precision <b id=pv></b> recall <b id=rv></b> "
@@ -161,4 +198,70 @@ def render_html(
         f"<table class=cm><tr><th></th>{head}</tr>{cm_rows}</table>"
         f"<h2>Worst mistakes</h2><div class=mist>{mistakes}</div>"
         f"<script>{script}</script></body></html>"
+    )
+
+
+def _label_row(ev: Evaluation, label: str, threshold: float) -> str:
+    m = ev.label_metrics(label)
+    at = m.curve.at(threshold)
+    iv = m.intervals_at(threshold, ev.n_examples)
+    return (
+        f"<tr><td class=l>{escape(m.label)}</td><td>{m.support}</td>"
+        f"<td>{_value_ci(m.au_prc, iv.get('au_prc'))}</td>"
+        f"<td>{_value_ci(at['precision'], iv.get('precision'))}</td>"
+        f"<td>{_value_ci(at['recall'], iv.get('recall'))}</td>"
+        f"<td>{_value_ci(at['f1'], iv.get('f1'))}</td></tr>"
+    )
+
+
+def _thumb(image_id: str, thumbnails: Mapping[str, str]) -> str:
+    if image_id not in thumbnails:
+        return ""
+    return f'<img alt="{escape(image_id)}" src="{escape(thumbnails[image_id], quote=True)}">'
+
+
+def _comparison_row(name: str, m: MetricComparison) -> str:
+    return (
+        f"<tr><td class=l>{escape(name)}</td>"
+        f"<td>{_value_ci(m.champion.value, m.champion)}</td>"
+        f"<td>{_value_ci(m.candidate.value, m.candidate)}</td>"
+        f"<td>{m.difference.value:+.4f} {_ci(m.difference, signed=True)}</td></tr>"
+    )
+
+
+def _changed_images(ids: tuple[str, ...], what: str, thumbnails: Mapping[str, str]) -> str:
+    if not ids:
+        return f"<p>No image {what}.</p>"
+    shown = "".join(f"<div>{_thumb(i, thumbnails)}{escape(i)}</div>" for i in ids[:MAX_CHANGED])
+    more = f"<p>… and {len(ids) - MAX_CHANGED} more</p>" if len(ids) > MAX_CHANGED else ""
+    return f"<div class=mist>{shown}</div>{more}"
+
+
+def _comparison_html(c: Comparison, thumbnails: Mapping[str, str]) -> str:
+    from edgeops.evaluation.compare import METRIC_NAMES
+
+    rows = "".join(_comparison_row(METRIC_NAMES[m.metric], m) for m in c.metrics)
+    b, n_fixed = c.mcnemar_counts
+    label_rows = "".join(
+        f"<tr><td class=l>{escape(d.label)}</td><td>{d.support}</td>"
+        f"<td>{d.au_prc.difference.value:+.4f} {_ci(d.au_prc.difference, signed=True)}</td>"
+        f"<td>{d.recall.difference.value:+.4f} {_ci(d.recall.difference, signed=True)}</td></tr>"
+        for d in c.per_label
+    )
+    return (
+        "<h2>Against the published version</h2>"
+        f"<p>Both models on the same {c.n_examples} test images (this version's test split); "
+        f"published at threshold {c.champion_threshold:.2f}, this version at "
+        f"{c.candidate_threshold:.2f}. Changes are this version minus the published one, with "
+        f"95% paired-bootstrap intervals ({c.resamples} resamples, seed {c.seed}).</p>"
+        "<table><tr><th class=l>metric</th><th>published</th><th>this version</th>"
+        f"<th>change</th></tr>{rows}</table>"
+        f"<p>Top-1: {n_fixed} image(s) fixed, {b} broken; exact McNemar p = "
+        f"{c.mcnemar_p:.3g}.</p>"
+        "<h3>Per label</h3><table><tr><th class=l>label</th><th>test images</th>"
+        f"<th>AuPRC change</th><th>recall change</th></tr>{label_rows}</table>"
+        f"<h3>Fixed (published wrong, this version right)</h3>"
+        f"{_changed_images(c.fixed, 'fixed', thumbnails)}"
+        f"<h3>Broken (published right, this version wrong)</h3>"
+        f"{_changed_images(c.broken, 'broken', thumbnails)}"
     )

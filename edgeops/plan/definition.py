@@ -100,6 +100,8 @@ class GateOutlook:
     recall: float | None = None
     au_prc: float | None = None
     bars: dict[str, float | None] = field(default_factory=dict)
+    # recorded 95% intervals by metric (Interval.to_dict()); empty for versions recorded before
+    intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def new_version(self) -> bool:

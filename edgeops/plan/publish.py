@@ -273,6 +273,7 @@ def gate_outlook(
         recall=summary.get("recall"),
         au_prc=summary.get("au_prc"),
         bars=dict(v.metrics.get("gate_spec") or {}),
+        intervals=dict(summary.get("intervals") or {}),
     )
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeops.addresses import Address, model_address
+from edgeops.evaluation.intervals import Interval, bar_warnings, intervals_from_dict
 from edgeops.plan import preview, protection
 from edgeops.plan.definition import (
     AT_APPLY,
@@ -107,9 +108,30 @@ def _change_lines(c: Change) -> list[str]:
     if c.after and c.kind == "publish":
         shown = {k: v for k, v in c.after.items() if k != "version"}
         lines.append(", ".join(f"{k}: {_short_value(v)}" for k, v in shown.items()))
+    for gate in c.gates:
+        lines += _gate_lines(gate)
     for w in c.warnings:
         lines.append(f"! {w}")
     return lines
+
+
+def _gate_lines(gate: GateOutlook) -> list[str]:
+    """A recorded gate whose metrics carry 95% intervals: each metric against its bar with its
+    interval and n, the verdict, and a warning for each bar inside its interval. (Versions
+    recorded before intervals existed show their gate in the markdown summary only.)"""
+    intervals = intervals_from_dict(gate.intervals)
+    if gate.decided == AT_APPLY or gate.version is None or not intervals:
+        return []
+    values = {"precision": gate.precision, "recall": gate.recall, "au_prc": gate.au_prc}
+    cells = [
+        f"{_METRIC_NAMES[m]} {_metric_cell(values[m], gate.bars.get(bar), intervals.get(m), True)}"
+        for m, bar in _METRICS
+        if isinstance(values[m], int | float)
+    ]
+    t = f" at threshold {gate.threshold:.2f}" if gate.threshold is not None else ""
+    verdict = "passed" if gate.passed else "missed"
+    lines = [f"gate of {gate.model} v{gate.version}{t}: " + ", ".join(cells) + f": {verdict}"]
+    return lines + [f"! {w}" for w in bar_warnings(intervals, gate.bars)]
 
 
 def _count_cell(col: str, n: int) -> str:
@@ -318,6 +340,7 @@ def _md_models(plan: Plan) -> list[str]:
 
 
 _METRICS = (("precision", "min_precision"), ("recall", "min_recall"), ("au_prc", "min_au_prc"))
+_METRIC_NAMES = {"precision": "precision", "recall": "recall", "au_prc": "AuPRC"}
 
 
 def _md_gates(plan: Plan) -> list[str]:
@@ -339,6 +362,7 @@ def _md_gates(plan: Plan) -> list[str]:
         "| model version | publishes to | threshold | precision | recall | AuPRC | gate |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
+    warnings: list[str] = []
     for (model, version), (gate, kinds) in list(groups.items())[:MAX_LIST]:
         name = f"`{model_address(model)}` " + ("new version" if gate.new_version else f"v{version}")
         targets = ", ".join(sorted(kinds))
@@ -353,7 +377,8 @@ def _md_gates(plan: Plan) -> list[str]:
             out.append(f"| {name} | {targets} | {rule} | {' | '.join(cells)} | {verdict} |")
             continue
         values = {"precision": gate.precision, "recall": gate.recall, "au_prc": gate.au_prc}
-        cells = [_metric_cell(values[m], bars.get(bar)) for m, bar in _METRICS]
+        intervals = intervals_from_dict(gate.intervals)
+        cells = [_metric_cell(values[m], bars.get(bar), intervals.get(m)) for m, bar in _METRICS]
         t = f"{gate.threshold:.2f}" if gate.threshold is not None else "—"
         verdict = "✅ passed" if gate.passed else "❌ missed"
         if gate.decided == PREVIEWED:
@@ -361,9 +386,19 @@ def _md_gates(plan: Plan) -> list[str]:
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
+        warnings += [f"{name}: {_md_cell(w)}" for w in bar_warnings(intervals, bars)]
     if len(groups) > MAX_LIST:
         out.append(f"| … and {len(groups) - MAX_LIST} more | | | | | | |")
-    return [*out, ""]
+    out.append("")
+    if any(g.intervals for g, _ in groups.values()):
+        out += [
+            "_Each metric: value, then its 95% interval and n (Wilson for precision and recall, "
+            "bootstrap over test images for AuPRC)._",
+            "",
+        ]
+    if warnings:
+        out += _md_list([f"⚠️ {w}" for w in warnings])
+    return out
 
 
 def _dollars(value: Any) -> float | None:
@@ -382,12 +417,23 @@ def _bar_cell(bar: Any) -> str:
     return f"bar ≥ {bar:g}" if isinstance(bar, int | float) else "—"
 
 
-def _metric_cell(value: Any, bar: Any) -> str:
+def _metric_cell(value: Any, bar: Any, interval: Interval | None, long: bool = False) -> str:
+    """``0.912 ≥ 0.9 (0.80–0.97, n=57)``; without a recorded interval ``0.912 ≥ 0.9`` (the
+    markdown table) or ``0.912 ≥ 0.9 (95% CI n/a)`` (``long``: the text lines)."""
     if not isinstance(value, int | float):
         return "—"
-    if not isinstance(bar, int | float):
-        return f"{value:.3f}"
-    return f"{value:.3f} {'≥' if value >= bar else '<'} {bar:g}"
+    text = f"{value:.3f}"
+    if isinstance(bar, int | float):
+        text += f" {'≥' if value >= bar else '<'} {bar:g}"
+    if interval is not None:
+        text += f" ({interval.describe()})" if long else f" ({_ci_text(interval)})"
+    elif long:
+        text += " (95% CI n/a)"
+    return text
+
+
+def _ci_text(interval: Interval) -> str:
+    return f"{interval.lo:.2f}–{interval.hi:.2f}, n={interval.n}"
 
 
 def _md_cell(s: str) -> str:

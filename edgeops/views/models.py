@@ -13,8 +13,9 @@ from rich.table import Table
 from edgeops.addresses import model_address
 from edgeops.backends.base import Backend, ModelRegistry
 from edgeops.errors import EdgeopsError
+from edgeops.evaluation.intervals import intervals_from_dict
 from edgeops.state import LiveState, LiveVersion
-from edgeops.views.text import num, size, text_console
+from edgeops.views.text import INTERVALS_CAPTION, num, num_ci, size, text_console
 
 FORMAT_VERSION = 1
 
@@ -97,6 +98,8 @@ def _version_dict(
         "precision": summary.get("precision"),
         "recall": summary.get("recall"),
         "au_prc": summary.get("au_prc"),
+        # {metric: {value, lo, hi, n, method}}: 95% intervals, absent for older versions
+        "intervals": dict(summary.get("intervals") or {}),
         "published": sorted(published),
         "file": str(file) if exists else None,
         "sha256": v.files.get(file.name) if file is not None and exists else None,
@@ -129,21 +132,20 @@ def render_models(data: dict[str, Any], *, width: int = 120) -> str:
             )
         console.print(t)
     for address, versions in data["models"].items():
-        t = Table(title=address)
+        t = Table(title=address, caption=INTERVALS_CAPTION)
         for col in ("version", "status", "blessed", "threshold", "precision", "recall", "AuPRC"):
             t.add_column(col, no_wrap=True)
         t.add_column("published")
         t.add_column("sha256 (int8)", no_wrap=True)
         t.add_column("size", justify="right", no_wrap=True)
         for v in versions:
+            intervals = intervals_from_dict(v.get("intervals"))
             t.add_row(
                 f"v{v['version']}",
                 v["status"],
                 "yes" if v["blessed"] else "no",
                 num(v["threshold"]),
-                num(v["precision"]),
-                num(v["recall"]),
-                num(v["au_prc"]),
+                *(num_ci(v[k], intervals.get(k)) for k in ("precision", "recall", "au_prc")),
                 ", ".join(v["published"]) or "-",
                 (v["sha256"] or "-")[:12],
                 size(v["size"]),

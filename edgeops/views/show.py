@@ -8,8 +8,9 @@ from typing import Any
 
 from rich.table import Table
 
+from edgeops.evaluation.intervals import intervals_from_dict
 from edgeops.state import LiveState, short
-from edgeops.views.text import num, text_console
+from edgeops.views.text import INTERVALS_CAPTION, num, num_ci, text_console
 
 
 def live_to_dict(live: LiveState) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
             )
         console.print(t)
     for address, m in live.models.items():
-        t = Table(title=address)
+        t = Table(title=address, caption=INTERVALS_CAPTION)
         for col in (
             "version",
             "status",
@@ -74,14 +75,13 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
             t.add_column(col, no_wrap=True)
         for v in m.versions:
             s = v.metrics.get("summary", {})
+            intervals = intervals_from_dict(s.get("intervals"))
             t.add_row(
                 f"v{v.version}",
                 v.status,
                 "yes" if v.blessed else "no",
                 num(v.threshold),
-                num(s.get("precision")),
-                num(s.get("recall")),
-                num(s.get("au_prc")),
+                *(num_ci(s.get(k), intervals.get(k)) for k in ("precision", "recall", "au_prc")),
                 v.stop_reason or "-",
                 f"{v.cost_node_hours:.4f}",
                 v.created_at[:16].replace("T", " "),

@@ -1,12 +1,15 @@
 """What the views' text forms share: a colourless console that renders into a string, and how
-numbers and sizes read in a table."""
+numbers, intervals and sizes read in a table."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from edgeops.evaluation.intervals import Interval
 
 
 def text_console(width: int) -> tuple[Console, io.StringIO]:
@@ -18,6 +21,26 @@ def text_console(width: int) -> tuple[Console, io.StringIO]:
 def num(x: Any) -> str:
     """A metric in a table: three decimals, ``-`` when there is none."""
     return "-" if x is None else f"{float(x):.3f}"
+
+
+# under a table whose metric cells are :func:`num_ci`
+INTERVALS_CAPTION = (
+    "precision, recall, AuPRC: value, then its 95% interval and n (Wilson for precision and "
+    "recall, bootstrap over test images for AuPRC; n/a: recorded before intervals)"
+)
+
+
+def ci(interval: Interval | None) -> str:
+    """A 95% interval in a table: ``0.80–0.97``; ``n/a`` when none was recorded."""
+    return "n/a" if interval is None else f"{interval.lo:.2f}–{interval.hi:.2f}"
+
+
+def num_ci(x: Any, interval: Interval | None) -> str:
+    """A metric with its interval and n below it, to keep table columns narrow: ``0.912`` /
+    ``0.80–0.97`` / ``n=57``; ``-`` when there is no metric."""
+    if x is None:
+        return "-"
+    return f"{float(x):.3f}\n{ci(interval)}" + (f"\nn={interval.n}" if interval else "")
 
 
 def size(n: int | None) -> str:

@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -409,3 +410,54 @@ def test_markdown_of_a_huge_review_plan_keeps_every_summary_section() -> None:
     assert "**Training budget:** 400 node hours for 800 model(s)" in md
     assert "- … and 70 more" in md
     assert re.search(r"Details of \d+ more change\(s\) were truncated", md)
+
+
+def _interval(value: float, lo: float, hi: float, n: int, method: str = "wilson") -> dict[str, Any]:
+    return {"value": value, "lo": lo, "hi": hi, "n": n, "method": method}
+
+
+def review_plan_with_intervals() -> Plan:
+    """The review plan, v1 of shoes recorded with 95% intervals (as versions evaluated since
+    intervals exist are)."""
+    plan = review_plan()
+    intervals = {
+        "precision": _interval(0.912, 0.80, 0.97, 57),
+        "recall": _interval(0.874, 0.78, 0.93, 68),
+        "au_prc": _interval(0.951, 0.89, 0.99, 80, "bootstrap"),
+    }
+    changes = tuple(
+        replace(c, gates=tuple(replace(g, intervals=intervals) for g in c.gates))
+        if c.address == "publish.shoes.bundle"
+        else c
+        for c in plan.changes
+    )
+    return replace(plan, changes=changes)
+
+
+def test_markdown_gates_show_recorded_intervals_and_warn_on_bars_inside_them() -> None:
+    md = render_markdown(review_plan_with_intervals())
+    rows = _section(md, "**Gates of the versions to publish**")
+    assert (
+        "| `model.shoes` v1 | bundle | 0.50 | 0.912 ≥ 0.9 (0.80–0.97, n=57) "
+        "| 0.874 (0.78–0.93, n=68) | 0.951 ≥ 0.9 (0.89–0.99, n=80) | ✅ passed |"
+    ) in rows
+    gates = md.split("**Gates of the versions to publish**", 1)[1].split("<details>", 1)[0]
+    assert "_Each metric: value, then its 95% interval and n" in gates
+    # both bars lie inside their intervals: the split cannot tell
+    assert (
+        "- ⚠️ `model.shoes` v1: test split too small to support min_precision 0.9: "
+        "precision 0.91, 95% CI 0.80–0.97, n=57"
+    ) in gates
+    assert "min_au_prc 0.9: au_prc 0.95, 95% CI 0.89–0.99, n=80" in gates
+
+
+def test_text_shows_a_recorded_gate_with_its_intervals() -> None:
+    text = render_text(review_plan_with_intervals(), width=300)
+    assert (
+        "    gate of shoes v1 at threshold 0.50: precision 0.912 ≥ 0.9 (95% CI 0.80–0.97, n=57), "
+        "recall 0.874 (95% CI 0.78–0.93, n=68), AuPRC 0.951 ≥ 0.9 (95% CI 0.89–0.99, n=80): "
+        "passed"
+    ) in text
+    assert "    ! test split too small to support min_precision 0.9: precision 0.91" in text
+    # versions recorded before intervals: no gate line in text (the markdown table has them)
+    assert "gate of shoes" not in render_text(review_plan(), width=300)
