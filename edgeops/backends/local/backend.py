@@ -32,6 +32,7 @@ from edgeops.backends.layout import (
     version_folder,
 )
 from edgeops.backends.local import lock as lockfile
+from edgeops.backends.local.candidates import Candidates
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
@@ -44,6 +45,7 @@ from edgeops.state import (
     DesiredDataset,
     DesiredModel,
     DesiredPublish,
+    LiveCandidate,
     LiveState,
     LiveVersion,
 )
@@ -306,6 +308,25 @@ class LocalBackend:
         v = reg.version(model.address, version)
         assert v is not None
         return v
+
+    # --- candidates (plan --train) ------------------------------------------------------------
+
+    @property
+    def candidates(self) -> Candidates:
+        return Candidates(self)
+
+    def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
+        return self.candidates.get(name_of(address), fingerprint)
+
+    def train_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveCandidate:
+        return self.candidates.train(model, dataset, reporter)
+
+    def adopt_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, sha256: str, reporter: Reporter
+    ) -> LiveVersion:
+        return self.candidates.adopt(model, dataset, sha256, reporter)
 
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
         reg = self.registry
