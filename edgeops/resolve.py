@@ -89,6 +89,14 @@ def model_inputs(spec: ModelSpec, dataset: DesiredDataset, trainer_version: str)
     }
 
 
+def eval_inputs(spec: ModelSpec) -> dict[str, Any]:
+    """Everything a version's judgement depends on: a change re-evaluates without retraining."""
+    return {
+        "threshold": dataclasses.asdict(spec.threshold),
+        "gate": spec.gate.fingerprint_inputs(),
+    }
+
+
 def _desired_model(backend: Backend, spec: ModelSpec, dataset: DesiredDataset) -> DesiredModel:
     facts = backend.trainer_facts(spec, len(dataset.images))
     inputs = model_inputs(spec, dataset, facts.trainer_version)
@@ -97,12 +105,7 @@ def _desired_model(backend: Backend, spec: ModelSpec, dataset: DesiredDataset) -
         spec=spec,
         dataset_address=dataset.address,
         fingerprint=fingerprint(inputs),
-        eval_fingerprint=fingerprint(
-            {
-                "threshold": dataclasses.asdict(spec.threshold),
-                "gate": dataclasses.asdict(spec.gate),
-            }
-        ),
+        eval_fingerprint=fingerprint(eval_inputs(spec)),
         inputs=inputs,
         n_images=len(dataset.images),
         estimate_seconds=facts.estimate_seconds,

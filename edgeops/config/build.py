@@ -36,6 +36,7 @@ from edgeops.config.model import (
     StateLockSpec,
     ThresholdRule,
     TrainingOptions,
+    VsPublished,
 )
 from edgeops.machine import working_copy
 
@@ -150,7 +151,12 @@ def _model(name: str, spec: dict[str, Any], line: int) -> ModelSpec:
             else ThresholdRule(**_floats(rule, "value", "target_precision", "target_recall"))
         )
     if "gate" in spec:
-        options["gate"] = GateSpec(**_floats(spec["gate"], *spec["gate"]))
+        gate = spec["gate"]
+        bars = _floats(gate, "min_precision", "min_recall", "min_au_prc")
+        if "vs_published" in gate:
+            vs = gate["vs_published"]
+            bars["vs_published"] = VsPublished(**_pick(vs, "metric"), **_floats(vs, "max_drop"))
+        options["gate"] = GateSpec(**bars)
     if "training" in spec:
         training = spec["training"]
         training_options = _pick(training, "augment", "fine_tune")

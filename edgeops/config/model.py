@@ -119,6 +119,19 @@ class ThresholdRule:
         return "max_f1"
 
 
+ComparedMetric = Literal["au_prc", "top1_accuracy", "precision", "recall", "log_loss"]
+
+
+@dataclass(frozen=True)
+class VsPublished:
+    """A bar relative to the version a publish target serves (the champion): the new version
+    (the candidate) is blocked when it is significantly worse on ``metric`` by more than
+    ``max_drop``, measured on the candidate's test split (for log loss, a rise of the loss)."""
+
+    metric: ComparedMetric = "au_prc"
+    max_drop: float = 0.0
+
+
 @dataclass(frozen=True)
 class GateSpec:
     """Quality bar at the chosen threshold; None means no bar for that metric."""
@@ -126,6 +139,22 @@ class GateSpec:
     min_precision: float | None = None
     min_recall: float | None = None
     min_au_prc: float | None = None
+    vs_published: VsPublished | None = None
+
+    def fingerprint_inputs(self) -> dict[str, object]:
+        """What a version's judgement depends on: the bars set. ``vs_published`` is left out
+        when unset, so gates written before it existed keep their fingerprints."""
+        out: dict[str, object] = {
+            "min_precision": self.min_precision,
+            "min_recall": self.min_recall,
+            "min_au_prc": self.min_au_prc,
+        }
+        if self.vs_published is not None:
+            out["vs_published"] = {
+                "metric": self.vs_published.metric,
+                "max_drop": self.vs_published.max_drop,
+            }
+        return out
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
 from edgeops.evaluation.metrics import THRESHOLDS, Curve, Evaluation
+from edgeops.evaluation.stats import Interval
 
 
 @dataclass(frozen=True)
@@ -18,10 +21,49 @@ class ThresholdChoice:
 
 @dataclass(frozen=True)
 class GateRow:
-    metric: str  # "precision" | "recall" | "au_prc"
+    """One bar of a gate; ``ok`` is ``value >= bar``.
+
+    A ``"bar"`` row: ``metric`` is ``precision``, ``recall`` or ``au_prc``, ``value`` the
+    metric, ``interval`` its 95% interval when known. A ``"vs_published"`` row (see
+    :func:`edgeops.evaluation.compare.apply_vs_published`): ``metric`` is e.g. ``au_prc vs
+    published``, ``value`` the upper end of the 95% interval of the improvement over the
+    published version, ``bar`` minus the allowed drop, ``interval`` the change (candidate -
+    published) with its interval and n."""
+
+    metric: str
     value: float
     bar: float
     ok: bool
+    interval: Interval | None = None
+    kind: Literal["bar", "vs_published"] = "bar"
+
+    def describe(self) -> str:
+        """``precision 0.812 < 0.900 (95% CI 0.70–0.90, n=57)``; for a vs_published row the
+        change and whether it is significantly worse."""
+        if self.kind == "vs_published" and self.interval is not None:
+            iv = self.interval
+            verdict = "not significantly worse" if self.ok else "significantly worse"
+            return (
+                f"{self.metric}: change {iv.value:+.3f} ({iv.describe(3, signed=True)}), "
+                f"{verdict} than a drop of {-self.bar:g}"
+            )
+        text = f"{self.metric} {self.value:.3f} {'>=' if self.ok else '<'} {self.bar:.3f}"
+        if self.interval is not None:
+            text += f" ({self.interval.describe()})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "metric": self.metric,
+            "value": self.value,
+            "bar": self.bar,
+            "ok": self.ok,
+        }
+        if self.interval is not None:
+            d["interval"] = self.interval.to_dict()
+        if self.kind != "bar":
+            d["kind"] = self.kind
+        return d
 
 
 @dataclass(frozen=True)
@@ -29,23 +71,27 @@ class GateResult:
     passed: bool
     threshold: float
     rows: tuple[GateRow, ...] = ()
+    # bars inside their metric's 95% interval: the test split cannot tell pass from miss
+    warnings: tuple[str, ...] = ()
 
     def message(self) -> str:
-        """One line per failed bar, e.g. ``precision 0.812 < 0.900 at threshold 0.50``."""
+        """The verdict and every bar, e.g. ``gate failed at threshold 0.50: precision 0.812 <
+        0.900 (95% CI 0.70–0.90, n=57)``."""
         if not self.rows:
             return "no gate"
-        parts = [f"{r.metric} {r.value:.3f} {'>=' if r.ok else '<'} {r.bar:.3f}" for r in self.rows]
+        parts = [r.describe() for r in self.rows]
         verdict = "passed" if self.passed else "failed"
         return f"gate {verdict} at threshold {self.threshold:.2f}: " + ", ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "passed": self.passed,
             "threshold": self.threshold,
-            "rows": [
-                {"metric": r.metric, "value": r.value, "bar": r.bar, "ok": r.ok} for r in self.rows
-            ],
+            "rows": [r.to_dict() for r in self.rows],
         }
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
 
 
 def _choose_on_curve(curve: Curve, rule: ThresholdRule) -> ThresholdChoice:
@@ -99,18 +145,50 @@ def choose_threshold(evaluation: Evaluation, rule: ThresholdRule) -> ThresholdCh
     return ThresholdChoice(overall.threshold, overall.met, overall.note, per_label)
 
 
+BARS: tuple[tuple[str, str], ...] = (
+    ("precision", "min_precision"),
+    ("recall", "min_recall"),
+    ("au_prc", "min_au_prc"),
+)
+
+
 def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> GateResult:
-    """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars."""
+    """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars,
+    each row with its metric's 95% interval when the evaluation has it, and a warning for
+    every bar inside its interval (:func:`bar_warnings`). ``gate.vs_published`` needs the
+    published version's scores: :func:`edgeops.evaluation.compare.with_vs_published` adds it."""
     at = evaluation.overall.at(threshold)
+    values = {"precision": at["precision"], "recall": at["recall"], "au_prc": evaluation.au_prc}
+    intervals = evaluation.intervals_at(threshold)
     rows: list[GateRow] = []
-    for metric, bar, value in (
-        ("precision", gate.min_precision, at["precision"]),
-        ("recall", gate.min_recall, at["recall"]),
-        ("au_prc", gate.min_au_prc, evaluation.au_prc),
-    ):
+    for metric, bar_name in BARS:
+        bar = getattr(gate, bar_name)
         if bar is not None:
-            rows.append(GateRow(metric, float(value), float(bar), float(value) >= float(bar)))
-    return GateResult(all(r.ok for r in rows), float(threshold), tuple(rows))
+            value = float(values[metric])
+            rows.append(
+                GateRow(metric, value, float(bar), value >= float(bar), intervals.get(metric))
+            )
+    return GateResult(
+        all(r.ok for r in rows), float(threshold), tuple(rows), bar_warnings(intervals, gate)
+    )
+
+
+def bar_warnings(intervals: Mapping[str, Interval], gate: GateSpec) -> tuple[str, ...]:
+    """One warning per bar of ``gate`` inside its metric's 95% interval
+    (:meth:`Interval.straddles`: the test split is too small to say which side of the bar the
+    model is on), e.g. ``test split too
+    small to support min_precision 0.9: precision 0.94, 95% CI 0.80–0.99, n=17``. Bars whose
+    metric has no interval in ``intervals`` are skipped."""
+    out = []
+    for metric, bar_name in BARS:
+        bar = getattr(gate, bar_name)
+        iv = intervals.get(metric)
+        if bar is not None and iv is not None and iv.straddles(float(bar)):
+            out.append(
+                f"test split too small to support {bar_name} {bar:g}: "
+                f"{metric} {iv.value:.2f}, {iv.describe()}"
+            )
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from edgeops.config.model import (
     SplitSpec,
     StateLockSpec,
     TrainingOptions,
+    VsPublished,
 )
 from edgeops.config.schema import load_schema, schema_text, validator
 
@@ -150,6 +151,8 @@ DEFAULTS = [
         "$defs/state_lock",
         {f: getattr(StateLockSpec(), f) for f in ("heartbeat_seconds", "stale_after_seconds")},
     ),
+    (f"{P}/gate/properties/vs_published/properties/metric", VsPublished().metric),
+    (f"{P}/gate/properties/vs_published/properties/max_drop", VsPublished().max_drop),
 ]
 
 

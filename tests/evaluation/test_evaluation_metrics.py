@@ -180,3 +180,86 @@ def test_rejects_bad_input() -> None:
     d["format_version"] = 99
     with pytest.raises(ValueError, match="format_version"):
         Evaluation.from_dict(d)
+
+
+# ---- intervals ---------------------------------------------------------------------------------
+
+
+def test_curves_keep_the_counts_behind_each_proportion(ev: Evaluation) -> None:
+    c = ev.overall.counts
+    assert c is not None and (c.positives, c.negatives) == (4, 4)
+    i = 50  # threshold 0.5: .9T .8F .7T .6F predicted
+    assert (c.true_positives[i], c.predicted[i]) == (2, 4)
+    a = ev.label_metrics("a").curve.counts
+    assert a is not None and (a.positives, a.negatives) == (2, 2)
+
+
+def test_intervals_at_the_threshold(ev: Evaluation) -> None:
+    from edgeops.evaluation.intervals import wilson
+
+    iv = ev.intervals_at(0.5)
+    assert set(iv) == {
+        "top1_accuracy",
+        "au_prc",
+        "log_loss",
+        "precision",
+        "recall",
+        "f1",
+        "false_positive_rate",
+    }
+    assert (iv["precision"].lo, iv["precision"].hi) == pytest.approx(wilson(2, 4))
+    assert (iv["precision"].value, iv["precision"].n, iv["precision"].method) == (0.5, 4, "wilson")
+    assert iv["recall"].n == 4 and iv["false_positive_rate"].n == 4
+    assert (iv["top1_accuracy"].lo, iv["top1_accuracy"].hi) == pytest.approx(wilson(2, 4))
+    for name in ("au_prc", "log_loss", "f1"):
+        assert iv[name].method == "bootstrap" and iv[name].n == 4
+        assert iv[name].lo <= iv[name].value <= iv[name].hi
+    assert iv["au_prc"].value == ev.au_prc
+    label = ev.label_metrics("a").intervals_at(0.5, ev.n_examples)
+    assert label["recall"].n == 2 and label["au_prc"].method == "bootstrap"
+    # nothing predicted at 1.0: precision 1 by convention, an interval of (0, 1) on n=0
+    at_one = ev.intervals_at(1.0)["precision"]
+    assert (at_one.value, at_one.lo, at_one.hi, at_one.n) == (1.0, 0.0, 1.0, 0)
+
+
+def test_intervals_are_seeded(ev: Evaluation) -> None:
+    assert evaluate_scores(SCORES, TRUTH, LABELS, multi_label=False, image_ids=IDS) == ev
+    bare = evaluate_scores(SCORES, TRUTH, LABELS, multi_label=False, resamples=0)
+    assert bare.au_prc_ci is None and bare.overall.f1_ci is None
+    assert bare.overall.counts == ev.overall.counts  # counts need no resampling
+
+
+def test_an_evaluation_written_before_intervals_loads_without_them(ev: Evaluation) -> None:
+    d = json.loads(json.dumps(ev.to_dict()))
+    for key in ("au_prc_ci", "log_loss_ci"):
+        del d[key]
+    del d["overall"]["counts"], d["overall"]["f1_ci"]
+    for m in d["per_label"]:
+        del m["au_prc_ci"], m["curve"]["counts"], m["curve"]["f1_ci"]
+    old = Evaluation.from_dict(d)
+    assert old.overall.counts is None and old.au_prc_ci is None
+    assert set(old.intervals_at(0.5)) == {"top1_accuracy"}  # derived from accuracy and n
+    assert old.label_metrics("a").intervals_at(0.5, 4) == {}
+    gate = apply_gate(old, 0.5, GateSpec(min_precision=0.4))
+    assert gate.rows[0].interval is None and gate.warnings == ()
+    assert gate.message() == "gate passed at threshold 0.50: precision 0.500 >= 0.400"
+
+
+def test_gate_rows_carry_intervals_and_warn_when_the_bar_is_inside(ev: Evaluation) -> None:
+    gate = apply_gate(ev, 0.5, GateSpec(min_precision=0.4, min_recall=0.05))
+    precision = gate.rows[0]
+    assert precision.interval == ev.intervals_at(0.5)["precision"]
+    lo, hi = precision.interval.lo, precision.interval.hi
+    assert gate.message() == (
+        "gate passed at threshold 0.50: "
+        f"precision 0.500 >= 0.400 (95% CI {lo:.2f}–{hi:.2f}, n=4), "
+        f"recall 0.500 >= 0.050 (95% CI {lo:.2f}–{hi:.2f}, n=4)"
+    )
+    # 0.4 lies inside precision's interval (0.15–0.85); 0.05 is below recall's
+    assert gate.warnings == (
+        f"test split too small to support min_precision 0.4: precision 0.50, "
+        f"95% CI {lo:.2f}–{hi:.2f}, n=4",
+    )
+    d = gate.to_dict()
+    assert d["warnings"] == list(gate.warnings)
+    assert d["rows"][0]["interval"] == precision.interval.to_dict()  # type: ignore[index]

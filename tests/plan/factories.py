@@ -15,6 +15,7 @@ from edgeops.config.model import (
     SourceSpec,
     ThresholdRule,
 )
+from edgeops.resolve import eval_inputs
 from edgeops.state import (
     DesiredDataset,
     DesiredModel,
@@ -93,9 +94,7 @@ def model(
         spec=spec,
         dataset_address=ds.address,
         fingerprint=fingerprint(inputs),
-        eval_fingerprint=fingerprint(
-            {"threshold": dataclasses.asdict(spec.threshold), "gate": dataclasses.asdict(spec.gate)}
-        ),
+        eval_fingerprint=fingerprint(eval_inputs(spec)),
         inputs=inputs,
         n_images=len(ds.images),
         estimate_seconds=42.0,
