@@ -128,6 +128,9 @@ class ModelRegistry(Protocol):
     # The int8 .tflite file of a version of the model at `address` (it may be gone).
     def model_file(self, address: str, version: int) -> Path: ...
 
+    # The candidates trained in plan for the model at `address`, newest first.
+    def candidates_of(self, address: str) -> list[LiveCandidate]: ...
+
     # The registry file `edgeops serve` reads, with every published version's files on this
     # machine (state in a bucket: fetched into this machine's working copy first).
     def prepare_serving(self) -> Path: ...

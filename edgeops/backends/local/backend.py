@@ -32,7 +32,7 @@ from edgeops.backends.layout import (
     version_folder,
 )
 from edgeops.backends.local import lock as lockfile
-from edgeops.backends.local.candidates import Candidates
+from edgeops.backends.local.candidates import Candidates, against_published
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
@@ -289,8 +289,14 @@ class LocalBackend:
                 files={},
             )
             raise
-        metrics = version_metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
+        champion, comparison = self.candidates.compare_with_served(
+            model, dataset.spec.multi_label, out_dir, examples, outcome
+        )
+        gate = against_published(outcome.gate, comparison, model)
+        metrics = version_metrics(model, outcome.evaluation, outcome.threshold, gate)
         metrics["timings"] = outcome.timings
+        if comparison is not None:
+            metrics["comparison"] = {"champion": champion, **comparison}
         if self.remote is not None:  # the files first, then the registry that names them
             self.remote.put_version(model.spec.name, version, out_dir, outcome.sha256)
         reg.finish_version(
@@ -298,7 +304,7 @@ class LocalBackend:
             version,
             status="ready",
             eval_fingerprint=model.eval_fingerprint,
-            blessed=bool(outcome.gate.passed),
+            blessed=bool(gate.passed),
             threshold=float(outcome.threshold),
             metrics=metrics,
             stop_reason=outcome.stop_reason,
@@ -314,6 +320,9 @@ class LocalBackend:
     @property
     def candidates(self) -> Candidates:
         return Candidates(self)
+
+    def candidates_of(self, address: str) -> list[LiveCandidate]:
+        return self.candidates.all(name_of(address))
 
     def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
         return self.candidates.get(name_of(address), fingerprint)

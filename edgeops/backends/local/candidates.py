@@ -37,6 +37,16 @@ CANDIDATE_JSON = "candidate.json"
 DOCS = ("evaluation.json", "model_card.json", "report.html")
 
 
+def against_published(gate: Any, comparison: dict[str, Any] | None, model: DesiredModel) -> Any:
+    """``gate`` with the ``vs_published`` bar when the config sets one and there is a served
+    version to compare with: a candidate significantly worse than it is blocked."""
+    if model.spec.gate.vs_published is None or not comparison or "metrics" not in comparison:
+        return gate
+    from edgeops.evaluation.compare import Comparison, with_vs_published
+
+    return with_vs_published(gate, Comparison.from_dict(comparison), model.spec.gate)
+
+
 def _prefix(model: str, fingerprint: str) -> str:
     return f"candidates/{model}/{fingerprint}"
 
@@ -116,18 +126,21 @@ class Candidates:
                 reporter=reporter,
                 cache_dir=self.backend.root / "cache" / "ml",
             )
-            metrics = version_metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
-            metrics["timings"] = outcome.timings
-            champion, comparison = self._compare(
+            champion, comparison = self.compare_with_served(
                 model, dataset.spec.multi_label, work / "out", examples, outcome
             )
+            gate = against_published(outcome.gate, comparison, model)
+            metrics = version_metrics(model, outcome.evaluation, outcome.threshold, gate)
+            metrics["timings"] = outcome.timings
+            if comparison is not None:
+                metrics["comparison"] = {"champion": champion, **comparison}
             candidate = LiveCandidate(
                 model=model.spec.name,
                 fingerprint=model.fingerprint,
                 eval_fingerprint=model.eval_fingerprint,
                 trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 sha256=outcome.sha256[MODEL_INT8],
-                blessed=bool(outcome.gate.passed),
+                blessed=bool(gate.passed),
                 threshold=float(outcome.threshold),
                 metrics=metrics,
                 stop_reason=outcome.stop_reason,
@@ -171,7 +184,7 @@ class Candidates:
             return found
         return candidate
 
-    def _compare(
+    def compare_with_served(
         self,
         model: DesiredModel,
         multi_label: bool,
@@ -236,9 +249,11 @@ class Candidates:
         from edgeops.evaluation import Evaluation
 
         evaluation = Evaluation.from_dict(json.loads((folder / EVALUATION_JSON).read_text()))
-        from edgeops.backends.records import verdict
+        from edgeops.evaluation import judge
 
-        judged = verdict(model, evaluation)  # the config's rules now (a new threshold rule too)
+        # the config's rules now (a new threshold rule too), and the comparison reviewed
+        judgement = judge(evaluation, model.spec)
+        gate = against_published(judgement.gate, candidate.comparison, model)
         reg = backend.registry
         version = reg.begin_version(model.address, model.fingerprint, model.eval_fingerprint)
         out_dir = backend.version_dir(model.address, version)
@@ -247,7 +262,7 @@ class Candidates:
         shutil.copytree(folder, out_dir, ignore=shutil.ignore_patterns(CANDIDATE_JSON))
         metrics = {
             **candidate.metrics,
-            **judged["metrics"],
+            **version_metrics(model, evaluation, judgement.threshold, gate),
             "adopted": {"trained_at": candidate.trained_at, "sha256": candidate.sha256},
         }
         if backend.remote is not None:
@@ -257,8 +272,8 @@ class Candidates:
             version,
             status="ready",
             eval_fingerprint=model.eval_fingerprint,
-            blessed=judged["blessed"],
-            threshold=judged["threshold"],
+            blessed=bool(gate.passed),
+            threshold=float(judgement.threshold),
             metrics=metrics,
             stop_reason=candidate.stop_reason,
             cost_node_hours=candidate.cost_node_hours,
