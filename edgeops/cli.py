@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 2 when there are changes, 0 when none",
     )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="train a candidate for every model the plan retrains (inside its budget) and show "
+        "its real evaluation against the served version; apply adopts it without retraining",
+    )
     _add_allow_destroy(p)
 
     p = sub.add_parser("apply", help="make live state match edgeops.yaml")

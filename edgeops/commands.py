@@ -69,7 +69,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     reporter = ui.ConsoleReporter()
     session = workflow.open_session(workflow.config_file(args.file), reporter)
-    plan = session.plan(allow_destroy=args.allow_destroy)
+    plan = session.plan(allow_destroy=args.allow_destroy, train=args.train)
     if args.format == "json":
         ui.print_out(render_json(plan))
     elif args.format == "markdown":

@@ -7,6 +7,7 @@ them without I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -106,6 +107,34 @@ class LiveVersion:
     cost_node_hours: float = 0.0
     created_at: str = ""
     files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+
+
+@dataclass(frozen=True)
+class LiveCandidate:
+    """A model trained at plan time (``edgeops plan --train``) for a training fingerprint: not a
+    version yet (nothing serves it, no target is blessed by it) until an apply adopts it."""
+
+    model: str  # the model's name
+    fingerprint: str  # the training fingerprint it was trained for
+    eval_fingerprint: str
+    trained_at: str
+    sha256: str  # of its int8 .tflite: what the review saw is what ships
+    blessed: bool
+    threshold: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)  # as a version records them
+    stop_reason: str = ""
+    cost_node_hours: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)  # name -> sha256
+    champion: int | None = None  # the version served when it was trained, compared against
+    comparison: dict[str, Any] | None = None  # champion vs candidate on the same test images
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LiveCandidate:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from edgeops.errors import EdgeopsError
 from edgeops.plan import protection
 from edgeops.plan.applier import ApplyResult, apply_plan
 from edgeops.plan.builder import build_plan
+from edgeops.plan.candidates import with_candidates
 from edgeops.plan.definition import FORMAT_VERSION, PREVIEWED, Action, GateOutlook, Plan
 from edgeops.plan.preview import previewed
 from edgeops.progress import Reporter
-from edgeops.state import DesiredState
+from edgeops.state import DesiredState, LiveCandidate
 
 DEFAULT_CONFIG = "edgeops.yaml"
 
@@ -54,14 +55,17 @@ class Session:
     desired: DesiredState | None = None
     _plan: Plan | None = field(default=None, repr=False)
 
-    def plan(self, *, allow_destroy: bool = False) -> Plan:
+    def plan(self, *, allow_destroy: bool = False, train: bool = False) -> Plan:
         """The plan; ``allow_destroy`` is recorded in it (a saved plan made with
         --allow-destroy applies its protected removals). Protection is checked by the caller
-        (``protection.check``) so that a refused plan can still be shown."""
+        (``protection.check``) so that a refused plan can still be shown. ``train``: train a
+        candidate for every model the plan would retrain that has none yet (`plan --train`);
+        candidates already trained for a change's fingerprint are shown either way."""
         assert self.desired is not None
         live = self.backend.read()
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
         plan = previewed(plan, self._verdicts(plan))
+        plan = with_candidates(plan, self._candidates(plan, train))
         self._plan = replace(
             plan,
             warnings=(*plan.warnings, *self.backend.plan_warnings(plan)),
@@ -70,6 +74,22 @@ class Session:
             allow_destroy=allow_destroy,
         )
         return self._plan
+
+    def _candidates(self, plan: Plan, train: bool) -> dict[str, LiveCandidate]:
+        assert self.desired is not None
+        models = {m.address: m for m in self.desired.models}
+        datasets = {d.address: d for d in self.desired.datasets}
+        out: dict[str, LiveCandidate] = {}
+        for c in plan.changes:
+            m = models.get(c.address)
+            if c.action != Action.TRAIN or m is None:
+                continue
+            found = self.backend.candidate(c.address, m.fingerprint)
+            if found is None and train:
+                found = self.backend.train_candidate(m, datasets[m.dataset_address], self.reporter)
+            if found is not None:
+                out[c.address] = found
+        return out
 
     def _verdicts(self, plan: Plan) -> dict[str, GateOutlook]:
         """The verdict of every re-evaluation, judged now from the stored evaluation by the

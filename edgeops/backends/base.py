@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from edgeops.config.model import ModelSpec
 from edgeops.progress import Reporter
-from edgeops.state import DesiredDataset, DesiredModel, DesiredPublish, LiveState, LiveVersion
+from edgeops.state import (
+    DesiredDataset,
+    DesiredModel,
+    DesiredPublish,
+    LiveCandidate,
+    LiveState,
+    LiveVersion,
+)
 
 if TYPE_CHECKING:
     from edgeops.datasets.scan import RemoteReader
@@ -65,6 +72,23 @@ class Backend(Protocol):
         self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
     ) -> LiveVersion: ...
 
+    # The candidate trained at plan time for this training fingerprint, if any (no writes).
+    def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None: ...
+
+    # Train a candidate at plan time (`plan --train`): recorded for its fingerprint, outside
+    # the registry (two pull requests training different candidates never collide), compared
+    # with the version the model's publish targets serve. Images are stored; nothing else of
+    # the live state changes.
+    def train_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveCandidate: ...
+
+    # Make a new version of the candidate trained in plan whose int8 file has `sha256`, byte
+    # for byte (no training); EdgeopsError when it is gone or changed.
+    def adopt_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, sha256: str, reporter: Reporter
+    ) -> LiveVersion: ...
+
     # Re-pick the threshold and re-check the gate of an existing version (no retraining).
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion: ...
 
@@ -104,6 +128,9 @@ class ModelRegistry(Protocol):
 
     # The int8 .tflite file of a version of the model at `address` (it may be gone).
     def model_file(self, address: str, version: int) -> Path: ...
+
+    # The candidates trained in plan for the model at `address`, newest first.
+    def candidates_of(self, address: str) -> list[LiveCandidate]: ...
 
     # The registry file `edgeops serve` reads, with every published version's files on this
     # machine (state in a bucket: fetched into this machine's working copy first).

@@ -68,7 +68,13 @@ def apply_plan(
             backend.forget_dataset(c.address)
         elif c.kind == "model" and c.action == Action.TRAIN:
             m = models[c.address]
-            version = backend.train_model(m, datasets[m.dataset_address], reporter)
+            candidate = _after(c).get("candidate")
+            if candidate:  # trained in plan and reviewed: adopted byte for byte
+                version = backend.adopt_candidate(
+                    m, datasets[m.dataset_address], candidate["sha256"], reporter
+                )
+            else:
+                version = backend.train_model(m, datasets[m.dataset_address], reporter)
             trained[c.address] = version
             _note_gate(version, c, result, blocked, reporter)
         elif c.kind == "model" and c.action == Action.EVALUATE:

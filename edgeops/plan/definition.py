@@ -24,6 +24,7 @@ NEW_VERSION = "new"
 RECORDED = "recorded"  # the version's stored verdict
 PREVIEWED = "previewed"  # judged at plan time from the stored evaluation (a new threshold/gate)
 AT_APPLY = "at apply"  # only apply can tell (the version is trained by it)
+CANDIDATE = "candidate"  # the candidate trained at plan time that apply adopts
 
 
 class Action(StrEnum):
@@ -89,7 +90,7 @@ class GateOutlook:
 
     model: str  # the model's name
     version: int | None  # None: the version this apply trains
-    decided: str  # RECORDED | PREVIEWED | AT_APPLY
+    decided: str  # RECORDED | PREVIEWED | CANDIDATE | AT_APPLY
     basis: str = "recorded"  # "recorded" | "new_version" (trained by this apply) | "re_evaluated"
     role: str = "stable"  # "stable" | "rollout"
     percent: float | None = None  # the rollout's share of clients

@@ -16,9 +16,10 @@ from rich.markup import escape
 
 from edgeops.addresses import Address, model_address
 from edgeops.evaluation.intervals import Interval, bar_warnings, intervals_from_dict
-from edgeops.plan import preview, protection
+from edgeops.plan import candidates, preview, protection
 from edgeops.plan.definition import (
     AT_APPLY,
+    CANDIDATE,
     LEGEND,
     NEW_VERSION,
     PREVIEWED,
@@ -88,6 +89,7 @@ def _change_lines(c: Change) -> list[str]:
         if d.get("cost_ceiling") is not None:
             lines.append(f"cost ceiling {d['cost_ceiling']}")
     lines += preview.describe(c)
+    lines += candidates.describe(c)
     per_label = c.details.get("per_label")
     if per_label:
         cols = ["added", "removed", "relabelled_in", "relabelled_out", "moved_split"]
@@ -242,6 +244,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT, note: str 
                 head.append(f"| `{a.symbol}` {LEGEND[a]} | {counts[a]} |")
         head.append("")
         head += _md_models(plan)
+        head += _md_candidates(plan)
         head += _md_gates(plan)
     if plan.drift:
         head.append("**Drift** (changed outside edgeops since the last apply):")
@@ -330,6 +333,8 @@ def _md_models(plan: Plan) -> list[str]:
             if d.get("cost_ceiling") is not None:
                 budget += f" (≤ {d['cost_ceiling']})"
             est = "~" + fmt_seconds(min(cap, d.get("estimate_seconds", 0)))
+            if d.get("candidate"):
+                est = "trained in plan: apply adopts it"
             what = "retrain" if (c.before or {}).get("version") else "train"
         else:
             budget, est, what = "—", "no training", "re-evaluate"
@@ -383,6 +388,8 @@ def _md_gates(plan: Plan) -> list[str]:
         verdict = "✅ passed" if gate.passed else "❌ missed"
         if gate.decided == PREVIEWED:
             verdict = ("✅ passes" if gate.passed else "❌ misses") + " (previewed)"
+        elif gate.decided == CANDIDATE:
+            verdict += " (candidate trained in plan)"
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
@@ -443,3 +450,38 @@ def _md_cell(s: str) -> str:
 
 def _html(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_candidates(plan: Plan) -> list[str]:
+    """Candidates trained in plan: the served version (champion) -> the candidate on the same
+    test images, each change with its 95% interval, McNemar's p, the gate, the budget used."""
+    rows = [
+        c for c in plan.changes if c.action == Action.TRAIN and (c.after or {}).get("candidate")
+    ]
+    if not rows:
+        return []
+    out = [
+        "**Candidates trained in plan** (apply adopts them byte for byte)",
+        "",
+        "| model | served → candidate | Δ top-1 [95% CI] | Δ AuPRC [95% CI] | McNemar p | gate "
+        "| budget used |",
+        "|---|---|---|---|---:|---|---|",
+    ]
+    for c in rows[:MAX_LIST]:
+        cand = (c.after or {})["candidate"]
+        comparison = cand.get("comparison") or {}
+        deltas = {m["metric"]: m["difference"] for m in comparison.get("metrics", [])}
+
+        def cell(metric: str, deltas: dict[str, Any] = deltas) -> str:
+            d = deltas.get(metric)
+            return f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]" if d else "—"
+
+        champion = f"v{cand['champion']}" if cand.get("champion") is not None else "none"
+        p = comparison.get("mcnemar", {}).get("p")
+        gate = "✅ passed" if cand["blessed"] else "❌ missed"
+        used = f"{cand['cost_node_hours']:.3f} node h ({cand['stop_reason'] or '—'})"
+        out.append(
+            f"| `{c.address}` | {champion} → `{cand['sha256'][:12]}` | {cell('top1_accuracy')} "
+            f"| {cell('au_prc')} | {f'{p:.3g}' if p is not None else '—'} | {gate} | {used} |"
+        )
+    return [*out, ""]

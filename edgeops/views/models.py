@@ -14,7 +14,7 @@ from edgeops.addresses import model_address
 from edgeops.backends.base import Backend, ModelRegistry
 from edgeops.errors import EdgeopsError
 from edgeops.evaluation.intervals import intervals_from_dict
-from edgeops.state import LiveState, LiveVersion
+from edgeops.state import LiveCandidate, LiveState, LiveVersion
 from edgeops.views.text import INTERVALS_CAPTION, num, num_ci, size, text_console
 
 FORMAT_VERSION = 1
@@ -30,7 +30,28 @@ def collect(backend: Backend) -> dict[str, Any]:
         for address, m in live.models.items()
         for v in m.versions
     }
-    return models_to_dict(live, backend.registry_entries(), files)
+    data = models_to_dict(live, backend.registry_entries(), files)
+    data["candidates"] = {
+        address: [_candidate_dict(c) for c in backend.candidates_of(address)]
+        for address in live.models
+    }
+    data["candidates"] = {a: cs for a, cs in data["candidates"].items() if cs}
+    return data
+
+
+def _candidate_dict(c: LiveCandidate) -> dict[str, Any]:
+    summary = c.metrics.get("summary") or {}
+    return {
+        "fingerprint": c.fingerprint,
+        "trained_at": c.trained_at,
+        "blessed": c.blessed,
+        "threshold": c.threshold,
+        "precision": summary.get("precision"),
+        "recall": summary.get("recall"),
+        "au_prc": summary.get("au_prc"),
+        "sha256": c.sha256,
+        "champion": c.champion,
+    }
 
 
 def models_to_dict(
@@ -149,6 +170,24 @@ def render_models(data: dict[str, Any], *, width: int = 120) -> str:
                 ", ".join(v["published"]) or "-",
                 (v["sha256"] or "-")[:12],
                 size(v["size"]),
+            )
+        console.print(t)
+    for address, candidates in data.get("candidates", {}).items():
+        t = Table(title=f"{address}: candidates trained in plan (not published until applied)")
+        for col in ("trained at", "fingerprint", "blessed", "threshold", "precision", "recall"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("AuPRC", no_wrap=True)
+        t.add_column("sha256 (int8)", no_wrap=True)
+        for c in candidates:
+            t.add_row(
+                c["trained_at"],
+                c["fingerprint"][:12],
+                "yes" if c["blessed"] else "no",
+                num(c["threshold"]),
+                num(c["precision"]),
+                num(c["recall"]),
+                num(c["au_prc"]),
+                c["sha256"][:12],
             )
         console.print(t)
     return buf.getvalue()

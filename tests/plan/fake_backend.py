@@ -36,6 +36,9 @@ class FakeBackend:
     def plan_warnings(self, plan: object) -> list[str]:
         return []
 
+    def candidate(self, address: str, fingerprint: str) -> None:
+        return None  # plan --train is tested with the local backend
+
     def read(self) -> LiveState:
         return LiveState(
             backend="local",

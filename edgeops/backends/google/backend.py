@@ -42,6 +42,7 @@ from edgeops.state import (
     DesiredModel,
     DesiredPublish,
     ImageRow,
+    LiveCandidate,
     LiveDataset,
     LiveModel,
     LivePublish,
@@ -391,6 +392,24 @@ class GoogleBackend:
         st = self.state
         uri = st.uri(*version_folder(name_of(address), version), EVALUATION_JSON)
         return Evaluation.from_dict(json.loads(st.get_bytes(uri))), {}
+
+    # --- candidates: Vertex AI trains only inside apply -------------------------------------
+
+    def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
+        return None
+
+    def train_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveCandidate:
+        raise EdgeopsError(
+            f"{model.address}: `edgeops plan --train` trains candidates with the local backend; "
+            "on the google backend training happens in apply (Vertex AI AutoML Edge)"
+        )
+
+    def adopt_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, sha256: str, reporter: Reporter
+    ) -> LiveVersion:
+        raise EdgeopsError(f"{model.address}: the google backend has no candidates to adopt")
 
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
         evaluation, _ = self.evaluation_of(model.address, version)

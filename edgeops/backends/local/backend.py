@@ -32,6 +32,7 @@ from edgeops.backends.layout import (
     version_folder,
 )
 from edgeops.backends.local import lock as lockfile
+from edgeops.backends.local.candidates import Candidates, against_published
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
@@ -44,6 +45,7 @@ from edgeops.state import (
     DesiredDataset,
     DesiredModel,
     DesiredPublish,
+    LiveCandidate,
     LiveState,
     LiveVersion,
 )
@@ -294,8 +296,14 @@ class LocalBackend:
                 files={},
             )
             raise
-        metrics = version_metrics(model, outcome.evaluation, outcome.threshold, outcome.gate)
+        champion, comparison = self.candidates.compare_with_served(
+            model, dataset.spec.multi_label, out_dir, examples, outcome
+        )
+        gate = against_published(outcome.gate, comparison, model)
+        metrics = version_metrics(model, outcome.evaluation, outcome.threshold, gate)
         metrics["timings"] = outcome.timings
+        if comparison is not None:
+            metrics["comparison"] = {"champion": champion, **comparison}
         if self.remote is not None:  # the files first, then the registry that names them
             self.remote.put_version(model.spec.name, version, out_dir, outcome.sha256)
         reg.finish_version(
@@ -303,7 +311,7 @@ class LocalBackend:
             version,
             status="ready",
             eval_fingerprint=model.eval_fingerprint,
-            blessed=bool(outcome.gate.passed),
+            blessed=bool(gate.passed),
             threshold=float(outcome.threshold),
             metrics=metrics,
             stop_reason=outcome.stop_reason,
@@ -313,6 +321,28 @@ class LocalBackend:
         v = reg.version(model.address, version)
         assert v is not None
         return v
+
+    # --- candidates (plan --train) ------------------------------------------------------------
+
+    @property
+    def candidates(self) -> Candidates:
+        return Candidates(self)
+
+    def candidates_of(self, address: str) -> list[LiveCandidate]:
+        return self.candidates.all(name_of(address))
+
+    def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
+        return self.candidates.get(name_of(address), fingerprint)
+
+    def train_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
+    ) -> LiveCandidate:
+        return self.candidates.train(model, dataset, reporter)
+
+    def adopt_candidate(
+        self, model: DesiredModel, dataset: DesiredDataset, sha256: str, reporter: Reporter
+    ) -> LiveVersion:
+        return self.candidates.adopt(model, dataset, sha256, reporter)
 
     def evaluate_model(self, model: DesiredModel, version: int) -> LiveVersion:
         reg = self.registry

@@ -1,0 +1,68 @@
+"""`edgeops plan --train`: the pull request shows the trained candidate's real evaluation against
+the served version; apply on merge adopts it byte for byte (no training); a saved plan is refused
+once its candidate changed. Real training on the objects example (slow)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from publish_helpers import GATE_END, SEED_1, edit, models
+from trained_example import edgeops, ok
+
+pytestmark = pytest.mark.slow
+
+
+def _saved(root: Path, name: str) -> dict:  # type: ignore[type-arg]
+    return json.loads((root / name).read_text())
+
+
+def test_plan_train_shows_the_candidate_and_apply_adopts_it(example: Path) -> None:
+    edit(example, GATE_END, GATE_END + SEED_1)
+    t0 = time.monotonic()
+    out = ok(edgeops(example, "plan", "--train", "--out", "plan.json"))
+    trained_in = time.monotonic() - t0
+    assert "candidate trained in plan at" in out
+    assert "vs v1 (served), on the same" in out and "exact McNemar p" in out
+    plan = _saved(example, "plan.json")
+    (train,) = [c for c in plan["changes"] if c["action"] == "train"]
+    candidate = train["after"]["candidate"]
+    assert candidate["champion"] == 1 and len(candidate["sha256"]) == 64
+    metrics = {m["metric"]: m for m in candidate["comparison"]["metrics"]}
+    assert {"top1_accuracy", "au_prc", "log_loss"} <= set(metrics)
+    difference = metrics["top1_accuracy"]["difference"]
+    assert difference["lo"] <= difference["value"] <= difference["hi"]
+    gates = [g for c in plan["changes"] if c["address"].startswith("publish.") for g in c["gates"]]
+    assert gates and all(g["decided"] == "candidate" for g in gates)
+    markdown = ok(edgeops(example, "plan", "--format", "markdown"))  # found again, no training
+    (listed,) = models(example)["candidates"]["model.objects"]  # visible before it is adopted
+    assert listed["sha256"] == candidate["sha256"]
+    assert "Candidates trained in plan" in markdown and "decided at apply" not in markdown
+
+    t0 = time.monotonic()
+    result = edgeops(example, "apply", "plan.json")
+    adopted_in = time.monotonic() - t0
+    applied = ok(result) + result.stderr  # progress and notes go to stderr
+    assert "adopted the candidate trained in plan at" in applied
+    live = json.loads(ok(edgeops(example, "show", "--json")))
+    (version,) = [v for v in live["models"]["model.objects"]["versions"] if v["version"] == 2]
+    assert version["metrics"]["adopted"]["sha256"] == candidate["sha256"]  # no training ran
+    (v2,) = [v for v in models(example)["models"]["model.objects"] if v["version"] == 2]
+    assert v2["sha256"] == candidate["sha256"]  # what was reviewed is what ships
+    assert ok(edgeops(example, "plan")).rstrip().splitlines()[-1] == "No changes."
+    assert "model.objects" not in models(example).get("candidates", {})  # adopted: a version now
+    print(f"plan --train {trained_in:.1f} s, apply adopting it {adopted_in:.1f} s")
+
+
+def test_a_saved_plan_is_refused_when_its_candidate_changed(example: Path) -> None:
+    edit(example, GATE_END, GATE_END + SEED_1.replace("1", "2"))
+    ok(edgeops(example, "plan", "--train", "--out", "plan.json"))
+    (record,) = (example / ".edgeops" / "candidates").glob("*/*/candidate.json")
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "sha256": "0" * 64}))  # retrained meanwhile
+    refused = edgeops(example, "apply", "plan.json")
+    assert refused.returncode == 1
+    assert "stale" in refused.stderr and "model.objects" in refused.stderr
+    assert [v["version"] for v in models(example)["models"]["model.objects"]] == [1]
