@@ -18,6 +18,7 @@ from edgeops.progress import Reporter
 from edgeops.state import DesiredDataset, DesiredModel, DesiredPublish, LiveState, LiveVersion
 
 if TYPE_CHECKING:
+    from edgeops.datasets.rules import DataRules
     from edgeops.datasets.scan import RemoteReader
     from edgeops.evaluation import Evaluation
     from edgeops.plan.definition import Plan
@@ -46,6 +47,10 @@ class Backend(Protocol):
 
     # The reader of remote (gs://) rows of csv sources, or None where they are an error.
     def remote_rows(self) -> RemoteReader | None: ...
+
+    # What the backend's trainer refuses beyond edgeops' own data rules (labels, image
+    # formats), checked when datasets are scanned; None when it refuses nothing more. Pure.
+    def data_rules(self) -> DataRules | None: ...
 
     # Hold the one-apply-at-a-time lock; raises LockError naming the holder.
     def lock(self, command: str) -> AbstractContextManager[None]: ...

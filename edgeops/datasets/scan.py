@@ -21,6 +21,7 @@ from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.parallel import map_parallel
 from edgeops.datasets.problems import Problems
+from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import (
     Entry,
     FileStat,
@@ -54,8 +55,12 @@ def scan_dataset(
     cache_path: Path,
     reporter: Reporter,
     remote: RemoteReader | None = None,
+    rules: DataRules | None = None,
 ) -> Manifest:
-    """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError."""
+    """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError.
+
+    ``remote`` reads csv rows with remote URIs; ``rules`` are what the backend's trainer
+    refuses beyond edgeops' own rules (both from the backend; None where it has none)."""
     _found, manifest = scan_source(
         spec,
         root=root,
@@ -63,6 +68,7 @@ def scan_dataset(
         reporter=reporter,
         problems=Problems(),
         remote=remote,
+        rules=rules,
     )
     return manifest
 
@@ -75,6 +81,7 @@ def scan_source(
     reporter: Reporter,
     problems: Problems,
     remote: RemoteReader | None = None,
+    rules: DataRules | None = None,
 ) -> tuple[Found, Manifest]:
     """Every file the source holds (entry + inspection) and the Manifest built from them.
 
@@ -104,7 +111,9 @@ def scan_source(
             cache.close()
             if cache.problem:
                 reporter.warn(cache.problem)
-    return found, assemble_manifest(spec, found, label_where, shown=shown, problems=problems)
+    return found, assemble_manifest(
+        spec, found, label_where, shown=shown, problems=problems, rules=rules
+    )
 
 
 class _Ctx:

@@ -30,6 +30,7 @@ from edgeops.backends.google import lock as bucket_lock
 from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
+from edgeops.backends.google.rules import VERTEX_FORMATS, VertexDataRules, format_problem
 from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, labels_text, version_folder
 from edgeops.backends.records import VERSION_FIELDS, target_fields, verdict
 from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget, ModelSpec
@@ -59,7 +60,6 @@ CONTENT_TYPES = {
     "gif": "image/gif",
     "bmp": "image/bmp",
     "ico": "image/x-icon",
-    "webp": "image/webp",
 }
 # Vertex AI exports an AutoML Edge classifier as one TFLite file and offers no float/quantized
 # choice: `format` cannot change what a bundle/gcs target publishes (README, "Model format").
@@ -119,6 +119,11 @@ class GoogleBackend:
         from edgeops.backends.google.gcs_source import GcsRows
 
         return GcsRows(lambda: self.clients.storage)
+
+    def data_rules(self) -> VertexDataRules:
+        """Vertex AI's label and image-format rules (rules.py), checked when datasets are
+        scanned, so a refused label or WebP image is a plan-time error naming its file."""
+        return VertexDataRules()
 
     # --- read ------------------------------------------------------------------------------
 
@@ -197,6 +202,9 @@ class GoogleBackend:
             for r in manifest.images
         }
         local = [r for r in manifest.images if not r.locator.startswith("gs://")]
+        refused = next((r for r in local if r.format not in VERTEX_FORMATS), None)
+        if refused is not None:  # the scan refuses these (data_rules); never upload one
+            raise EdgeopsError(f"{refused.source}: {format_problem(refused.format)}")
         have = st.existing_images() if local else set()
         missing = [r for r in local if names[r.sha256] not in have]
         if missing:

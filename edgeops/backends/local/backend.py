@@ -197,6 +197,9 @@ class LocalBackend:
     def remote_rows(self) -> None:
         return None  # gs:// rows of csv sources stay an error here
 
+    def data_rules(self) -> None:
+        return None  # the local trainer takes what edgeops' own rules accept
+
     # --- lock ------------------------------------------------------------------------------
 
     @contextmanager
