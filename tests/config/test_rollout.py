@@ -90,7 +90,7 @@ def test_firebase_targets_take_a_rollout_too(write: Write) -> None:
         "firebase target: Remote Config rolls out the candidate's Firebase model, so add "
         "`publish.flowers2.firebase` (its display_name is what apps in the rollout download)"
     ]
-    text += "  flowers2:\n    firebase: {display_name: flowers-next}\n"
+    text += "  flowers2:\n    firebase: {display_name: flowers_next}\n"
     (_kind, target), = load_config(write(text)).publish[0].targets  # fmt: skip
     assert isinstance(target, FirebaseTarget)
     assert target.rollout == RolloutSpec(candidate="flowers2", percent=25.0)

@@ -118,3 +118,61 @@ def test_the_fake_refuses_what_vertex_refuses(
             False,
             None,
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("objects", True),
+        ("objects_v2", True),
+        ("O" * 32, True),
+        ("objects-v2", False),  # firebase-admin accepts '-', the REST API does not
+        ("2nd_model", False),  # ... nor a leading digit
+        ("_objects", False),
+        ("O" * 33, False),
+    ],
+)
+def test_one_firebase_display_name_rule(
+    google: FakeGoogle, tmp_path: Path, name: str, valid: bool
+) -> None:
+    """The schema, the backend's rules and the Firebase ML fake agree (README: Google backend)."""
+    import json
+    import warnings
+
+    from firebase_admin import exceptions, ml
+
+    from edgeops.backends.google import firebase
+    from edgeops.backends.google.rules import FIREBASE_DISPLAY_NAME
+    from edgeops.config.schema import load_schema
+    from edgeops.errors import EdgeopsError
+
+    schema = load_schema()
+    targets = schema["$defs"]["publish_targets"]["properties"]
+    assert targets["firebase"]["properties"]["display_name"]["pattern"] == (
+        f"^{FIREBASE_DISPLAY_NAME.pattern}$"
+    )
+    assert bool(FIREBASE_DISPLAY_NAME.fullmatch(name)) is valid
+
+    config = tmp_path / "edgeops.yaml"
+    config.write_text(
+        "version: 1\n"
+        "backend:\n  google: {project: my-project, bucket: my-bucket}\n"
+        "datasets:\n  d:\n    source: {folder: data}\n"
+        "models:\n  m:\n    dataset: d\n    budget: {node_hours: 1}\n"
+        f"publish:\n  m:\n    firebase: {{display_name: {json.dumps(name)}}}\n"
+    )
+    if valid:
+        load_config(config)
+    else:
+        with pytest.raises(EdgeopsError, match="edgeops.yaml:13: publish.m.firebase.display_name"):
+            load_config(config)
+
+    app = firebase.firebase_app("edgeops-demo", None)
+    warnings.simplefilter("ignore", DeprecationWarning)  # Firebase ML's own notice
+    if valid:
+        ml.create_model(ml.Model(display_name=name), app=app)
+    else:
+        # firebase-admin refuses only what its own looser pattern does; the service the rest
+        with pytest.raises((exceptions.InvalidArgumentError, ValueError)):
+            ml.create_model(ml.Model(display_name=name), app=app)
+        assert not [m for m in google.firebase.values() if m["displayName"] == name]

@@ -119,7 +119,7 @@ publish:
       display_name: flowers
       ROLLOUT
   flowers2:
-    firebase: {display_name: flowers-next}
+    firebase: {display_name: flowers_next}
 """
 
 
@@ -143,7 +143,7 @@ def test_the_firebase_hook_writes_the_rollout_then_rolls_back(
     assert state is not None
     assert (state["candidate"], state["version"], state["percent"]) == ("flowers2", 3, 10.0)
     assert (
-        state["candidate_model"] == "flowers-next" and state["parameter"] == "edgeops_model_flowers"
+        state["candidate_model"] == "flowers_next" and state["parameter"] == "edgeops_model_flowers"
     )
     (condition,) = fake.templates[PROJECT]["conditions"]
     assert condition["expression"] == "percent('flowers') <= 10"
