@@ -51,6 +51,7 @@ from edgeops.state import (
 
 if TYPE_CHECKING:
     from edgeops.backends.google.gcs_source import GcsRows
+    from edgeops.backends.google.remote_config import RemoteConfig
     from edgeops.evaluation import Evaluation
     from edgeops.plan.definition import Plan
 
@@ -93,12 +94,20 @@ class GoogleBackend:
 
     def plan_warnings(self, plan: Plan) -> list[str]:
         """Plan-wide notes only this backend knows: Firebase ML's shutdown date (when the plan
-        touches a firebase target) and, on every plan, bundle/gcs targets asking for float32."""
+        touches a firebase target), the Remote Config parameter each rollout change writes,
+        and, on every plan, bundle/gcs targets asking for float32."""
+        from edgeops.backends.google.remote_config import plan_note
+
         touched = any(
             c.kind == "publish" and Address.parse(c.address).target == "firebase"
             for c in plan.changes
         )
         notes = [firebase.DEPRECATION] if touched else []
+        for c in plan.changes:
+            a = Address.parse(c.address)
+            if c.kind == "publish" and a.target in ("firebase", "gcs") and c.after is not None:
+                note = plan_note(self.config, a.name, a.target, c)
+                notes += [note] if note else []
         for spec in self.config.publish:
             for kind, target in spec.targets:
                 if isinstance(target, BundleTarget | GcsTarget) and target.format == "float32":
@@ -442,6 +451,8 @@ class GoogleBackend:
         fields = target_fields(target, version)
         t = target.target
         rec = st.read_json("state", "publish", f"{target.address}.json")
+        from edgeops.backends.google import remote_config as rc
+
         old = rec.data.get("state", {})
         if isinstance(t, FirebaseTarget):
             written = firebase.publish_model(
@@ -452,6 +463,9 @@ class GoogleBackend:
             state = {**fields, **written}
             if t.rollout is not None or old.get("rollout"):
                 state["rollout"] = self._remote_config_rollout(t, candidate)
+                state["parameter"] = rc.parameter_name(t.display_name)
+            elif old.get("parameter"):
+                state["parameter"] = old["parameter"]  # left at the stable model; kept
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
             card = _card(target.model, version, t.format, labels, data)
@@ -469,6 +483,13 @@ class GoogleBackend:
                 if uri not in objects:
                     st.delete_uri(uri, generation=int(gen))
             state = {**fields, "objects": objects, "sha256": sha256_bytes(data)}
+            if t.rollout is not None or old.get("parameter"):
+                # the default names the stable file's sha256: rewritten on every publish
+                stable = (version.version, state["sha256"])
+                want = rc.gcs_rollout(self.config, target.model, t, stable, candidate)
+                written = self._remote_config().write_rollout(want)
+                state["rollout"] = rc.rollout_state(written, t.rollout, candidate)
+                state["parameter"] = want.parameter
         elif isinstance(t, BundleTarget):
             data = st.get_bytes(tflite_uri)
             card = _card(target.model, version, t.format, labels, data)
@@ -491,6 +512,12 @@ class GoogleBackend:
         )
         reporter.info(f"{target.address}: now serves v{version.version}")
 
+    def _remote_config(self) -> RemoteConfig:
+        from edgeops.backends.google import remote_config as rc
+
+        project = self.spec.firebase_project or self.spec.project
+        return rc.RemoteConfig(project, rc.session_for(lambda: self.clients.credentials))
+
     def _remote_config_rollout(
         self, t: FirebaseTarget, candidate: LiveVersion | None
     ) -> dict[str, Any] | None:
@@ -498,33 +525,20 @@ class GoogleBackend:
         Firebase models (or, the rollout removed, sends every app back to the stable one)."""
         from edgeops.backends.google import remote_config as rc
 
-        want = rc.Rollout(display_name=t.display_name, stable=t.display_name)
-        if t.rollout is not None:
-            assert candidate is not None, "the applier passes the candidate version"
-            want = rc.Rollout(
-                display_name=t.display_name,
-                stable=t.display_name,
-                candidate=rc.firebase_name_of(self.config, t.rollout.candidate),
-                percent=t.rollout.percent,
-            )
-        project = self.spec.firebase_project or self.spec.project
-        client = rc.RemoteConfig(project, rc.session_for(lambda: self.clients.credentials))
-        written = client.write_rollout(want)
-        if t.rollout is None or candidate is None:
-            return None
-        return {
-            **written,
-            "candidate": candidate.model,
-            "version": candidate.version,
-            "percent": t.rollout.percent,
-            "eval_fingerprint": candidate.eval_fingerprint,
-        }
+        assert t.rollout is None or candidate is not None, "the applier passes the candidate"
+        written = self._remote_config().write_rollout(rc.firebase_rollout(self.config, t))
+        return rc.rollout_state(written, t.rollout, candidate)
 
     def unpublish(self, address: str) -> None:
         rec = self.state.read_json("state", "publish", f"{address}.json")
         if not rec.data:
             return
         kind, state = rec.data["kind"], rec.data["state"]
+        if state.get("parameter") or state.get("rollout"):  # apps stop being sent to it
+            from edgeops.backends.google.remote_config import recorded_rollout
+
+            owned = recorded_rollout(kind, rec.data["model"], rec.data["spec"])
+            self._remote_config().remove_rollout(owned)
         if kind == "firebase":
             firebase.delete_model(self._firebase_app(), state)
         elif kind == "gcs":
