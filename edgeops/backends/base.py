@@ -75,8 +75,13 @@ class Backend(Protocol):
     # A version's stored evaluation, and thumbnails (data URIs) of its worst mistakes by image.
     def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]: ...
 
-    # Delete the given versions of a model (explicit retention only).
+    # Delete the given versions of a model (explicit retention only), with what they own outside
+    # the backend's records (LiveModel.resources).
     def delete_versions(self, address: str, versions: list[int]) -> None: ...
+
+    # Delete copies of a dataset's earlier images (LiveDataset.old_resources) that no kept
+    # version was trained on; names the backend does not hold for that dataset are left alone.
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None: ...
 
     # Stop managing a model; its versions are kept.
     def forget_model(self, address: str) -> None: ...

@@ -115,6 +115,7 @@ def test_a_rollout_candidates_version_survives_keep(
     assert rollout() == ("objects2", 1)
     assert versions() == [1, 2]
     assert state.list_uris(state.uri("models", "objects2", "v1") + "/")  # its files too
+    assert google.deleted == []  # and its Vertex AI model
 
     # the next plan knows the rollout stays (objects' v2 still misses its gate): it plans no
     # delete of objects2 v1 again

@@ -139,20 +139,35 @@ class GoogleBackend:
     def read(self) -> LiveState:
         st = self.state
         datasets = {}
+        vertex_datasets: dict[str, str] = {}  # dataset fingerprint -> its Vertex AI dataset
         for rec in st.list_json("state", "datasets"):
             d = rec.data
+            old = d.get("old_vertex_datasets", {})  # name -> fingerprint
             datasets[d["address"]] = LiveDataset(
                 address=d["address"],
                 fingerprint=d["fingerprint"],
                 images=tuple(ImageRow(s, tuple(lab), sp) for s, lab, sp in d["images"]),
                 updated_at=d.get("updated_at", ""),
+                resource=d.get("vertex_dataset", ""),
+                old_resources=tuple(sorted(old)),
             )
+            vertex_datasets.update({fp: name for name, fp in old.items()})
+            vertex_datasets[d["fingerprint"]] = d.get("vertex_dataset", "")
         models = {}
         for rec in st.list_json("state", "models"):
             d = rec.data
+            rows = [v for v in d.get("versions", []) if v.get("status") == "ready"]
             models[d["address"]] = LiveModel(
                 address=d["address"],
                 versions=tuple(_live_version(d["address"], v) for v in d.get("versions", [])),
+                resources={v["version"]: self._owned(d["address"], v) for v in rows},
+                trained_on={
+                    v["version"]: name
+                    for v in rows
+                    # versions recorded before edgeops kept it: the Vertex dataset of the
+                    # dataset fingerprint they were trained on (one per fingerprint)
+                    if (name := v.get("vertex_dataset") or vertex_datasets.get(_data_of(v), ""))
+                },
             )
         publish = {}
         for rec in st.list_json("state", "publish"):
@@ -167,6 +182,12 @@ class GoogleBackend:
                 drift=tuple(self._drift(d["kind"], d["spec"], d["state"])),
             )
         return LiveState(backend=self.name, datasets=datasets, models=models, publish=publish)
+
+    def _owned(self, address: str, row: dict[str, Any]) -> tuple[str, ...]:
+        """What deleting a version deletes besides its record: its Vertex AI model and its
+        folder in the bucket (the TFLite export, evaluation and labels)."""
+        folder = self.state.uri(*version_folder(name_of(address), row["version"])) + "/"
+        return (row["vertex_model"], folder) if row.get("vertex_model") else (folder,)
 
     def _drift(self, kind: str, spec: dict[str, Any], state: dict[str, Any]) -> list[str]:
         if kind == "bundle":
@@ -239,11 +260,16 @@ class GoogleBackend:
                 dataset.spec.multi_label,
                 existing,
             )
+        old = dict(rec.data.get("old_vertex_datasets", {}))  # name -> fingerprint
+        if rec.data.get("vertex_dataset") not in (None, "", vertex_name):
+            old[rec.data["vertex_dataset"]] = rec.data["fingerprint"]  # deleted once unused
+        old.pop(vertex_name, None)  # the images went back to an earlier fingerprint
         st.write_json(
             rec,
             {
                 "address": dataset.address,
                 "fingerprint": dataset.fingerprint,
+                "old_vertex_datasets": old,
                 "multi_label": dataset.spec.multi_label,
                 "images": [[r.sha256, list(r.labels), r.split] for r in manifest.images],
                 "vertex_dataset": vertex_name,
@@ -323,6 +349,7 @@ class GoogleBackend:
             st.write_json(rec, data)
             raise
         row = self._finish_version(model, dataset, version, pipeline, p, reporter)
+        row["vertex_dataset"] = ds["vertex_dataset"]  # kept while this version is
         data["versions"].append(row)
         data["pending"] = None
         st.write_json(rec, data)
@@ -412,14 +439,37 @@ class GoogleBackend:
         return _live_version(model.address, row)
 
     def delete_versions(self, address: str, versions: list[int]) -> None:
+        """Deletes each version's Vertex AI model and files first, then its record: an
+        interrupted delete leaves the versions recorded, and the next apply deletes them again
+        (what is already gone is skipped), so nothing is left behind untracked."""
         rec = self._model_record(address)
         data = rec.data
+        for row in data["versions"]:
+            if row["version"] in versions:
+                if row.get("vertex_model"):
+                    vertex.delete_resource(self.clients, row["vertex_model"])
+                prefix = self.state.uri(*version_folder(name_of(address), row["version"])) + "/"
+                for uri in self.state.list_uris(prefix):
+                    self.state.delete_uri(uri)
         data["versions"] = [v for v in data["versions"] if v["version"] not in versions]
         self.state.write_json(rec, data)
-        for v in versions:
-            prefix = self.state.uri(*version_folder(name_of(address), v)) + "/"
-            for uri in self.state.list_uris(prefix):
-                self.state.delete_uri(uri)
+
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None:
+        """Deletes Vertex AI datasets that held this dataset's earlier images (only those its
+        record lists as such), then forgets them."""
+        rec = self.state.read_json("state", "datasets", f"{name_of(address)}.json")
+        old = dict(rec.data.get("old_vertex_datasets", {}))
+        gone = [name for name in resources if name in old]
+        for name in gone:
+            vertex.delete_resource(self.clients, name)
+        if gone:
+            self.state.write_json(
+                rec,
+                {
+                    **rec.data,
+                    "old_vertex_datasets": {k: v for k, v in old.items() if k not in gone},
+                },
+            )
 
     def forget_model(self, address: str) -> None:
         self.state.delete("state", "models", f"{name_of(address)}.json")
@@ -561,6 +611,11 @@ def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: b
         vertex_export_format="tflite",
         trainer="vertex-automl-edge",
     )
+
+
+def _data_of(row: dict[str, Any]) -> str:
+    """The dataset fingerprint a version row was trained on."""
+    return str((row.get("metrics") or {}).get("inputs", {}).get("dataset", ""))
 
 
 def _live_version(address: str, row: dict[str, Any]) -> LiveVersion:

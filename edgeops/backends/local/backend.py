@@ -363,6 +363,9 @@ class LocalBackend:
             if self.remote is not None:
                 self.remote.delete_version(name_of(address), v)
 
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None:
+        return None  # the local backend keeps no copy of a dataset outside its registry
+
     def forget_model(self, address: str) -> None:
         self.registry.unmanage_model(address)
 
