@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from fakes.remote_config import FakeRemoteConfig
 from fakes.vertex import FakeGoogle
 
 from edgeops import cli
-from edgeops.backends.google import remote_config as rc
 
 ZIP = Path(__file__).resolve().parents[2] / "examples" / "objects" / "data" / "objects.zip"
 PROJECT = "edgeops-demo"
@@ -47,13 +45,6 @@ GCS = """
   objects_v2:
     gcs: {path: gs://BUCKET/app/objects_v2.tflite}
 """
-
-
-@pytest.fixture
-def remote_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRemoteConfig]:
-    with FakeRemoteConfig() as fake:
-        monkeypatch.setenv(rc.ENDPOINT_ENV, fake.url)
-        yield fake
 
 
 def write(google: FakeGoogle, root: Path, publish: str) -> Path:

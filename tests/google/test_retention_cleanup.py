@@ -21,18 +21,25 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, out.out + out.err
 
 
+def pets(google: FakeGoogle, root: Path, make_images: Any, more: str) -> Path:
+    """A folder dataset of 24 images, and a model keeping one version (``more``: YAML after)."""
+    make_images(root / "data", {"cat": 12, "dog": 12})
+    config = root / "edgeops.yaml"
+    config.write_text(
+        "version: 1\n"
+        "backend:\n"
+        f"  google: {{project: edgeops-demo, location: us-central1, bucket: {google.bucket}}}\n"  # type: ignore[attr-defined]
+        "datasets:\n  pets:\n    source: {folder: data}\n"
+        "models:\n  pets:\n    dataset: pets\n    budget: {node_hours: 1}\n    keep: 1\n" + more
+    )
+    return config
+
+
 def test_keep_deletes_vertex_models_and_datasets_no_kept_version_uses(
     google: FakeGoogle, tmp_path: Path, make_images: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bucket = google.bucket  # type: ignore[attr-defined]
-    make_images(tmp_path / "data", {"cat": 12, "dog": 12})
-    config = tmp_path / "edgeops.yaml"
-    config.write_text(
-        "version: 1\n"
-        f"backend:\n  google: {{project: edgeops-demo, location: us-central1, bucket: {bucket}}}\n"
-        "datasets:\n  pets:\n    source: {folder: data}\n"
-        "models:\n  pets:\n    dataset: pets\n    budget: {node_hours: 1}\n    keep: 1\n"
-    )
+    config = pets(google, tmp_path, make_images, "")
     code, out = run(capsys, "apply", "-f", str(config), "--auto-approve")
     assert code == 0, out
     ((first_dataset, _),) = google.datasets.items()
@@ -77,16 +84,8 @@ def test_a_version_a_target_still_serves_keeps_its_vertex_model_and_dataset(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     bucket = google.bucket  # type: ignore[attr-defined]
-    make_images(tmp_path / "data", {"cat": 12, "dog": 12})
-    config = tmp_path / "edgeops.yaml"
-    config.write_text(
-        "version: 1\n"
-        f"backend:\n  google: {{project: edgeops-demo, location: us-central1, bucket: {bucket}}}\n"
-        "datasets:\n  pets:\n    source: {folder: data}\n"
-        "models:\n  pets:\n    dataset: pets\n    budget: {node_hours: 1}\n    keep: 1\n"
-        "    gate: {min_precision: 0.6}\n"
-        f"publish:\n  pets:\n    gcs: {{path: gs://{bucket}/app/pets.tflite}}\n"
-    )
+    more = f"    gate: {{min_precision: 0.6}}\npublish:\n  pets:\n    gcs: {{path: gs://{bucket}/app/pets.tflite}}\n"
+    config = pets(google, tmp_path, make_images, more)
     code, out = run(capsys, "apply", "-f", str(config), "--auto-approve")
     assert code == 0, out
     google.skill = 0.2  # the next version misses its gate: the target stays on v1
