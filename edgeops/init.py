@@ -183,8 +183,11 @@ def _scan(
         source=SourceSpec(kind=kind, path=request.source.absolute()),
         multi_label=request.multi_label,
     )
+    from edgeops.backends import data_rules_of
+
     cache = root / STATE_DIR / "cache" / "hashes.sqlite"
-    return scan_dataset(spec, root=root, cache_path=cache, reporter=reporter)
+    rules = data_rules_of(request.backend)
+    return scan_dataset(spec, root=root, cache_path=cache, reporter=reporter, rules=rules)
 
 
 # the budget

@@ -2,8 +2,8 @@
 
 This is the only step of planning that reads dataset files (through a hash cache, so an
 unchanged dataset is not re-read). It never reads or writes the backend's state: it asks the
-backend only what it knows without I/O (its trainer's version, estimates, cost ceilings) and
-for its reader of remote (gs://) rows in csv sources.
+backend only what it knows without I/O (its trainer's version, estimates, cost ceilings, the
+data rules its trainer adds) and for its reader of remote (gs://) rows in csv sources.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredStat
     from edgeops.datasets import scan_dataset
 
     datasets = []
-    remote = backend.remote_rows()
+    remote, rules = backend.remote_rows(), backend.data_rules()
     for spec in config.datasets:
         manifest = scan_dataset(
             spec,
@@ -46,6 +46,7 @@ def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredStat
             cache_path=cache_path(config),
             reporter=reporter,
             remote=remote,
+            rules=rules,
         )
         rows = tuple(
             ImageRow(sha256=r.sha256, labels=tuple(r.labels), split=r.split)

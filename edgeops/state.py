@@ -91,6 +91,11 @@ class LiveDataset:
     fingerprint: str
     images: tuple[ImageRow, ...]
     updated_at: str = ""
+    # the backend's own copy of these images, when it keeps one outside its records (a Vertex AI
+    # dataset), and the copies of earlier images that it still keeps: a plan deletes one of
+    # those once no kept model version was trained on it
+    resource: str = ""
+    old_resources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,11 @@ class LiveCandidate:
 class LiveModel:
     address: str
     versions: tuple[LiveVersion, ...]  # oldest first
+    # version -> what deleting it deletes outside the backend's records (a Vertex AI model, its
+    # files in a bucket), named so that a plan can list them
+    resources: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # version -> the dataset resource (LiveDataset.resource) it was trained on
+    trained_on: dict[int, str] = field(default_factory=dict)
 
     def latest(self) -> LiveVersion | None:
         ready = [v for v in self.versions if v.status == "ready"]
@@ -187,6 +197,15 @@ class LiveState:
             if rollout.get("candidate") == model and isinstance(rollout.get("version"), int):
                 out.add(rollout["version"])
         return out
+
+    def dataset_resources_in_use(self) -> set[str]:
+        """Dataset resources a ready model version was trained on."""
+        return {
+            resource
+            for m in self.models.values()
+            for v in m.versions
+            if v.status == "ready" and (resource := m.trained_on.get(v.version))
+        }
 
     def serial(self, address: str) -> str:
         """A fingerprint of one resource's live state, used to detect a stale saved plan."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from edgeops.backends.base import Backend
     from edgeops.config.model import Config
+    from edgeops.datasets.rules import DataRules
 
 # name -> "module:factory"; the factory takes the loaded Config
 BACKENDS = {
@@ -36,6 +37,16 @@ def local_training_estimate(n_images: int, optimize_for: str) -> float:
     from edgeops.backends.local.ml import estimate_seconds
 
     return estimate_seconds(n_images, optimize_for)
+
+
+def data_rules_of(kind: str) -> DataRules | None:
+    """The data rules of backend ``kind``'s trainer (``Backend.data_rules``), for callers that
+    have no config yet (``edgeops init --backend google`` scans as the plan will)."""
+    if kind == "google":
+        from edgeops.backends.google.rules import VertexDataRules
+
+        return VertexDataRules()
+    return None
 
 
 def read_only_registry(path: Path) -> Any:

@@ -26,6 +26,7 @@ from edgeops.state import (
 )
 
 if TYPE_CHECKING:
+    from edgeops.datasets.rules import DataRules
     from edgeops.datasets.scan import RemoteReader
     from edgeops.evaluation import Evaluation
     from edgeops.plan.definition import Plan
@@ -54,6 +55,10 @@ class Backend(Protocol):
 
     # The reader of remote (gs://) rows of csv sources, or None where they are an error.
     def remote_rows(self) -> RemoteReader | None: ...
+
+    # What the backend's trainer refuses beyond edgeops' own data rules (labels, image
+    # formats), checked when datasets are scanned; None when it refuses nothing more. Pure.
+    def data_rules(self) -> DataRules | None: ...
 
     # Hold the one-apply-at-a-time lock; raises LockError naming the holder.
     def lock(self, command: str) -> AbstractContextManager[None]: ...
@@ -95,8 +100,13 @@ class Backend(Protocol):
     # A version's stored evaluation, and thumbnails (data URIs) of its worst mistakes by image.
     def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]: ...
 
-    # Delete the given versions of a model (explicit retention only).
+    # Delete the given versions of a model (explicit retention only), with what they own outside
+    # the backend's records (LiveModel.resources).
     def delete_versions(self, address: str, versions: list[int]) -> None: ...
+
+    # Delete copies of a dataset's earlier images (LiveDataset.old_resources) that no kept
+    # version was trained on; names the backend does not hold for that dataset are left alone.
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None: ...
 
     # Stop managing a model; its versions are kept.
     def forget_model(self, address: str) -> None: ...

@@ -188,16 +188,17 @@ def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Itera
                 candidate = spec["rollout"]["candidate"]
                 publish = doc.get("publish", {})
                 if (
-                    target == "firebase"
+                    target in _ROLLED_OUT
                     and candidate in models
                     and candidate != model
-                    and ("firebase" not in publish.get(candidate, {}))
+                    and (target not in publish.get(candidate, {}))
                 ):
+                    what, download = _ROLLED_OUT[target]
                     yield Problem(
                         path + ("rollout", "candidate"),
-                        f"'{candidate}' has no firebase target: Remote Config rolls out the "
-                        f"candidate's Firebase model, so add `publish.{candidate}.firebase` "
-                        f"(its display_name is what apps in the rollout download)",
+                        f"'{candidate}' has no {target} target: Remote Config rolls out the "
+                        f"candidate's {what}, so add `publish.{candidate}.{target}` ({download} "
+                        "what apps in the rollout download)",
                     )
             for field, space, label in _UNIQUE.get(target, ()):
                 value = spec[field]
@@ -233,6 +234,13 @@ def _check_rollout(
             f"e.g. {round(percent, 1):g}",
         )
 
+
+# What a Remote Config rollout on a google target hands apps: the candidate's own target of the
+# same kind (what it is, and what of it apps download)
+_ROLLED_OUT = {
+    "firebase": ("Firebase model", "its display_name is"),
+    "gcs": ("Cloud Storage file", "its path and sha256 are"),
+}
 
 _UNIQUE: dict[str, tuple[tuple[str, str, str], ...]] = {
     "registry": (("display_name", "registry", "registry display_name"),),

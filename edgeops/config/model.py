@@ -242,6 +242,7 @@ class OnlineTarget:
 class GcsTarget:
     path: str  # gs://bucket/path/model.tflite
     format: Literal["int8", "float32"] = "int8"
+    rollout: RolloutSpec | None = None  # a Remote Config parameter naming both files (percent)
     protect: bool = True
 
 

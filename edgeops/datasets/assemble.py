@@ -7,7 +7,8 @@ What the per-image checks cannot see is decided here, over every image a source 
   carries both labels;
 - each label needs ``MIN_IMAGES_PER_LABEL`` images (error) and should have
   ``RECOMMENDED_IMAGES_PER_LABEL`` (warning); one label only is a warning;
-- splits come from the content hashes (``split.assign_splits``).
+- splits come from the content hashes (``split.assign_splits``);
+- a backend's ``DataRules`` (a stricter trainer) may refuse labels and image formats.
 
 Problems go to ``problems``, which raises them all at once before the Manifest is built (the
 review page passes one that keeps collecting instead).
@@ -24,6 +25,7 @@ from edgeops.datasets.labels import (
 )
 from edgeops.datasets.manifest import ImageRecord, Manifest
 from edgeops.datasets.problems import Problems
+from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import Entry, Found
 from edgeops.datasets.split import assign_splits
 
@@ -35,12 +37,21 @@ def assemble_manifest(
     *,
     shown: str,
     problems: Problems,
+    rules: DataRules | None = None,
 ) -> Manifest:
     """The Manifest of everything a source scan found; raises through ``problems``.
 
     ``label_where`` names where each label was declared (its folder, or the first CSV row
-    using it), for the per-label messages; ``shown`` names the source.
+    using it), for the per-label messages; ``shown`` names the source; ``rules`` are the
+    backend trainer's own (None: edgeops' rules only).
     """
+    if rules is not None:
+        refused: dict[str, str] = {}  # format -> why (asked once per format)
+        for entry, insp in found:
+            if insp.format not in refused:
+                refused[insp.format] = rules.format_problem(insp.format)
+            if refused[insp.format]:
+                problems.add(entry.describe(), refused[insp.format])
     groups: dict[str, list[tuple[Entry, Inspection]]] = {}
     for entry, insp in found:
         groups.setdefault(insp.sha256, []).append((entry, insp))
@@ -96,6 +107,10 @@ def assemble_manifest(
         if not is_valid_label(label):
             continue  # already reported
         where = label_where.get(label, f"label '{label}'")
+        why = rules.label_problem(label) if rules is not None else ""
+        if why:
+            problems.add(where, why)
+            continue
         if n < MIN_IMAGES_PER_LABEL:
             problems.add(
                 where,

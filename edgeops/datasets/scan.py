@@ -24,6 +24,7 @@ from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
 from edgeops.datasets.parallel import map_parallel
 from edgeops.datasets.problems import Problems
+from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import (
     Entry,
     FileStat,
@@ -57,8 +58,12 @@ def scan_dataset(
     cache_path: Path,
     reporter: Reporter,
     remote: RemoteReader | None = None,
+    rules: DataRules | None = None,
 ) -> Manifest:
-    """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError."""
+    """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError.
+
+    ``remote`` reads csv rows with remote URIs; ``rules`` are what the backend's trainer
+    refuses beyond edgeops' own rules (both from the backend; None where it has none)."""
     return scan_source(
         spec,
         root=root,
@@ -66,6 +71,7 @@ def scan_dataset(
         reporter=reporter,
         problems=Problems(),
         remote=remote,
+        rules=rules,
     ).manifest
 
 
@@ -83,6 +89,7 @@ def scan_source(
     reporter: Reporter,
     problems: Problems,
     remote: RemoteReader | None = None,
+    rules: DataRules | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
@@ -128,7 +135,9 @@ def scan_source(
         for row in applied.by_sha.values():
             for label in row.labels:
                 label_where.setdefault(label, row.where)
-    manifest = assemble_manifest(spec, effective, label_where, shown=shown, problems=problems)
+    manifest = assemble_manifest(
+        spec, effective, label_where, shown=shown, problems=problems, rules=rules
+    )
     if applied.warnings:
         manifest = dataclasses.replace(manifest, warnings=manifest.warnings + applied.warnings)
     return SourceScan(found, manifest, applied)

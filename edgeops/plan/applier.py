@@ -1,6 +1,7 @@
 """The applier: carries out exactly the plan's changes, in dependency order.
 
-Order: datasets, then models (train / re-evaluate), then publish targets, then removals.
+Order: datasets, then models (train / re-evaluate), then publish targets, then removals (old
+versions before the dataset copies only they were trained on).
 A model version that misses its gate blocks every publish target of that model (the previous
 version stays live); the rest of the plan still runs and apply then reports the gate failure.
 Decisions read each change's action, address and ``after``; never its ``reason`` or ``details``.
@@ -28,8 +29,9 @@ _ORDER = {
     ("publish", Action.UPDATE): 2,
     ("publish", Action.UNPUBLISH): 3,
     ("model", Action.DELETE): 4,
-    ("model", Action.FORGET): 5,
-    ("dataset", Action.FORGET): 6,
+    ("dataset", Action.DELETE): 5,
+    ("model", Action.FORGET): 6,
+    ("dataset", Action.FORGET): 7,
 }
 
 
@@ -55,7 +57,8 @@ def apply_plan(
         """Live state as it stands after a phase, read once per phase (a read can be costly:
         drift checks hash published files). "models": publishing, which runs after every
         train/evaluate, changes no version. "publish": deletes, which run after every publish
-        and unpublish, change no target."""
+        and unpublish, change no target. "versions": after the versions' deletes, which
+        dataset copies are still used."""
         if phase not in reads:
             reads[phase] = backend.read()
         return reads[phase]
@@ -90,6 +93,17 @@ def apply_plan(
                 result.skipped.append(f"{c.address}: kept v{v}, a publish target still serves it")
             if doomed:
                 backend.delete_versions(c.address, doomed)
+        elif c.kind == "dataset" and c.action == Action.DELETE:
+            live = live_after("versions")
+            used = live.dataset_resources_in_use()
+            current = live.datasets[c.address].resource if c.address in live.datasets else ""
+            want = list(_after(c)["delete_resources"])
+            doomed = [r for r in want if r not in used and r != current]
+            for r in want:
+                if r not in doomed:
+                    result.skipped.append(f"{c.address}: kept {r}, a model version uses it")
+            if doomed:
+                backend.delete_dataset_resources(c.address, doomed)
         elif c.kind == "model" and c.action == Action.FORGET:
             backend.forget_model(c.address)
         elif c.kind == "publish" and c.action in (Action.CREATE, Action.UPDATE):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from edgeops.addresses import Address, model_address
-from edgeops.plan.datasets import plan_dataset
+from edgeops.plan.datasets import plan_dataset, plan_dataset_cleanup
 from edgeops.plan.definition import Action, Change, Plan, ReasonCode
 from edgeops.plan.models import plan_model
 from edgeops.plan.publish import Candidate, plan_publish
@@ -106,6 +106,16 @@ def build_plan(desired: DesiredState, live: LiveState, *, config_path: str = "")
                 blocked_by_protection=lp.protect,
             )
         )
+    doomed = {
+        (c.address, v)
+        for c in changes
+        if c.kind == "model" and c.action == Action.DELETE and c.after is not None
+        for v in c.after["delete_versions"]
+    }
+    for d in desired.datasets:
+        cleanup = plan_dataset_cleanup(d, live.datasets.get(d.address), live, doomed)
+        if cleanup:
+            changes.append(cleanup)
     changes = _protect_served_versions(changes)
 
     serials = {c.address: c.live_serial for c in changes}
@@ -156,7 +166,7 @@ def _protect_served_versions(changes: list[Change]) -> list[Change]:
             served.setdefault(model, set()).add(c.before["version"])
     out = []
     for c in changes:
-        if c.action == Action.DELETE and c.after is not None:
+        if c.kind == "model" and c.action == Action.DELETE and c.after is not None:
             hit = sorted(served.get(c.address, set()) & set(c.after["delete_versions"]))
             if hit:
                 c = replace(

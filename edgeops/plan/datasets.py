@@ -1,4 +1,5 @@
-"""Planning datasets: what changed in a dataset's images, per label."""
+"""Planning datasets: what changed in a dataset's images, per label; and which of a backend's
+copies of earlier images (a Vertex AI dataset) no kept model version needs any more."""
 
 from __future__ import annotations
 
@@ -113,3 +114,42 @@ def plan_dataset(
         live_serial=live.serial(d.address),
         desired_fingerprint=d.fingerprint,
     ), summary
+
+
+def plan_dataset_cleanup(
+    d: DesiredDataset, ld: LiveDataset | None, live: LiveState, doomed: set[tuple[str, int]]
+) -> Change | None:
+    """Delete the backend's copies of this dataset's earlier images (``old_resources``, and the
+    current one when this plan imports new images) that no model version is trained on once
+    this plan's retention deletes (``doomed``: (model address, version)) are done. The applier
+    checks again what is still used when it gets there."""
+    if ld is None:
+        return None
+    old = list(ld.old_resources)
+    if ld.resource and ld.fingerprint != d.fingerprint:
+        old.append(ld.resource)  # this apply imports the new images into a new copy
+    used = {
+        m.trained_on[v.version]
+        for m in live.models.values()
+        for v in m.versions
+        if v.status == "ready"
+        and v.version in m.trained_on
+        and (m.address, v.version) not in doomed
+    }
+    unused = [r for r in old if r not in used]
+    if not unused:
+        return None
+    return Change(
+        address=d.address,
+        action=Action.DELETE,
+        reason=(
+            f"{len(unused)} copy(ies) of earlier images in the backend that no kept model "
+            "version was trained on"
+        ),
+        reason_codes=(ReasonCode.UNUSED,),
+        before={"resources": [r for r in (*ld.old_resources, ld.resource) if r]},
+        after={"delete_resources": unused},
+        details={"deletes": unused},
+        live_serial=live.serial(d.address),
+        desired_fingerprint=d.fingerprint,
+    )

@@ -34,7 +34,7 @@ class Action(StrEnum):
     EVALUATE = "evaluate"  # re-pick threshold and re-check gate of an existing version
     UNPUBLISH = "unpublish"  # remove a publish target
     FORGET = "forget"  # stop managing a resource; data and versions are kept
-    DELETE = "delete"  # delete old model versions (only with an explicit `keep:`)
+    DELETE = "delete"  # old model versions (`keep:`), or copies of earlier images none uses
 
     @property
     def symbol(self) -> str:
@@ -74,6 +74,7 @@ class ReasonCode(StrEnum):
     THRESHOLD_CHANGED = "threshold_changed"
     GATE_CHANGED = "gate_changed"
     RETENTION = "retention"  # `keep:` deletes old versions
+    UNUSED = "no_longer_used"  # a backend's copy of earlier images no kept version was trained on
     VERSION_CHANGED = "version_changed"  # a target moves to another model version
     ROLLBACK = "rollback"  # ... to one already trained (a pin, or the config went back)
     RE_EVALUATED = "re_evaluated"  # the served version's threshold was re-picked

@@ -126,6 +126,10 @@ def _retention(
     doomed = [v.version for v in candidates if v.version not in published and v.version != version]
     if not doomed:
         return None
+    details: dict[str, Any] = {"delete_versions": doomed}
+    deletes = [r for v in doomed for r in lm.resources.get(v, ())]
+    if deletes:  # what the backend deletes with them (a Vertex AI model, its files)
+        details["deletes"] = deletes
     return Change(
         address=m.address,
         action=Action.DELETE,
@@ -133,7 +137,7 @@ def _retention(
         reason_codes=(ReasonCode.RETENTION,),
         before={"versions": [v.version for v in ready]},
         after={"delete_versions": doomed},
-        details={"delete_versions": doomed},
+        details=details,
         live_serial=live.serial(m.address),
         desired_fingerprint=f"keep{m.spec.keep}",
     )

@@ -101,10 +101,11 @@ def _change_lines(c: Change) -> list[str]:
         for label, counts in per_label.items():
             cells = "".join(_count_cell(col, counts.get(col, 0)).rjust(16) for col in used)
             lines.append(("  " + label.ljust(width) + cells).rstrip())
-    if c.action == Action.DELETE and c.after:
+    if c.action == Action.DELETE and c.after and "delete_versions" in c.after:
         lines.append(
             "versions to delete: " + ", ".join(f"v{v}" for v in c.after["delete_versions"])
         )
+    lines.extend(f"deletes {name}" for name in c.details.get("deletes", ()))
     if c.details.get("note"):
         lines.append(c.details["note"])
     if c.after and c.kind == "publish":

@@ -1,11 +1,11 @@
-"""`rollout:` on registry (and firebase) targets: loading, defaults and cross-field checks."""
+"""`rollout:` on registry, firebase and gcs targets: loading, defaults and cross-field checks."""
 
 from __future__ import annotations
 
 import pytest
 
 from edgeops.config.loader import load_config
-from edgeops.config.model import FirebaseTarget, RegistryTarget, RolloutSpec
+from edgeops.config.model import FirebaseTarget, GcsTarget, RegistryTarget, RolloutSpec
 
 from .conftest import Write, problems
 from .test_checks import GOOGLE, LOCAL
@@ -90,7 +90,32 @@ def test_firebase_targets_take_a_rollout_too(write: Write) -> None:
         "firebase target: Remote Config rolls out the candidate's Firebase model, so add "
         "`publish.flowers2.firebase` (its display_name is what apps in the rollout download)"
     ]
-    text += "  flowers2:\n    firebase: {display_name: flowers-next}\n"
+    text += "  flowers2:\n    firebase: {display_name: flowers_next}\n"
     (_kind, target), = load_config(write(text)).publish[0].targets  # fmt: skip
     assert isinstance(target, FirebaseTarget)
     assert target.rollout == RolloutSpec(candidate="flowers2", percent=25.0)
+
+
+def test_gcs_targets_take_a_rollout_too(write: Write) -> None:
+    second = "  flowers2:\n    dataset: flowers\n    budget: {node_hours: 1}\n"
+    text = (
+        GOOGLE
+        + second
+        + "publish:\n  flowers:\n    gcs:\n      path: gs://my-app/models/flowers.tflite\n"
+        + "      rollout: {candidate: flowers2, percent: 25}\n"
+    )
+    assert problems(write(text)) == [
+        "edgeops.yaml:18: publish.flowers.gcs.rollout.candidate: 'flowers2' has no gcs target: "
+        "Remote Config rolls out the candidate's Cloud Storage file, so add "
+        "`publish.flowers2.gcs` (its path and sha256 are what apps in the rollout download)"
+    ]
+    text += "  flowers2:\n    gcs: {path: gs://my-app/models/flowers2.tflite}\n"
+    (_kind, target), = load_config(write(text)).publish[0].targets  # fmt: skip
+    assert isinstance(target, GcsTarget)
+    assert target.rollout == RolloutSpec(candidate="flowers2", percent=25.0)
+
+
+def test_bundle_targets_take_no_rollout(write: Write) -> None:
+    text = GOOGLE + "publish:\n  flowers:\n    bundle:\n      path: m.tflite\n"
+    text += "      rollout: {candidate: flowers, percent: 25}\n"
+    assert any("rollout" in p for p in problems(write(text)))

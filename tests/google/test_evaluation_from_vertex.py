@@ -231,3 +231,37 @@ def test_the_result_round_trips_through_the_stored_json() -> None:
     back = Evaluation.from_dict(ev.to_dict())
     assert back.overall == ev.overall and back.confusion == ev.confusion
     assert len(back.overall.precision) == len(THRESHOLDS)
+
+
+# The curve is the entries at position threshold INT32_MAX_VALUE (ClassificationEvaluationMetrics
+# in the Vertex AI reference); an entry's position threshold is its maxPredictions. The page does
+# not say how the unlimited one is written: proto3 JSON leaves an unset field out, and a service
+# that sets it writes 2147483647. Both shapes must read as the same curve, top-k entries beside
+# them as no part of it.
+INT32_MAX = 2**31 - 1
+WITHOUT_KEY = [e for e in OFF_GRID if "maxPredictions" not in e]
+WITH_KEY = [
+    {**e, "maxPredictions": INT32_MAX} if "maxPredictions" not in e else e for e in OFF_GRID
+]
+
+
+@pytest.mark.parametrize(
+    "entries", [WITHOUT_KEY, OFF_GRID, WITH_KEY], ids=["bare", "absent", "int32max"]
+)
+def test_both_shapes_of_the_curve_read_the_same(entries: list[dict[str, Any]]) -> None:
+    curve = curve_from_confidence_metrics(entries)
+    assert curve == curve_from_confidence_metrics(WITHOUT_KEY)
+    assert curve.at(0.5)["precision"] == 0.85 and curve.at(0.5)["recall"] == 0.6
+
+
+def test_a_curve_written_with_max_predictions_is_not_dropped() -> None:
+    """Before: every entry carrying maxPredictions was dropped, so this evaluation had no
+    curve at all."""
+    ev = evaluation_from_vertex(
+        {"auPrc": 0.8, "confidenceMetrics": WITH_KEY},
+        {"cat": _slice([(None, 0.5, 1.0), (0.7, 0.9, 0.8)], 0.9)},
+        multi_label=False,
+        labels=("cat", "dog"),
+    )
+    assert ev.overall == curve_from_confidence_metrics(WITHOUT_KEY)
+    assert choose_threshold(ev, ThresholdRule(target_precision=0.8)).threshold == 0.5

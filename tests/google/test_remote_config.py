@@ -4,12 +4,14 @@ the firebase publish hook that drives it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from fakes.remote_config import FakeRemoteConfig
+from fakes.vertex import FakeGoogle
 
 from edgeops.backends.google import remote_config as rc
 from edgeops.backends.google.backend import GoogleBackend
@@ -29,7 +31,11 @@ def fake() -> Iterator[FakeRemoteConfig]:
 
 
 def client(fake: FakeRemoteConfig) -> rc.RemoteConfig:
-    return rc.RemoteConfig(PROJECT, requests.Session(), fake.url)
+    """A client whose session carries the token the fake accepts (the backend's is an
+    AuthorizedSession: see the firebase hook test below)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {fake.token}"
+    return rc.RemoteConfig(PROJECT, session, fake.url)
 
 
 def test_writes_the_parameter_and_a_seeded_percent_condition(fake: FakeRemoteConfig) -> None:
@@ -119,7 +125,7 @@ publish:
       display_name: flowers
       ROLLOUT
   flowers2:
-    firebase: {display_name: flowers-next}
+    firebase: {display_name: flowers_next}
 """
 
 
@@ -133,9 +139,17 @@ CANDIDATE = LiveVersion(model="flowers2", version=3, fingerprint="f", eval_finge
                         status="ready", blessed=True, threshold=0.4)  # fmt: skip
 
 
+def test_a_request_without_credentials_is_refused(fake: FakeRemoteConfig) -> None:
+    plain = rc.RemoteConfig(PROJECT, requests.Session(), fake.url)
+    with pytest.raises(EdgeopsError, match="cannot read the template: HTTP 401"):
+        plain.write_rollout(ROLLOUT)
+
+
 def test_the_firebase_hook_writes_the_rollout_then_rolls_back(
-    fake: FakeRemoteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    google: FakeGoogle, fake: FakeRemoteConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Through the backend's real AuthorizedSession: a service-account token from the token
+    endpoint on loopback (the google fixture's credentials), sent on every request."""
     monkeypatch.setenv(rc.ENDPOINT_ENV, fake.url)
     backend = _backend(tmp_path, "rollout: {candidate: flowers2, percent: 10}")
     (_, target), = backend.config.publish[0].targets  # fmt: skip
@@ -143,7 +157,7 @@ def test_the_firebase_hook_writes_the_rollout_then_rolls_back(
     assert state is not None
     assert (state["candidate"], state["version"], state["percent"]) == ("flowers2", 3, 10.0)
     assert (
-        state["candidate_model"] == "flowers-next" and state["parameter"] == "edgeops_model_flowers"
+        state["candidate_model"] == "flowers_next" and state["parameter"] == "edgeops_model_flowers"
     )
     (condition,) = fake.templates[PROJECT]["conditions"]
     assert condition["expression"] == "percent('flowers') <= 10"
@@ -154,3 +168,81 @@ def test_the_firebase_hook_writes_the_rollout_then_rolls_back(
     assert fake.templates[PROJECT]["conditions"] == []
     parameter = fake.templates[PROJECT]["parameters"]["edgeops_model_flowers"]
     assert parameter["defaultValue"] == {"value": "flowers"}
+    assert google.tokens >= 1
+    assert fake.authorizations and set(fake.authorizations) == {"Bearer fake-token"}
+
+
+# --- the fake's condition expressions (fakes/remote_config.py) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "percent('flowers') <= 12.5",
+        "percent <= 10",
+        "percent('seed') > 90",
+        'percent("seed") between 10 and 20',
+        "(percent('a') <= 5 || percent('b') > 95) && !false",
+        rc.percent_expression("objects", 100),
+        rc.percent_expression("objects", 0),
+    ],
+)
+def test_the_fake_parses_the_percent_conditions_of_the_reference(expression: str) -> None:
+    from fakes.remote_config import parse
+
+    parse(expression)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "percent('a') < 10",  # the percent element compares with <=, > or between only
+        "percent('a') >= 10",
+        "percent(a) <= 10",  # the seed is a quoted string
+        "percent('a') <= 101",
+        "percent('a') between 10",
+        "device.os == 'ios'",  # an element this fake does not know
+    ],
+)
+def test_the_fake_refuses_other_expressions(fake: FakeRemoteConfig, expression: str) -> None:
+    template = {
+        "conditions": [{"name": "c", "expression": expression}],
+        "parameters": {
+            "p": {"defaultValue": {"value": "x"}, "conditionalValues": {"c": {"value": "y"}}}
+        },
+    }
+    session = client(fake).session
+    etag = session.get(client(fake).url).headers["ETag"]
+    r = session.put(client(fake).url, data=json.dumps(template), headers={"If-Match": etag})
+    assert r.status_code == 400 and "VALIDATION_ERROR" in r.json()["error"]["message"]
+
+
+def test_the_fake_evaluates_percent_like_the_admin_sdk(fake: FakeRemoteConfig) -> None:
+    """An instance's percentile is stable per seed, independent across seeds, and a percent
+    that grows keeps every instance that was already in."""
+    from fakes.remote_config import evaluate, micro_percentile
+
+    ids = [f"i{n}" for n in range(5000)]
+    at = {p: {i for i in ids if evaluate(f"percent('s') <= {p}", i)} for p in (10, 12.5, 50)}
+    assert at[10] <= at[12.5] <= at[50]
+    assert 0.08 < len(at[10]) / len(ids) < 0.12 and 0.46 < len(at[50]) / len(ids) < 0.54
+    other = {i for i in ids if evaluate("percent('t') <= 10", i)}
+    assert 0 < len(other & at[10]) < len(at[10]) / 4  # another seed splits independently
+    assert evaluate("percent('s') between 10 and 50", ids[0]) == (ids[0] in at[50] - at[10])
+    assert all(0 <= micro_percentile("s", i) < 100_000_000 for i in ids[:10])
+
+    client(fake).write_rollout(ROLLOUT)  # 12.5% of the instances on the candidate
+    got = {i for i in ids if fake.value_for(PROJECT, "edgeops_model_flowers", i) != "flowers"}
+    assert got == {i for i in ids if evaluate("percent('flowers') <= 12.5", i)}
+
+
+def test_a_json_parameter_needs_json_values(fake: FakeRemoteConfig) -> None:
+    gcs = rc.Rollout("objects", "not json", kind="gcs")
+    with pytest.raises(EdgeopsError, match="HTTP 400 .*must be JSON"):
+        client(fake).write_rollout(gcs)
+    ok = rc.Rollout(
+        "objects", rc.file_value("gs://b/o.tflite", "ab" * 32, "objects", 1), kind="gcs"
+    )
+    written = client(fake).write_rollout(ok)
+    assert written["parameter"] == "edgeops_gcs_objects"
+    assert fake.templates[PROJECT]["parameters"]["edgeops_gcs_objects"]["valueType"] == "JSON"

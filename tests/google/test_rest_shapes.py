@@ -164,3 +164,16 @@ def test_the_fake_refuses_what_the_references_refuse(google: FakeGoogle, repo: P
     with pytest.raises(gexc.BadRequest, match="datasetId"):
         create({**edge, "budgetMilliNodeHours": "1000"}, dataset_id="404")
     assert google.pipelines == {}
+
+
+def test_a_curve_written_with_its_position_threshold_trains(
+    google: FakeGoogle, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The evaluation may write the curve's position threshold out (maxPredictions 2147483647)
+    beside the top-1 entries (maxPredictions 1): the curve is read all the same."""
+    google.curve_max_predictions = 2**31 - 1
+    code, out = run(capsys, "apply", "-f", str(repo), "--auto-approve")
+    assert code == 0, out
+    backend = GoogleBackend(open_session(repo, NullReporter()).config)
+    (v1,) = backend.read().models["model.objects"].versions
+    assert v1.blessed and v1.metrics["summary"]["recall"] > 0.5

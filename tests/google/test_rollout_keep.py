@@ -5,7 +5,6 @@ deleted by ``keep:``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from fakes.remote_config import FakeRemoteConfig
 from fakes.vertex import FakeGoogle
 
 from edgeops import cli
-from edgeops.backends.google import remote_config as rc
 from edgeops.backends.google.bucket import StateBucket
 
 ZIP = Path(__file__).resolve().parents[2] / "examples" / "objects" / "data" / "objects.zip"
@@ -47,13 +45,6 @@ publish:
   objects2:
     firebase: {display_name: objects_next}
 """
-
-
-@pytest.fixture
-def remote_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRemoteConfig]:
-    with FakeRemoteConfig() as fake:
-        monkeypatch.setenv(rc.ENDPOINT_ENV, fake.url)
-        yield fake
 
 
 def write_config(google: FakeGoogle, root: Path, node_hours: int, keep: str) -> Path:
@@ -115,6 +106,7 @@ def test_a_rollout_candidates_version_survives_keep(
     assert rollout() == ("objects2", 1)
     assert versions() == [1, 2]
     assert state.list_uris(state.uri("models", "objects2", "v1") + "/")  # its files too
+    assert google.deleted == []  # and its Vertex AI model
 
     # the next plan knows the rollout stays (objects' v2 still misses its gate): it plans no
     # delete of objects2 v1 again

@@ -28,6 +28,7 @@ class FakeBackend:
         live = live or LiveState(backend="local")
         self.datasets = dict(live.datasets)
         self.models = {a: list(m.versions) for a, m in live.models.items()}
+        self.trained_on = {a: dict(m.trained_on) for a, m in live.models.items()}
         self.publishes = dict(live.publish)
         self.passes_gate = passes_gate  # whether trained/re-evaluated versions are blessed
         self.calls: list[tuple[str, str]] = []
@@ -43,7 +44,11 @@ class FakeBackend:
         return LiveState(
             backend="local",
             datasets=dict(self.datasets),
-            models={a: LiveModel(a, tuple(vs)) for a, vs in self.models.items() if vs},
+            models={
+                a: LiveModel(a, tuple(vs), trained_on=self.trained_on.get(a, {}))
+                for a, vs in self.models.items()
+                if vs
+            },
             publish=dict(self.publishes),
         )
 
@@ -120,6 +125,12 @@ class FakeBackend:
     def delete_versions(self, address: str, versions: list[int]) -> None:
         self.calls.append(("delete_versions", f"{address} {versions}"))
         self.models[address] = [v for v in self.models[address] if v.version not in versions]
+
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None:
+        self.calls.append(("delete_dataset_resources", f"{address} {resources}"))
+        d = self.datasets[address]
+        old = tuple(r for r in d.old_resources if r not in resources)
+        self.datasets[address] = dataclasses.replace(d, old_resources=old)
 
     def forget_model(self, address: str) -> None:
         self.calls.append(("forget_model", address))

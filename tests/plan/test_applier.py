@@ -190,3 +190,27 @@ def test_deletes_read_live_state_once_however_many_models_they_prune() -> None:
         ("delete_versions", f"model.{m.spec.name} [1]") for m in models
     ]
     assert reads == 1
+
+
+def test_a_dataset_copy_a_kept_version_was_trained_on_is_kept() -> None:
+    """The plan deletes v1 (keep: 1) and the copy of the earlier images only v1 was trained on;
+    the new version misses its gate, so the target keeps serving v1: the applier keeps both."""
+    have = live(
+        dataclasses.replace(live_dataset("pets", OLD), resource="copy-1"),
+        dataclasses.replace(live_model(version(M_OLD, 1)), trained_on={1: "copy-1"}),
+        live_registry(REG, 1),
+    )
+    backend = FakeBackend(have, passes_gate=False)
+    want = desired(DS_NEW, model("pets", DS_NEW, keep=1), REG)
+    plan, result = _apply(want, backend)
+    assert [(c.address, c.action.value) for c in plan.changes][-1] == ("dataset.pets", "delete")
+    assert "dataset.pets: kept copy-1, a model version uses it" in result.skipped
+    assert not [c for c in backend.calls if c[0] == "delete_dataset_resources"]
+
+    # once v1 is gone, the copy goes (the next plan deletes it; nothing uses it any more)
+    backend.models["model.pets"] = [v for v in backend.models["model.pets"] if v.version != 1]
+    backend.datasets["dataset.pets"] = dataclasses.replace(
+        backend.datasets["dataset.pets"], old_resources=("copy-1",)
+    )
+    plan, result = _apply(want, backend)
+    assert ("delete_dataset_resources", "dataset.pets ['copy-1']") in backend.calls

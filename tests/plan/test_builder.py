@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,11 @@ from edgeops.config.loader import load_config
 from edgeops.config.model import GateSpec, ThresholdRule
 from edgeops.errors import EdgeopsError
 from edgeops.plan.builder import build_plan
-from edgeops.plan.definition import NEW_VERSION, Action
+from edgeops.plan.definition import NEW_VERSION, Action, ReasonCode
+from edgeops.plan.render import render_text
 from edgeops.progress import NullReporter
 from edgeops.resolve import resolve
-from edgeops.state import DesiredState, LiveDataset, LiveState
+from edgeops.state import DesiredState, LiveDataset, LiveModel, LiveState
 
 from .factories import (
     dataset,
@@ -391,6 +393,79 @@ def test_keep_spares_the_version_a_target_rolls_back_to() -> None:
     assert ("publish.pets.registry", A.UPDATE) in _table(plan.changes)
     assert 1 not in _deleted(plan)
     assert 4 not in _deleted(plan)  # still published until this apply moves it
+
+
+# --- retention on a backend with resources outside its records (google: Vertex AI) --------------
+
+VERTEX = "projects/p/locations/l/"
+
+
+def _with_resources(lm: LiveModel, trained_on: dict[int, str]) -> LiveModel:
+    """``lm`` as the google backend reads it: each version's Vertex AI model and bucket folder,
+    and the Vertex AI dataset it was trained on."""
+    return replace(
+        lm,
+        resources={
+            v.version: (f"{VERTEX}models/{v.version}", f"gs://b/models/pets/v{v.version}/")
+            for v in lm.versions
+        },
+        trained_on=trained_on,
+    )
+
+
+def test_keep_names_the_google_resources_it_deletes() -> None:
+    latest = GENERATIONS[-1]
+    history = _with_resources(HISTORY, {n: f"{VERTEX}datasets/1" for n in (1, 2, 3, 4)})
+    lds = replace(LDS, resource=f"{VERTEX}datasets/1")
+    plan = build_plan(desired(DS, latest, REG), live(lds, history, live_registry(REG, 4)))
+    (delete,) = plan.changes
+    assert delete.after == {"delete_versions": [1, 2]}  # the backend deletes what they own
+    assert delete.details["deletes"] == [
+        f"{VERTEX}models/1",
+        "gs://b/models/pets/v1/",
+        f"{VERTEX}models/2",
+        "gs://b/models/pets/v2/",
+    ]
+    assert f"deletes {VERTEX}models/1" in render_text(plan)
+
+
+def test_an_earlier_vertex_dataset_goes_when_no_kept_version_was_trained_on_it() -> None:
+    # v1, v2 were trained on datasets/1 (earlier images), v3, v4 on datasets/2 (the current ones)
+    trained = {1: f"{VERTEX}datasets/1", 2: f"{VERTEX}datasets/1", 3: f"{VERTEX}datasets/2"}
+    history = _with_resources(HISTORY, {**trained, 4: f"{VERTEX}datasets/2"})
+    lds = replace(LDS, resource=f"{VERTEX}datasets/2", old_resources=(f"{VERTEX}datasets/1",))
+    latest = GENERATIONS[-1]
+    plan = build_plan(desired(DS, latest, REG), live(lds, history, live_registry(REG, 4)))
+    assert _table(plan.changes) == [("model.pets", A.DELETE), ("dataset.pets", A.DELETE)]
+    cleanup = plan.changes[1]
+    assert cleanup.after == {"delete_resources": [f"{VERTEX}datasets/1"]}
+    assert cleanup.details == {"deletes": [f"{VERTEX}datasets/1"]}
+    assert cleanup.reason_codes == (ReasonCode.UNUSED,)
+    assert f"deletes {VERTEX}datasets/1" in render_text(plan)
+
+    # a version that stays (keep: 4) still uses it: nothing to delete
+    kept = model("pets", DS, node_hours=0.4, keep=4)
+    plan = build_plan(desired(DS, kept, REG), live(lds, history, live_registry(REG, 4)))
+    assert plan.empty
+
+
+def test_a_dataset_change_frees_the_current_vertex_dataset_with_the_versions_on_it() -> None:
+    # this apply imports new images (a new Vertex dataset) and trains on them; keep: 1 deletes
+    # every older version, so the Vertex dataset they were trained on goes too
+    history = _with_resources(HISTORY, {n: f"{VERTEX}datasets/1" for n in (1, 2, 3, 4)})
+    lds = replace(LDS, resource=f"{VERTEX}datasets/1")
+    new = model("pets", DS_EDITED, node_hours=0.4, keep=1)
+    plan = build_plan(desired(DS_EDITED, new), live(lds, history))
+    assert _table(plan.changes) == [
+        ("dataset.pets", A.UPDATE),
+        ("model.pets", A.TRAIN),
+        ("model.pets", A.DELETE),
+        ("dataset.pets", A.DELETE),
+    ]
+    assert plan.changes[-1].after == {"delete_resources": [f"{VERTEX}datasets/1"]}
+    # without keep, the old versions stay, and so does their dataset
+    plan = build_plan(desired(DS_EDITED, model("pets", DS_EDITED)), live(lds, history))
+    assert A.DELETE not in [a for _, a in _table(plan.changes)]
 
 
 # --- a default written explicitly plans the same as an omitted one -----------------------------

@@ -31,6 +31,7 @@ from edgeops.backends.google import lock as bucket_lock
 from edgeops.backends.google.bucket import Record, StateBucket
 from edgeops.backends.google.clients import Clients
 from edgeops.backends.google.evaluation import evaluation_from_vertex
+from edgeops.backends.google.rules import VERTEX_FORMATS, VertexDataRules, format_problem
 from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, labels_text, version_folder
 from edgeops.backends.records import VERSION_FIELDS, target_fields, verdict
 from edgeops.config.model import BundleTarget, Config, FirebaseTarget, GcsTarget, ModelSpec
@@ -52,6 +53,7 @@ from edgeops.state import (
 
 if TYPE_CHECKING:
     from edgeops.backends.google.gcs_source import GcsRows
+    from edgeops.backends.google.remote_config import RemoteConfig
     from edgeops.evaluation import Evaluation
     from edgeops.plan.definition import Plan
 
@@ -61,7 +63,6 @@ CONTENT_TYPES = {
     "gif": "image/gif",
     "bmp": "image/bmp",
     "ico": "image/x-icon",
-    "webp": "image/webp",
 }
 # Vertex AI exports an AutoML Edge classifier as one TFLite file and offers no float/quantized
 # choice: `format` cannot change what a bundle/gcs target publishes (README, "Model format").
@@ -95,12 +96,20 @@ class GoogleBackend:
 
     def plan_warnings(self, plan: Plan) -> list[str]:
         """Plan-wide notes only this backend knows: Firebase ML's shutdown date (when the plan
-        touches a firebase target) and, on every plan, bundle/gcs targets asking for float32."""
+        touches a firebase target), the Remote Config parameter each rollout change writes,
+        and, on every plan, bundle/gcs targets asking for float32."""
+        from edgeops.backends.google.remote_config import plan_note
+
         touched = any(
             c.kind == "publish" and Address.parse(c.address).target == "firebase"
             for c in plan.changes
         )
         notes = [firebase.DEPRECATION] if touched else []
+        for c in plan.changes:
+            a = Address.parse(c.address)
+            if c.kind == "publish" and a.target in ("firebase", "gcs") and c.after is not None:
+                note = plan_note(self.config, a.name, a.target, c)
+                notes += [note] if note else []
         for spec in self.config.publish:
             for kind, target in spec.targets:
                 if isinstance(target, BundleTarget | GcsTarget) and target.format == "float32":
@@ -122,25 +131,45 @@ class GoogleBackend:
 
         return GcsRows(lambda: self.clients.storage)
 
+    def data_rules(self) -> VertexDataRules:
+        """Vertex AI's label and image-format rules (rules.py), checked when datasets are
+        scanned, so a refused label or WebP image is a plan-time error naming its file."""
+        return VertexDataRules()
+
     # --- read ------------------------------------------------------------------------------
 
     def read(self) -> LiveState:
         st = self.state
         datasets = {}
+        vertex_datasets: dict[str, str] = {}  # dataset fingerprint -> its Vertex AI dataset
         for rec in st.list_json("state", "datasets"):
             d = rec.data
+            old = d.get("old_vertex_datasets", {})  # name -> fingerprint
             datasets[d["address"]] = LiveDataset(
                 address=d["address"],
                 fingerprint=d["fingerprint"],
                 images=tuple(ImageRow(s, tuple(lab), sp) for s, lab, sp in d["images"]),
                 updated_at=d.get("updated_at", ""),
+                resource=d.get("vertex_dataset", ""),
+                old_resources=tuple(sorted(old)),
             )
+            vertex_datasets.update({fp: name for name, fp in old.items()})
+            vertex_datasets[d["fingerprint"]] = d.get("vertex_dataset", "")
         models = {}
         for rec in st.list_json("state", "models"):
             d = rec.data
+            rows = [v for v in d.get("versions", []) if v.get("status") == "ready"]
             models[d["address"]] = LiveModel(
                 address=d["address"],
                 versions=tuple(_live_version(d["address"], v) for v in d.get("versions", [])),
+                resources={v["version"]: self._owned(d["address"], v) for v in rows},
+                trained_on={
+                    v["version"]: name
+                    for v in rows
+                    # versions recorded before edgeops kept it: the Vertex dataset of the
+                    # dataset fingerprint they were trained on (one per fingerprint)
+                    if (name := v.get("vertex_dataset") or vertex_datasets.get(_data_of(v), ""))
+                },
             )
         publish = {}
         for rec in st.list_json("state", "publish"):
@@ -155,6 +184,12 @@ class GoogleBackend:
                 drift=tuple(self._drift(d["kind"], d["spec"], d["state"])),
             )
         return LiveState(backend=self.name, datasets=datasets, models=models, publish=publish)
+
+    def _owned(self, address: str, row: dict[str, Any]) -> tuple[str, ...]:
+        """What deleting a version deletes besides its record: its Vertex AI model and its
+        folder in the bucket (the TFLite export, evaluation and labels)."""
+        folder = self.state.uri(*version_folder(name_of(address), row["version"])) + "/"
+        return (row["vertex_model"], folder) if row.get("vertex_model") else (folder,)
 
     def _drift(self, kind: str, spec: dict[str, Any], state: dict[str, Any]) -> list[str]:
         if kind == "bundle":
@@ -206,6 +241,9 @@ class GoogleBackend:
             for r in manifest.images
         }
         local = [r for r in manifest.images if not r.locator.startswith("gs://")]
+        refused = next((r for r in local if r.format not in VERTEX_FORMATS), None)
+        if refused is not None:  # the scan refuses these (data_rules); never upload one
+            raise EdgeopsError(f"{refused.source}: {format_problem(refused.format)}")
         have = st.existing_images() if local else set()
         missing = [r for r in local if names[r.sha256] not in have]
         if missing:
@@ -231,11 +269,16 @@ class GoogleBackend:
                 dataset.spec.multi_label,
                 existing,
             )
+        old = dict(rec.data.get("old_vertex_datasets", {}))  # name -> fingerprint
+        if rec.data.get("vertex_dataset") not in (None, "", vertex_name):
+            old[rec.data["vertex_dataset"]] = rec.data["fingerprint"]  # deleted once unused
+        old.pop(vertex_name, None)  # the images went back to an earlier fingerprint
         st.write_json(
             rec,
             {
                 "address": dataset.address,
                 "fingerprint": dataset.fingerprint,
+                "old_vertex_datasets": old,
                 "multi_label": dataset.spec.multi_label,
                 "images": [[r.sha256, list(r.labels), r.split] for r in manifest.images],
                 "vertex_dataset": vertex_name,
@@ -315,6 +358,7 @@ class GoogleBackend:
             st.write_json(rec, data)
             raise
         row = self._finish_version(model, dataset, version, pipeline, p, reporter)
+        row["vertex_dataset"] = ds["vertex_dataset"]  # kept while this version is
         data["versions"].append(row)
         data["pending"] = None
         st.write_json(rec, data)
@@ -422,14 +466,37 @@ class GoogleBackend:
         return _live_version(model.address, row)
 
     def delete_versions(self, address: str, versions: list[int]) -> None:
+        """Deletes each version's Vertex AI model and files first, then its record: an
+        interrupted delete leaves the versions recorded, and the next apply deletes them again
+        (what is already gone is skipped), so nothing is left behind untracked."""
         rec = self._model_record(address)
         data = rec.data
+        for row in data["versions"]:
+            if row["version"] in versions:
+                if row.get("vertex_model"):
+                    vertex.delete_resource(self.clients, row["vertex_model"])
+                prefix = self.state.uri(*version_folder(name_of(address), row["version"])) + "/"
+                for uri in self.state.list_uris(prefix):
+                    self.state.delete_uri(uri)
         data["versions"] = [v for v in data["versions"] if v["version"] not in versions]
         self.state.write_json(rec, data)
-        for v in versions:
-            prefix = self.state.uri(*version_folder(name_of(address), v)) + "/"
-            for uri in self.state.list_uris(prefix):
-                self.state.delete_uri(uri)
+
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None:
+        """Deletes Vertex AI datasets that held this dataset's earlier images (only those its
+        record lists as such), then forgets them."""
+        rec = self.state.read_json("state", "datasets", f"{name_of(address)}.json")
+        old = dict(rec.data.get("old_vertex_datasets", {}))
+        gone = [name for name in resources if name in old]
+        for name in gone:
+            vertex.delete_resource(self.clients, name)
+        if gone:
+            self.state.write_json(
+                rec,
+                {
+                    **rec.data,
+                    "old_vertex_datasets": {k: v for k, v in old.items() if k not in gone},
+                },
+            )
 
     def forget_model(self, address: str) -> None:
         self.state.delete("state", "models", f"{name_of(address)}.json")
@@ -461,6 +528,8 @@ class GoogleBackend:
         fields = target_fields(target, version)
         t = target.target
         rec = st.read_json("state", "publish", f"{target.address}.json")
+        from edgeops.backends.google import remote_config as rc
+
         old = rec.data.get("state", {})
         if isinstance(t, FirebaseTarget):
             written = firebase.publish_model(
@@ -471,6 +540,9 @@ class GoogleBackend:
             state = {**fields, **written}
             if t.rollout is not None or old.get("rollout"):
                 state["rollout"] = self._remote_config_rollout(t, candidate)
+                state["parameter"] = rc.parameter_name(t.display_name)
+            elif old.get("parameter"):
+                state["parameter"] = old["parameter"]  # left at the stable model; kept
         elif isinstance(t, GcsTarget):
             data = st.get_bytes(tflite_uri)
             card = _card(target.model, version, t.format, labels, data)
@@ -488,6 +560,13 @@ class GoogleBackend:
                 if uri not in objects:
                     st.delete_uri(uri, generation=int(gen))
             state = {**fields, "objects": objects, "sha256": sha256_bytes(data)}
+            if t.rollout is not None or old.get("parameter"):
+                # the default names the stable file's sha256: rewritten on every publish
+                stable = (version.version, state["sha256"])
+                want = rc.gcs_rollout(self.config, target.model, t, stable, candidate)
+                written = self._remote_config().write_rollout(want)
+                state["rollout"] = rc.rollout_state(written, t.rollout, candidate)
+                state["parameter"] = want.parameter
         elif isinstance(t, BundleTarget):
             data = st.get_bytes(tflite_uri)
             card = _card(target.model, version, t.format, labels, data)
@@ -510,6 +589,12 @@ class GoogleBackend:
         )
         reporter.info(f"{target.address}: now serves v{version.version}")
 
+    def _remote_config(self) -> RemoteConfig:
+        from edgeops.backends.google import remote_config as rc
+
+        project = self.spec.firebase_project or self.spec.project
+        return rc.RemoteConfig(project, rc.session_for(lambda: self.clients.credentials))
+
     def _remote_config_rollout(
         self, t: FirebaseTarget, candidate: LiveVersion | None
     ) -> dict[str, Any] | None:
@@ -517,33 +602,20 @@ class GoogleBackend:
         Firebase models (or, the rollout removed, sends every app back to the stable one)."""
         from edgeops.backends.google import remote_config as rc
 
-        want = rc.Rollout(display_name=t.display_name, stable=t.display_name)
-        if t.rollout is not None:
-            assert candidate is not None, "the applier passes the candidate version"
-            want = rc.Rollout(
-                display_name=t.display_name,
-                stable=t.display_name,
-                candidate=rc.firebase_name_of(self.config, t.rollout.candidate),
-                percent=t.rollout.percent,
-            )
-        project = self.spec.firebase_project or self.spec.project
-        client = rc.RemoteConfig(project, rc.session_for(lambda: self.clients.credentials))
-        written = client.write_rollout(want)
-        if t.rollout is None or candidate is None:
-            return None
-        return {
-            **written,
-            "candidate": candidate.model,
-            "version": candidate.version,
-            "percent": t.rollout.percent,
-            "eval_fingerprint": candidate.eval_fingerprint,
-        }
+        assert t.rollout is None or candidate is not None, "the applier passes the candidate"
+        written = self._remote_config().write_rollout(rc.firebase_rollout(self.config, t))
+        return rc.rollout_state(written, t.rollout, candidate)
 
     def unpublish(self, address: str) -> None:
         rec = self.state.read_json("state", "publish", f"{address}.json")
         if not rec.data:
             return
         kind, state = rec.data["kind"], rec.data["state"]
+        if state.get("parameter") or state.get("rollout"):  # apps stop being sent to it
+            from edgeops.backends.google.remote_config import recorded_rollout
+
+            owned = recorded_rollout(kind, rec.data["model"], rec.data["spec"])
+            self._remote_config().remove_rollout(owned)
         if kind == "firebase":
             firebase.delete_model(self._firebase_app(), state)
         elif kind == "gcs":
@@ -566,6 +638,11 @@ def _card(model: str, version: LiveVersion, fmt: str, labels: list[str], data: b
         vertex_export_format="tflite",
         trainer="vertex-automl-edge",
     )
+
+
+def _data_of(row: dict[str, Any]) -> str:
+    """The dataset fingerprint a version row was trained on."""
+    return str((row.get("metrics") or {}).get("inputs", {}).get("dataset", ""))
 
 
 def _live_version(address: str, row: dict[str, Any]) -> LiveVersion:

@@ -1,10 +1,17 @@
 """Vertex AI's classification model evaluation -> edgeops' backend-independent ``Evaluation``.
 
 Vertex reports ``confidenceMetrics`` at its own thresholds: 0.00, 0.05 .. 0.95, 0.96 .. 0.99
-(ClassificationEvaluationMetrics in the Vertex AI REST reference). Entries that also carry
-``maxPredictions`` are computed at a position threshold ("from these no aggregated metrics are
-computed") and are not part of the curve. The metrics are proto3 JSON, so a field at its zero
-value is absent: a missing ``confidenceThreshold`` is 0.0, a missing precision/recall is 0.0.
+(ClassificationEvaluationMetrics, the ``classification_metrics_1.0.0.yaml`` metrics schema of
+https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.models.evaluations):
+the curve is the entries "for each confidenceThreshold ... and positionThreshold =
+INT32_MAX_VALUE"; entries "may also be supplied for additional values of positionThreshold, but
+from these no aggregated metrics are computed". An entry's position threshold is its
+``maxPredictions`` ("the Model always returns at most this many predictions ... but they all still
+need to meet the confidenceThreshold"). The page does not say how the unlimited one is written,
+so both shapes are read: ``maxPredictions`` absent (proto3 JSON leaves an unset field out) or
+2147483647 (INT32_MAX_VALUE) is a point of the curve; any other value is a top-k entry, left
+out. The metrics are proto3 JSON, so a field at its zero value is absent: a missing
+``confidenceThreshold`` is 0.0, a missing precision/recall is 0.0.
 
 Each of our grid thresholds 0.00..1.00 takes the entry with the largest threshold at or below it
 (the same "at or just below" rule as ``threshold_index``), within ``TOLERANCE``: the service
@@ -29,15 +36,22 @@ from edgeops.errors import EdgeopsError
 from edgeops.evaluation import THRESHOLDS, Curve, Evaluation, LabelMetrics
 
 TOLERANCE = 1e-6  # float32 rounding of a threshold; far below the 0.01 grid spacing
+UNLIMITED = 2**31 - 1  # INT32_MAX_VALUE: the position threshold of the curve
+
+
+def on_the_curve(entry: dict[str, Any]) -> bool:
+    """Whether an entry is at position threshold INT32_MAX_VALUE: ``maxPredictions`` absent
+    (or 0, proto3's unset) or written out as 2147483647."""
+    return int(float(entry.get("maxPredictions", 0) or 0)) in (0, UNLIMITED)
 
 
 def curve_entries(entries: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
-    """(threshold, entry) of the confidence-threshold curve, ascending; one entry per threshold."""
+    """(threshold, entry) of the confidence-threshold curve, ascending; one entry per threshold.
+    Entries at another position threshold (top-k) are not part of it."""
     by_threshold: dict[float, dict[str, Any]] = {}
     for e in entries or []:
-        if "maxPredictions" in e:
-            continue  # a position-threshold entry, not a point of the curve
-        by_threshold.setdefault(float(e.get("confidenceThreshold", 0.0)), e)
+        if on_the_curve(e):
+            by_threshold.setdefault(float(e.get("confidenceThreshold", 0.0)), e)
     return sorted(by_threshold.items(), key=lambda kv: kv[0])
 
 
@@ -45,8 +59,8 @@ def curve_from_confidence_metrics(entries: list[dict[str, Any]]) -> Curve:
     rows = curve_entries(entries)
     if not rows:
         raise EdgeopsError(
-            "the Vertex AI model evaluation has no confidenceMetrics; edgeops cannot pick a "
-            "threshold or check the gate without them"
+            "the Vertex AI model evaluation has no confidenceMetrics at position threshold "
+            "INT32_MAX (the curve); edgeops cannot pick a threshold or check the gate without them"
         )
     precision, recall, f1, fpr = [], [], [], []
     j = 0

@@ -4,7 +4,7 @@ The scanner hands these rows to ``GcsRows.inspect`` (the ``RemoteReader`` hook o
 ``edgeops.datasets.scan``). Objects are listed, not read: one ``list_blobs`` per folder
 (``prefix`` = the folder, ``delimiter="/"``), never one request per row. Each row is checked
 against what Vertex AI can import (it must exist, hold at most 30 MB, and be a JPEG, GIF, PNG,
-BMP or ICO image by its content type: "Prepare image training data for classification").
+BMP or ICO image by its content type: ``rules.VERTEX_FORMATS``, the same rule local images meet).
 
 Identity: the bytes are never read, so a gs:// row's content hash is not known. Its key in the
 manifest (where a local image has its SHA-256) is the SHA-256 of ``(uri, generation, md5)``:
@@ -22,12 +22,13 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from edgeops.backends.google.rules import format_problem
 from edgeops.datasets.csv_index import Row
 from edgeops.datasets.images import Inspection, size_error
 from edgeops.datasets.problems import Problems
 
-# content type -> the format name a local scan would report (Pillow's); Vertex AI trains on
-# these only
+# content type -> the format name a local scan would report (Pillow's), for the formats Vertex AI
+# trains on (rules.VERTEX_FORMATS)
 FORMATS = {
     "image/jpeg": "JPEG",
     "image/png": "PNG",
@@ -112,10 +113,7 @@ class GcsRows:
             )
         fmt = FORMATS.get(ctype)
         if fmt is None:
-            return None, (
-                f"{uri}: {ctype} images cannot be trained on by Vertex AI AutoML; use JPEG, "
-                "GIF, PNG, BMP or ICO"
-            )
+            return None, f"{uri}: {format_problem(ctype)}"
         digest = blob.md5_hash or blob.crc32c or ""
         key = object_key(uri, int(blob.generation), digest)
         return Inspection(size=size, sha256=key, format=fmt), ""

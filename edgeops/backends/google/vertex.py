@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from edgeops.addresses import name_of
@@ -222,3 +223,21 @@ def export_tflite(clients: Clients, model_name: str, destination: str) -> str:
     model = aiplatform.Model(model_name)
     out = model.export_model(export_format_id="tflite", artifact_destination=destination)
     return str(out.get("artifactOutputUri") or destination)
+
+
+# --- deleting ----------------------------------------------------------------------------------
+
+
+def delete_resource(clients: Clients, name: str) -> None:
+    """Deletes a Vertex AI model or dataset (``projects/../models/ID``, ``../datasets/ID``) and
+    waits for the operation; one already gone is skipped."""
+    from google.api_core import exceptions as gexc
+
+    if "/models/" in name:
+        call = clients.vertex("model").delete_model
+    elif "/datasets/" in name:
+        call = clients.vertex("dataset").delete_dataset
+    else:
+        raise EdgeopsError(f"{name}: not a Vertex AI model or dataset")
+    with suppress(gexc.NotFound):
+        call(name=name).result()

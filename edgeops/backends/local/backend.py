@@ -199,6 +199,9 @@ class LocalBackend:
     def remote_rows(self) -> None:
         return None  # gs:// rows of csv sources stay an error here
 
+    def data_rules(self) -> None:
+        return None  # the local trainer takes what edgeops' own rules accept
+
     # --- lock ------------------------------------------------------------------------------
 
     @contextmanager
@@ -396,6 +399,9 @@ class LocalBackend:
             shutil.rmtree(self.version_dir(address, v), ignore_errors=True)
             if self.remote is not None:
                 self.remote.delete_version(name_of(address), v)
+
+    def delete_dataset_resources(self, address: str, resources: list[str]) -> None:
+        return None  # the local backend keeps no copy of a dataset outside its registry
 
     def forget_model(self, address: str) -> None:
         self.registry.unmanage_model(address)

@@ -4,8 +4,10 @@ of the OAuth token endpoint, on 127.0.0.1. JSON shapes follow the public REST re
 
 - datasets.create needs the image metadata schema; datasets.import needs an image
   classification ioformat schema and reads the CSV ``[ML_USE],GCS_FILE_PATH,LABEL...`` (ML_USE
-  ``training``/``validation``/``test``, images at most 30 MB), labelling each item
-  ``aiplatform.googleapis.com/ml_use``.
+  ``training``/``validation``/``test``, images at most 30 MB of a format Vertex AI trains on,
+  labels that start with a letter: ``PREPARE_DATA``), labelling each item
+  ``aiplatform.googleapis.com/ml_use``. datasets.delete and models.delete are long-running
+  operations (recorded in ``deleted``).
 - trainingPipelines.create checks the AutoML image classification definition and its
   ``trainingTaskInputs`` (modelType enum, ``budgetMilliNodeHours`` an int64 within the edge
   range 1,000..100,000); the split comes from ``inputDataConfig.filterSplit`` alone (first
@@ -13,9 +15,11 @@ of the OAuth token endpoint, on 127.0.0.1. JSON shapes follow the public REST re
   reports ``trainingTaskMetadata`` {costMilliNodeHours (int64 as a string),
   successfulStopReason}.
 - evaluations carry classification metrics: ``confidenceMetrics`` at 0.00, 0.05 .. 0.95,
-  0.96 .. 0.99 (plus entries with ``maxPredictions`` set, which carry no curve), rendered as
-  proto3 JSON renders a message (zero values omitted); ``confusionMatrix`` {annotationSpecs,
-  rows}; per-label ``annotationSpec`` slices keyed by display name.
+  0.96 .. 0.99 at position threshold INT32_MAX (``maxPredictions`` left out, or written as
+  2147483647 when ``curve_max_predictions`` is set: the reference allows both), plus entries with
+  ``maxPredictions`` 1 (a top-1 curve), rendered as proto3 JSON renders a message (zero values
+  omitted); ``confusionMatrix`` {annotationSpecs, rows}; per-label ``annotationSpec`` slices keyed
+  by display name.
 - models.export needs a format the model lists in ``supportedExportFormats`` and writes into
   ``<outputUriPrefix>/model-export-<displayName>-<timestamp>/``, named by the operation's
   ``metadata.outputInfo.artifactOutputUri``.
@@ -66,7 +70,21 @@ INPUT_KEYS = {
     "tunableParameter",
 }
 ML_USE_LABEL = "aiplatform.googleapis.com/ml_use"
+# "Prepare image training data for classification":
+PREPARE_DATA = "https://cloud.google.com/vertex-ai/docs/image-data/classification/prepare-data"
 MAX_IMAGE_BYTES = 30 * 1024 * 1024  # "Maximum file size per image is 30MB"
+# "Labels must start with a letter and only contain letters, numbers, and underscores"
+VERTEX_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+# the image types Vertex AI trains on: JPEG, GIF, PNG, BMP, ICO (no WebP)
+IMAGE_TYPES = {
+    "image/jpeg",
+    "image/gif",
+    "image/png",
+    "image/bmp",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+}
+INT32_MAX = 2**31 - 1
 FIREBASE_DISPLAY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")  # REST Model.displayName
 FB_OP_TYPE = "type.googleapis.com/google.firebase.ml.v1beta2.ModelOperationMetadata"
 
@@ -128,10 +146,13 @@ def score_items(items: list[dict[str, Any]], labels: list[str], skill: float):
 
 
 def confidence_metrics(
-    pairs: list[tuple[float, bool]], at1: dict[str, float] | None = None
+    pairs: list[tuple[float, bool]],
+    at1: dict[str, float] | None = None,
+    max_predictions: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Entries at every documented threshold, then the same thresholds with maxPredictions 1
-    (a position threshold: "from these no aggregated metrics are computed")."""
+    """Entries at every documented threshold (with ``maxPredictions`` = ``max_predictions``
+    when given, else without it), then the same thresholds with maxPredictions 1 (a position
+    threshold: "from these no aggregated metrics are computed")."""
     pos = sum(1 for _, y in pairs if y)
     neg = len(pairs) - pos
     out = []
@@ -150,6 +171,7 @@ def confidence_metrics(
                 "truePositiveCount": str(tp),
                 "falsePositiveCount": str(fp),
                 **(at1 or {}),
+                **({"maxPredictions": max_predictions} if max_predictions else {}),
             }
         )
     # a top-1 curve (maxPredictions: 1) deliberately different from the one above: a reader
@@ -177,6 +199,8 @@ class FakeGoogle:
     hold: bool = False  # pipelines stay RUNNING while set
     polls_to_finish: int = 1
     skill: float = 0.95  # how good the fake model is (drives gates)
+    curve_max_predictions: int | None = None  # INT32_MAX: write the curve's position threshold
+    deleted: list[str] = field(default_factory=list)  # resources deleted, in order
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -247,8 +271,16 @@ class FakeGoogle:
                     image = self._object(gcs)
                     if image is None or int(image.size) > MAX_IMAGE_BYTES:
                         raise ApiError(400, "FAILED_PRECONDITION", f"{uri} line {n}: {gcs}")
+                    ctype = (image.content_type or "").split(";")[0].strip().lower()
+                    if ctype not in IMAGE_TYPES:
+                        raise invalid(
+                            f"{uri} line {n}: {gcs} is {ctype}, not a format Vertex AI trains on"
+                        )
                     if not multi and len(labels) != 1:
                         raise invalid(f"{uri} line {n}: single-label rows have one label")
+                    bad = [lab for lab in labels if not VERTEX_LABEL.fullmatch(lab)]
+                    if bad:
+                        raise invalid(f"{uri} line {n}: label {bad[0]!r} is not a Vertex AI label")
                     if gcs not in known:
                         item = {"uri": gcs, "labels": labels, "md5": image.md5_hash}
                         item["dataItemLabels"] = {ML_USE_LABEL: use.lower() or "training"}
@@ -374,7 +406,7 @@ class FakeGoogle:
                 "auPrc": au_prc(pairs),
                 "auRoc": 0.9,
                 "logLoss": 0.3,
-                "confidenceMetrics": confidence_metrics(pairs, at1),
+                "confidenceMetrics": confidence_metrics(pairs, at1, self.curve_max_predictions),
                 "confusionMatrix": {
                     "annotationSpecs": [
                         {"id": str(9000 + i), "displayName": lab} for i, lab in enumerate(labels)
@@ -393,7 +425,12 @@ class FakeGoogle:
                     "slice": {"dimension": "annotationSpec", "value": lab},
                     "metricsSchemaUri": "gs://google-cloud-aiplatform/schema/modelevaluation/"
                     "classification_metrics_1.0.0.yaml",
-                    "metrics": {"auPrc": au_prc(lp), "confidenceMetrics": confidence_metrics(lp)},
+                    "metrics": {
+                        "auPrc": au_prc(lp),
+                        "confidenceMetrics": confidence_metrics(
+                            lp, None, self.curve_max_predictions
+                        ),
+                    },
                 }
             )
         budget = _int64(inputs["budgetMilliNodeHours"], "budgetMilliNodeHours")
@@ -429,6 +466,21 @@ class FakeGoogle:
             "outputInfo": {"artifactOutputUri": folder},
         }
         return self.op(model, {"@type": TYPE + "ExportModelResponse"}, meta)
+
+    def delete(self, name: str) -> dict[str, Any]:
+        """datasets.delete / models.delete: a long-running operation (DeleteOperationMetadata);
+        the dataset's items and the model's evaluations go with it."""
+        if name in self.datasets:
+            del self.datasets[name]
+            self.items.pop(name, None)
+        elif name in self.models:
+            del self.models[name]
+            self.evaluations.pop(name, None)
+        else:
+            raise ApiError(404, "NOT_FOUND", f"{name} not found")
+        self.deleted.append(name)
+        meta = {"@type": TYPE + "DeleteOperationMetadata", "genericMetadata": {}}
+        return self.op(name, None, meta)
 
     # --- Firebase ML handlers -------------------------------------------------------------
 
@@ -596,6 +648,8 @@ def serve(fake: FakeGoogle) -> tuple[ThreadingHTTPServer, str]:
                 return 200, fake.import_data(p.removesuffix(":import"), body)
             if method == "GET" and p in fake.datasets:
                 return 200, fake.datasets[p]
+            if method == "DELETE" and (p in fake.datasets or p in fake.models):
+                return 200, fake.delete(p)
             if method == "POST" and p == f"{parent}/trainingPipelines":
                 return 200, fake.create_pipeline(body)
             if method == "GET" and p == f"{parent}/trainingPipelines":
