@@ -85,7 +85,8 @@ def publish(
     uri, name = target.tracking_uri, target.name
     with _server(address, uri, "publishing to it") as client:
         experiment_id = _experiment(client, address, target.experiment)
-        _registered_model(client, name, target.tags)
+        same_place = (recorded.get("tracking_uri"), recorded.get("name")) == (uri, name)
+        _registered_model(client, name, target.tags, recorded.get("tags", {}) if same_place else {})
         champion = _register(client, name, experiment_id, stable)
         client.set_registered_model_alias(name, target.alias, champion["model_version"])
         state: dict[str, Any] = {
@@ -121,10 +122,10 @@ def unpublish(address: str, recorded: dict[str, Any]) -> None:
 
 def drift(address: str, state: dict[str, Any]) -> Iterator[str]:
     """What changed on the server since the target was published, one line each."""
-    from mlflow.exceptions import MlflowException
-
     uri, name = state["tracking_uri"], state["name"]
     with _server(address, uri, "checking it for drift") as client:
+        from mlflow.exceptions import MlflowException  # importable: _server checked
+
         try:
             model = client.get_registered_model(name)
         except MlflowException as e:
@@ -183,7 +184,11 @@ def _experiment(client: MlflowClient, address: str, name: str) -> str:
     return str(found.experiment_id)
 
 
-def _registered_model(client: MlflowClient, name: str, tags: dict[str, str]) -> None:
+def _registered_model(
+    client: MlflowClient, name: str, tags: dict[str, str], earlier: dict[str, str]
+) -> None:
+    """Create the registered model, or set its tags; a tag edgeops set ``earlier`` and the
+    config no longer has is removed (while it still has the value edgeops gave it)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -197,6 +202,9 @@ def _registered_model(client: MlflowClient, name: str, tags: dict[str, str]) -> 
     for key, value in sorted(tags.items()):
         if have.get(key) != value:
             client.set_registered_model_tag(name, key, value)
+    for key, value in sorted(earlier.items()):
+        if key not in tags and have.get(key) == value:
+            client.delete_registered_model_tag(name, key)
 
 
 def _register(
@@ -325,9 +333,9 @@ def _retire(address: str, before: dict[str, Any], after: dict[str, Any]) -> None
 def _remove_aliases(
     address: str, uri: str, name: str, aliases: list[tuple[str, str]], drop_tag: bool
 ) -> None:
-    from mlflow.exceptions import MlflowException
-
     with _server(address, uri, "removing aliases edgeops set") as client:
+        from mlflow.exceptions import MlflowException  # importable: _server checked
+
         try:
             model = client.get_registered_model(name)
         except MlflowException as e:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -261,6 +262,18 @@ def test_a_renamed_alias_leaves_no_stale_one_but_keeps_someone_elses(
     assert aliases["champion"] == "2"  # not where edgeops put it: someone else's, kept
 
 
+def test_a_tag_removed_from_the_config_is_removed_unless_someone_changed_it(
+    mlflow_server: MlflowServer, client: Any, tmp_path: Path
+) -> None:
+    name = new_name()
+    v1 = release(tmp_path, "objects", 1)
+    t = target(mlflow_server, name, tags={"team": "mobile", "tier": "gold"})
+    state = mr.publish(A, t, v1, None, {})
+    client.set_registered_model_tag(name, "tier", "silver")  # someone else's now
+    mr.publish(A, replace(t, tags={}), v1, None, state)
+    assert client.get_registered_model(name).tags == {"tier": "silver"}
+
+
 def test_unpublish_removes_the_aliases_and_keeps_every_version(
     mlflow_server: MlflowServer, client: Any, tmp_path: Path
 ) -> None:
@@ -328,3 +341,15 @@ def test_an_experiment_deleted_outside_edgeops_is_named(
     client.delete_experiment(client.create_experiment(t.experiment))
     with pytest.raises(EdgeopsError, match=f"the MLflow experiment 'edgeops/{name}' was deleted"):
         mr.publish(A, t, release(tmp_path, "objects", 1), None, {})
+
+
+def test_without_mlflow_installed_the_error_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for module in ("mlflow", "mlflow.tracking", "mlflow.exceptions"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    t = MlflowTarget(tracking_uri="http://127.0.0.1:5000", name="objects", experiment="e")
+    with pytest.raises(EdgeopsError, match=r"pip install 'edgeops\[mlflow\]'"):
+        mr.publish(A, t, release(tmp_path, "objects", 1), None, {})
+    with pytest.raises(EdgeopsError, match=r"pip install 'edgeops\[mlflow\]'"):
+        list(mr.drift(A, {"tracking_uri": t.tracking_uri, "name": "objects"}))

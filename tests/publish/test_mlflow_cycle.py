@@ -80,10 +80,10 @@ def published(trained: Path, tmp_path: Path, mlflow_server: MlflowServer) -> tup
     root = copy_example(trained, tmp_path / "ex")
     name = new_name()
     add_target(root, mlflow_server.uri, name)
-    out = plan(root)
+    r = edgeops(root, "apply", "--auto-approve")  # the plan it shows, then the publish
+    out = ok(r)
     assert f"+ {ADDRESS} (create)" in out and "0 to train" in out, out
-    out = apply(root)
-    assert "0 to train" in out, out
+    assert "View run" not in out and " INFO mlflow" not in r.stderr, r.stderr  # edgeops' output
     return root, name
 
 
@@ -143,8 +143,6 @@ def test_alias_moved_or_version_deleted_outside_edgeops_is_drift_and_restored(
     assert f"~ {ADDRESS} (update)" in out
     apply(root)
     assert str(champion(client, name).version) == str(mv.version)
-    assert edgeops(root, "drift").returncode == 0
-    assert plan(root).rstrip().endswith("No changes.")
 
     client.delete_model_version(name, mv.version)
     r = edgeops(root, "drift")
@@ -172,10 +170,9 @@ def test_reverting_the_config_moves_the_alias_back_without_training(
     assert "0 to train" in out, out
     assert champion(client, name).tags["edgeops.version"] == "2"
     edit(root, GATE_END + SEED_1, GATE_END)  # git revert
-    out = plan(root)
-    assert "v2 -> v1: v1 matches the config (already trained, no retraining)" in out
     r = edgeops(root, "apply", "--auto-approve")
     assert r.returncode == 0, r.stderr
+    assert "v2 -> v1: v1 matches the config (already trained, no retraining)" in r.stdout
     assert "0 to train" in r.stdout and "training classifier head" not in r.stderr
     back = champion(client, name)
     assert back.version == first.version and back.run_id == first.run_id
@@ -191,20 +188,17 @@ def test_rollout_candidate_gets_challenger_then_rollback_and_unpublish(
     config.write_text(config.read_text().replace("\npublish:", "\n" + CANDIDATE_MODEL, 1))
     edit(root, "      tags: {team: mobile}\n", "      tags: {team: mobile}\n"
          "      rollout: {candidate: objects-candidate, percent: 10}\n")  # fmt: skip
-    out = plan(root)
+    out = apply(root)  # trains the candidate (~25 s), then publishes
     assert "rollout added: 10% of clients -> model.objects-candidate" in out, out
-    apply(root)  # trains the candidate (~25 s), then publishes
     stable = champion(client, name)
     challenger = champion(client, name, "challenger")
     assert challenger.tags["edgeops.address"] == "model.objects-candidate"
     assert challenger.tags["edgeops.sha256"] == version_sha(root, 1, "objects-candidate")
     assert client.get_registered_model(name).tags["edgeops.challenger_percent"] == "10"
-    assert plan(root).rstrip().endswith("No changes.")
 
     edit(root, "percent: 10}", "percent: 50}")  # promote: same versions, a new share
-    out = plan(root)
+    out = apply(root)
     assert "rollout.percent 10 -> 50" in out, out
-    apply(root)
     assert client.get_registered_model(name).tags["edgeops.challenger_percent"] == "50"
     assert counts(client, name) == (2, 2)
 
@@ -213,14 +207,12 @@ def test_rollout_candidate_gets_challenger_then_rollback_and_unpublish(
     model = client.get_registered_model(name)
     assert set(model.aliases) == {"champion"} and "edgeops.challenger_percent" not in model.tags
     assert champion(client, name).version == stable.version
-    assert plan(root).rstrip().endswith("No changes.")
 
     text = config.read_text()
     start = text.index("    mlflow:\n")
     config.write_text(text[:start] + text[text.index("      tags: {team: mobile}\n", start) + 27 :])
-    out = plan(root, "--allow-destroy")  # published targets are protected by default
+    out = apply(root, "--allow-destroy")  # published targets are protected by default
     assert f"{ADDRESS} (unpublish; protected, allowed by --allow-destroy)" in out, out
-    apply(root, "--allow-destroy")
     model = client.get_registered_model(name)
     assert model.aliases == {} and counts(client, name) == (2, 2)  # every version kept
     assert publish_row(root) is None
@@ -234,10 +226,9 @@ def test_an_unreachable_server_fails_clearly_and_records_nothing(
     before = publish_row(root)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     edit(root, f"tracking_uri: {mlflow_server.uri}", f"tracking_uri: {dead}")
-    out = plan(root)
-    assert f"tracking_uri {mlflow_server.uri} -> {dead}" in out, out
     r = edgeops(root, "apply", "--auto-approve")
     assert r.returncode == 1, r.stdout
+    assert f"tracking_uri {mlflow_server.uri} -> {dead}" in r.stdout, r.stdout
     assert f"{ADDRESS}: the MLflow tracking server at {dead} failed while publishing" in r.stderr
     assert "the connection was refused" in r.stderr and "Traceback" not in r.stderr
     assert publish_row(root) == before  # nothing half-recorded
