@@ -14,20 +14,11 @@ from typing import Any
 import pytest
 from mlflow_server import MlflowServer, free_port, new_name
 from publish_helpers import GATE_END, SEED_1, apply, edit, plan
-from trained_example import copy_example, edgeops, ok
+from trained_example import CANDIDATE_MODEL, copy_example, edgeops, ok
 
 pytestmark = pytest.mark.slow
 
 ADDRESS = "publish.objects.mlflow"
-CANDIDATE_MODEL = """  objects-candidate:
-    dataset: objects
-    budget:
-      node_hours: 0.01
-    training:
-      seed: 7
-      fine_tune: never
-
-publish:"""
 BUNDLE_END = "      format: int8\n"
 
 

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -386,6 +387,14 @@ class LocalBackend:
         labels = (vdir / LABELS_TXT).read_text().splitlines()
         old = self.registry.publish_rows().get(target.address)
         fields = target_fields(target, version)
+        record = partial(  # record(state, ...): the target's row, once published
+            self.registry.set_publish,
+            target.address,
+            target.model,
+            target.kind,
+            version.version,
+            target.spec,
+        )
         if isinstance(target.target, RegistryTarget):
             t = target.target
             model_file = vdir / MODEL_INT8
@@ -427,12 +436,7 @@ class LocalBackend:
                     candidate_threshold=candidate.threshold,
                     rollout_percent=t.rollout.percent,
                 )
-            self.registry.set_publish(
-                target.address,
-                target.model,
-                target.kind,
-                version.version,
-                target.spec,
+            record(
                 state,
                 registry_entry=entry,
                 replaces_entry=old.spec.get("display_name") if old else None,
@@ -444,14 +448,7 @@ class LocalBackend:
             written = bundle.publish(
                 self.config.root, t2.path, data, labels, card, old.state if old else {}
             )
-            self.registry.set_publish(
-                target.address,
-                target.model,
-                target.kind,
-                version.version,
-                target.spec,
-                {**fields, **written},
-            )
+            record({**fields, **written})
         elif isinstance(target.target, MlflowTarget):
             t4 = target.target
             challenger = None
@@ -470,14 +467,7 @@ class LocalBackend:
                 f"{target.address}: {t4.name}@{t4.alias} is MLflow version "
                 f"{written['model_version']} at {t4.tracking_uri}"
             )
-            self.registry.set_publish(
-                target.address,
-                target.model,
-                target.kind,
-                version.version,
-                target.spec,
-                {**fields, **written},
-            )
+            record({**fields, **written})
         elif isinstance(target.target, OnlineTarget):
             t3 = target.target
             model_file = vdir / MODEL_FILES[t3.format]
@@ -488,9 +478,7 @@ class LocalBackend:
                 "sha256": sha256_file(model_file),
                 "labels": labels,
             }
-            self.registry.set_publish(
-                target.address, target.model, target.kind, version.version, target.spec, state
-            )
+            record(state)
         else:
             raise EdgeopsError(
                 f"{target.address}: the local backend cannot publish to '{target.kind}'; "
