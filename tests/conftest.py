@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from buckets import S3_REQUESTS, new_bucket
+from mlflow_server import QUIET, MlflowServer, run_mlflow_server
 from PIL import Image
 
 MakeImages = Callable[[Path, dict[str, int]], list[Path]]
@@ -208,3 +209,24 @@ def gcs_bucket(gcs_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = new_bucket()
     storage.Client(project="edgeops-test").create_bucket(bucket)
     return bucket
+
+
+# --- MLflow: a real tracking server with its Model Registry -------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """`mlflow server` on 127.0.0.1 (SQLite store, proxied local artifacts), shared by the
+    session; MLflow's telemetry is off in the tests' environment too (CLI runs inherit it)."""
+    pytest.importorskip("mlflow")
+    saved = {k: os.environ.get(k) for k in QUIET}
+    os.environ.update(QUIET)
+    try:
+        with run_mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
+            yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -18,6 +18,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "objects"
 BUNDLE = Path("app/src/main/assets/objects.tflite")  # the example's bundle target, relative
+# A second model for rollouts: replaces the config's "publish:" line (trains in ~25 s).
+CANDIDATE_MODEL = """  objects-candidate:
+    dataset: objects
+    budget:
+      node_hours: 0.01
+    training:
+      seed: 7
+      fine_tune: never
+
+publish:"""
 
 _lock = threading.Lock()
 _trained: Path | None = None

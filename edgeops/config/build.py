@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from edgeops.config.checks import LineOf
+from edgeops.config.checks import LineOf, mlflow_tracking_uri
 from edgeops.config.model import (
     BackendSpec,
     BudgetSpec,
@@ -26,6 +26,7 @@ from edgeops.config.model import (
     GoogleBackendSpec,
     InspectSpec,
     LocalBackendSpec,
+    MlflowTarget,
     ModelSpec,
     OnlineTarget,
     PublishSpec,
@@ -41,11 +42,15 @@ from edgeops.config.model import (
 )
 from edgeops.machine import working_copy
 
-TARGET_ORDER = ("registry", "bundle", "firebase", "online", "gcs")
+TARGET_ORDER = ("registry", "bundle", "firebase", "online", "gcs", "mlflow")
 
 
-def build_config(path: Path, data: dict[str, Any], line_of: LineOf) -> Config:
-    """The typed Config of a valid document; ``path`` is the config file, absolute."""
+def build_config(
+    path: Path, data: dict[str, Any], line_of: LineOf, env: Mapping[str, str] | None = None
+) -> Config:
+    """The typed Config of a valid document; ``path`` is the config file, absolute; ``env``
+    gives the defaults that come from the environment (an mlflow target's tracking URI)."""
+    env = {} if env is None else env
     root = path.parent
     return Config(
         path=path,
@@ -60,7 +65,7 @@ def build_config(path: Path, data: dict[str, Any], line_of: LineOf) -> Config:
             for name, spec in data.get("models", {}).items()
         ),
         publish=tuple(
-            _publish(name, spec, root, line_of(("publish", name)))
+            _publish(name, spec, root, line_of(("publish", name)), env)
             for name, spec in data.get("publish", {}).items()
         ),
     )
@@ -173,13 +178,19 @@ def _model(name: str, spec: dict[str, Any], line: int) -> ModelSpec:
     return ModelSpec(name=name, dataset=spec["dataset"], line=line, **options)
 
 
-def _publish(model: str, spec: dict[str, Any], root: Path, line: int) -> PublishSpec:
+def _publish(
+    model: str, spec: dict[str, Any], root: Path, line: int, env: Mapping[str, str]
+) -> PublishSpec:
     targets: list[tuple[str, PublishTarget]] = []
     for kind in TARGET_ORDER:
         if kind not in spec:
             continue
         fields = dict(spec[kind])
-        if "tags" in fields:
+        if kind == "mlflow":
+            fields["tags"] = dict(fields.get("tags", {}))
+            fields["tracking_uri"] = mlflow_tracking_uri(fields, env)
+            fields.setdefault("experiment", f"edgeops/{fields['name']}")
+        elif "tags" in fields:
             fields["tags"] = tuple(fields["tags"])
         if "version" in fields:
             fields["version"] = int(fields["version"])
@@ -198,7 +209,9 @@ def _publish(model: str, spec: dict[str, Any], root: Path, line: int) -> Publish
             target = FirebaseTarget(**fields)
         elif kind == "online":
             target = OnlineTarget(**fields)
-        else:
+        elif kind == "gcs":
             target = GcsTarget(**fields)
+        else:
+            target = MlflowTarget(**fields)
         targets.append((kind, target))
     return PublishSpec(model=model, targets=tuple(targets), line=line)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from edgeops.config.model import StateLockSpec
 
@@ -19,7 +20,16 @@ ConfigPath = tuple[str | int, ...]
 LineOf = Callable[[ConfigPath], int]
 
 GOOGLE_ONLY_TARGETS = ("firebase", "gcs")
-LOCAL_ONLY_TARGETS = ("online",)
+# target kind -> why the google backend refuses it, and what to use instead
+LOCAL_ONLY_TARGETS = {
+    "online": "`online` targets need the local backend: Vertex AI AutoML Edge models "
+    "cannot be deployed for online prediction; publish with `gcs`, `firebase`, "
+    "`registry` or `bundle` instead",
+    "mlflow": "`mlflow` targets need the local backend (a run logs the version's files from "
+    "this machine's model store); on the google backend publish with `gcs`, `firebase`, "
+    "`registry` or `bundle`",
+}
+MLFLOW_CHALLENGER = "challenger"  # the alias an mlflow target's rollout candidate gets
 SPLIT_DEFAULTS = {"train": 80, "validation": 10, "test": 10}
 NODE_HOURS_DEFAULT = 0.1
 
@@ -48,13 +58,19 @@ def did_you_mean(word: str, candidates: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-def check_config(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> list[Problem]:
-    """Every cross-field problem in a schema-valid document; ``root`` is the config's folder."""
+def check_config(
+    doc: Mapping[str, Any],
+    root: Path,
+    line_of: LineOf,
+    env: Mapping[str, str] | None = None,
+) -> list[Problem]:
+    """Every cross-field problem in a schema-valid document; ``root`` is the config's folder,
+    ``env`` the environment defaults come from (an mlflow target's tracking URI)."""
     problems: list[Problem] = []
     problems += _check_backend(doc)
     problems += _check_datasets(doc)
     problems += _check_model_refs(doc)
-    problems += _check_publish(doc, root, line_of)
+    problems += _check_publish(doc, root, line_of, {} if env is None else env)
     problems += _check_state_lock(doc)
     return problems
 
@@ -157,7 +173,9 @@ def _unknown(kind: str, ref: str, defined: list[str]) -> str:
     )
 
 
-def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Iterator[Problem]:
+def _check_publish(
+    doc: Mapping[str, Any], root: Path, line_of: LineOf, env: Mapping[str, str]
+) -> Iterator[Problem]:
     models = list(doc.get("models", {}))
     kind = backend_kind(doc)
     seen: dict[tuple[str, str], ConfigPath] = {}  # (unique-name space, value) -> first path
@@ -173,16 +191,13 @@ def _check_publish(doc: Mapping[str, Any], root: Path, line_of: LineOf) -> Itera
                     f"local backend; use `registry` or `bundle`, or set `backend: {{google: ...}}`",
                 )
             if kind == "google" and target in LOCAL_ONLY_TARGETS:
-                yield Problem(
-                    path,
-                    "`online` targets need the local backend: Vertex AI AutoML Edge models "
-                    "cannot be deployed for online prediction; publish with `gcs`, `firebase`, "
-                    "`registry` or `bundle` instead",
-                )
+                yield Problem(path, LOCAL_ONLY_TARGETS[target])
             if target == "bundle":
                 escape = _escapes(spec["path"], root)
                 if escape:
                     yield Problem(path + ("path",), escape)
+            if target == "mlflow":
+                yield from _check_mlflow(spec, path, env)
             if "rollout" in spec:
                 yield from _check_rollout(model, spec["rollout"], path + ("rollout",), models)
                 candidate = spec["rollout"]["candidate"]
@@ -242,12 +257,47 @@ _ROLLED_OUT = {
     "gcs": ("Cloud Storage file", "its path and sha256 are"),
 }
 
+
+def _check_mlflow(
+    spec: Mapping[str, Any], path: ConfigPath, env: Mapping[str, str]
+) -> Iterator[Problem]:
+    uri = mlflow_tracking_uri(spec, env)
+    if not uri:
+        yield Problem(
+            path,
+            "no tracking_uri, and MLFLOW_TRACKING_URI is not set; add `tracking_uri: "
+            "http://HOST:5000` (your MLflow tracking server) or export MLFLOW_TRACKING_URI",
+        )
+    elif urlsplit(uri).password is not None:
+        where = path + ("tracking_uri",) if "tracking_uri" in spec else path
+        yield Problem(
+            where,
+            "the tracking URI carries a password, and plans show it; remove it from the URI and "
+            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)",
+        )
+    if "rollout" in spec and spec.get("alias", "champion") == MLFLOW_CHALLENGER:
+        yield Problem(
+            path + ("alias",),
+            f"'{MLFLOW_CHALLENGER}' is the alias a rollout candidate gets, so it cannot also be "
+            f"this target's alias; use another alias (the default is champion)",
+        )
+
+
+def mlflow_tracking_uri(target: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """An mlflow target's tracking URI: as written, else the environment's MLFLOW_TRACKING_URI
+    (what MLflow's own clients use); "" when neither is set. Trailing slashes of an http(s) URI
+    are dropped, so ``http://host:5000/`` and ``http://host:5000`` are the same server."""
+    uri = str(target.get("tracking_uri") or env.get("MLFLOW_TRACKING_URI", "")).strip()
+    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else uri
+
+
 _UNIQUE: dict[str, tuple[tuple[str, str, str], ...]] = {
     "registry": (("display_name", "registry", "registry display_name"),),
     "firebase": (("display_name", "firebase", "Firebase display_name"),),
     "online": (("name", "online", "online name"),),
     "bundle": (("path", "file", "bundle path"),),
     "gcs": (("path", "gcs", "gcs path"),),
+    "mlflow": (("name", "mlflow", "MLflow registered model name"),),
 }
 
 

@@ -33,7 +33,8 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
     """Load, validate and default ``path``; raise :class:`ConfigError` listing every problem."""
     shown = shown_name(path)
     root_node = parse(read_text(path, shown), shown)
-    doc = Document(env=os.environ if env is None else env)
+    env = os.environ if env is None else env
+    doc = Document(env=env)
     data = doc.build(root_node)
     if doc.problems:
         _fail(shown, doc.problems)
@@ -56,11 +57,11 @@ def load_config(path: Path, *, env: Mapping[str, str] | None = None) -> Config:
         root = path.resolve().parent
         problems = [
             Located(doc.line_of(p.path), p.path, p.message)
-            for p in check_config(data, root, doc.line_of)
+            for p in check_config(data, root, doc.line_of, env)
         ]
     if problems:
         _fail(shown, problems)
-    return build_config(path.resolve(), data, doc.line_of)
+    return build_config(path.resolve(), data, doc.line_of, env)
 
 
 def _fail(shown: str, problems: list[Located]) -> NoReturn:

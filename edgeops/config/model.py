@@ -246,7 +246,25 @@ class GcsTarget:
     protect: bool = True
 
 
-PublishTarget = RegistryTarget | BundleTarget | FirebaseTarget | OnlineTarget | GcsTarget
+@dataclass(frozen=True)
+class MlflowTarget:
+    """A registered model in an MLflow Model Registry: each published version is an MLflow run
+    (params, metrics, files) registered as a model version; ``alias`` points at the one served,
+    ``challenger`` at a rollout candidate's."""
+
+    tracking_uri: str  # when omitted: the environment's MLFLOW_TRACKING_URI, read at load time
+    name: str  # the registered model
+    experiment: str  # where the runs are logged; edgeops/<name> when omitted
+    alias: str = "champion"
+    tags: dict[str, str] = field(default_factory=dict, hash=False)  # on the registered model
+    version: int | None = None  # pin a model version (rollback); None = current fingerprint
+    rollout: RolloutSpec | None = None  # the candidate's version gets the `challenger` alias
+    protect: bool = True
+
+
+PublishTarget = (
+    RegistryTarget | BundleTarget | FirebaseTarget | OnlineTarget | GcsTarget | MlflowTarget
+)
 
 
 @dataclass(frozen=True)

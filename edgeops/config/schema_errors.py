@@ -175,6 +175,11 @@ def _unknown_keys(
     extras = [k for k in value if k not in props and not any(re.search(p, k) for p in patterns)]
     out = []
     for key in extras:
+        if patterns and "patternErrorMessage" in schema:  # a map whose keys have their own rule
+            out.append(
+                (path + (key,), f"'{key}' is not a valid key: {schema['patternErrorMessage']}")
+            )
+            continue
         if patterns:
             noun = {"datasets": "dataset", "models": "model", "publish": "model"}.get(
                 str(path[-1]) if path else "", "entry"

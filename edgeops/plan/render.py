@@ -150,6 +150,8 @@ def _short_value(v: Any) -> str:
         return f"{v['candidate']} {shown} to {v['percent']:g}% of clients"
     if isinstance(v, list):
         return "[" + ", ".join(map(str, v)) + "]"
+    if isinstance(v, dict):  # e.g. an mlflow target's tags
+        return "{" + ", ".join(f"{k}: {_short_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, bool):
         return str(v).lower()
     return str(v)

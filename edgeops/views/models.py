@@ -98,6 +98,8 @@ def _target_name(kind: str, spec: dict[str, Any], state: dict[str, Any]) -> str:
         return f"registry:{spec.get('display_name', '?')}"
     if kind == "online":
         return f"online:{state.get('name', '?')}"
+    if kind == "mlflow":
+        return f"mlflow:{spec.get('name', '?')}@{spec.get('alias', '?')}"
     if kind == "bundle":
         files = sorted(state.get("files", {}))
         tflite = next((f for f in files if f.endswith(".tflite")), files[0] if files else "?")

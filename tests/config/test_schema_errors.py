@@ -27,7 +27,7 @@ def test_unknown_key_without_close_match_lists_valid_keys(write: Write) -> None:
     path = write(MINIMAL.replace("    bundle:", "    play_store: {}\n    bundle:"))
     assert problems(path) == [
         "edgeops.yaml:11: publish.flowers.play_store: unknown key 'play_store'; valid keys "
-        "here: registry, bundle, firebase, online, gcs"
+        "here: registry, bundle, firebase, online, gcs, mlflow"
     ]
 
 
@@ -181,5 +181,5 @@ def test_empty_publish_entry(write: Write) -> None:
     path = write(MINIMAL + "  other: {}\n")
     assert (
         "edgeops.yaml:12: publish.other: is empty; add at least one of: registry, bundle, "
-        "firebase, online, gcs" in problems(path)
+        "firebase, online, gcs, mlflow" in problems(path)
     )

@@ -12,20 +12,11 @@ from pathlib import Path
 import pytest
 from serve_helpers import Server, start_server, stop_server
 from test_serve_api import PHOTOS, instances
-from trained_example import copy_example, edgeops, ok
+from trained_example import CANDIDATE_MODEL, copy_example, edgeops, ok
 
 pytestmark = pytest.mark.slow
 
 IDS = [f"user-{i}" for i in range(2000)]
-CANDIDATE_MODEL = """  objects-candidate:
-    dataset: objects
-    budget:
-      node_hours: 0.01
-    training:
-      seed: 7
-      fine_tune: never
-
-publish:"""
 REGISTRY = "      tags: [example]\n"
 
 

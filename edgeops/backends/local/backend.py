@@ -17,11 +17,12 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeops.addresses import model_address, name_of
-from edgeops.backends import bundle
+from edgeops.backends import bundle, mlflow_registry
 from edgeops.backends.base import TrainerFacts
 from edgeops.backends.layout import (
     EVALUATION_JSON,
@@ -37,7 +38,14 @@ from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
 from edgeops.backends.records import target_fields, verdict, version_metrics
-from edgeops.config.model import BundleTarget, Config, ModelSpec, OnlineTarget, RegistryTarget
+from edgeops.config.model import (
+    BundleTarget,
+    Config,
+    MlflowTarget,
+    ModelSpec,
+    OnlineTarget,
+    RegistryTarget,
+)
 from edgeops.errors import EdgeopsError
 from edgeops.files import atomic_write, sha256_file
 from edgeops.progress import Reporter
@@ -46,6 +54,7 @@ from edgeops.state import (
     DesiredModel,
     DesiredPublish,
     LiveCandidate,
+    LivePublish,
     LiveState,
     LiveVersion,
 )
@@ -144,7 +153,7 @@ class LocalBackend:
         reg = self.registry
         entries = reg.registry_entries()
         publish = {
-            address: replace(p, drift=tuple(self._drift(p.kind, p.spec, p.state, entries)))
+            address: replace(p, drift=tuple(self._drift(p, entries)))
             for address, p in reg.publish_rows().items()
         }
         return LiveState(
@@ -154,15 +163,12 @@ class LocalBackend:
             publish=publish,
         )
 
-    def _drift(
-        self,
-        kind: str,
-        spec: dict[str, Any],
-        state: dict[str, Any],
-        entries: dict[str, dict[str, Any]],
-    ) -> Iterator[str]:
+    def _drift(self, p: LivePublish, entries: dict[str, dict[str, Any]]) -> Iterator[str]:
+        kind, spec, state = p.kind, p.spec, p.state
         if kind == "bundle":
             yield from bundle.drift(self.config.root, state)
+        elif kind == "mlflow":
+            yield from mlflow_registry.drift(p.address, state)
         elif kind == "registry":
             entry = entries.get(spec.get("display_name", ""))
             if entry is None:
@@ -394,6 +400,11 @@ class LocalBackend:
         return evaluation, thumbs
 
     def delete_versions(self, address: str, versions: list[int]) -> None:
+        mlflow_states = [
+            p.state for p in self.registry.publish_rows().values() if p.kind == "mlflow"
+        ]
+        if mlflow_states:  # first: a server that fails leaves the versions for the next apply
+            mlflow_registry.delete_versions(address, versions, mlflow_states)
         self.registry.delete_versions(address, versions)
         for v in versions:
             shutil.rmtree(self.version_dir(address, v), ignore_errors=True)
@@ -419,6 +430,14 @@ class LocalBackend:
         labels = (vdir / LABELS_TXT).read_text().splitlines()
         old = self.registry.publish_rows().get(target.address)
         fields = target_fields(target, version)
+        record = partial(  # record(state, ...): the target's row, once published
+            self.registry.set_publish,
+            target.address,
+            target.model,
+            target.kind,
+            version.version,
+            target.spec,
+        )
         if isinstance(target.target, RegistryTarget):
             t = target.target
             model_file = vdir / MODEL_INT8
@@ -441,11 +460,7 @@ class LocalBackend:
                 "threshold": version.threshold,
             }
             if t.rollout is not None:
-                if candidate is None or candidate.model != t.rollout.candidate:
-                    raise EdgeopsError(
-                        f"{target.address}: rolling out {t.rollout.candidate} needs its version "
-                        "(a bug: the applier passes it)"
-                    )
+                candidate = _rollout_candidate(target, candidate)
                 cfile = self.model_file(model_address(candidate.model), candidate.version)
                 rollout = {
                     "candidate": candidate.model,
@@ -464,12 +479,7 @@ class LocalBackend:
                     candidate_threshold=candidate.threshold,
                     rollout_percent=t.rollout.percent,
                 )
-            self.registry.set_publish(
-                target.address,
-                target.model,
-                target.kind,
-                version.version,
-                target.spec,
+            record(
                 state,
                 registry_entry=entry,
                 replaces_entry=old.spec.get("display_name") if old else None,
@@ -481,14 +491,26 @@ class LocalBackend:
             written = bundle.publish(
                 self.config.root, t2.path, data, labels, card, old.state if old else {}
             )
-            self.registry.set_publish(
+            record({**fields, **written})
+        elif isinstance(target.target, MlflowTarget):
+            t4 = target.target
+            challenger = None
+            if t4.rollout is not None:
+                c = _rollout_candidate(target, candidate)
+                cfolder = self.version_files(model_address(c.model), c.version)
+                challenger = mlflow_registry.Release(c, cfolder)
+            written = mlflow_registry.publish(
                 target.address,
-                target.model,
-                target.kind,
-                version.version,
-                target.spec,
-                {**fields, **written},
+                t4,
+                mlflow_registry.Release(version, vdir),
+                challenger,
+                old.state if old and old.kind == "mlflow" else {},
             )
+            reporter.info(
+                f"{target.address}: {t4.name}@{t4.alias} is MLflow version "
+                f"{written['model_version']} at {t4.tracking_uri}"
+            )
+            record({**fields, **written})
         elif isinstance(target.target, OnlineTarget):
             t3 = target.target
             model_file = vdir / MODEL_FILES[t3.format]
@@ -499,13 +521,11 @@ class LocalBackend:
                 "sha256": sha256_file(model_file),
                 "labels": labels,
             }
-            self.registry.set_publish(
-                target.address, target.model, target.kind, version.version, target.spec, state
-            )
+            record(state)
         else:
             raise EdgeopsError(
                 f"{target.address}: the local backend cannot publish to '{target.kind}'; "
-                "use registry, bundle or online targets"
+                "use registry, bundle, online or mlflow targets"
             )
         reporter.info(f"{target.address}: now serves v{version.version}")
 
@@ -515,6 +535,19 @@ class LocalBackend:
             return
         if row.kind == "bundle":
             bundle.unpublish(self.config.root, row.state)
+        elif row.kind == "mlflow":
+            mlflow_registry.unpublish(address, row.state)
         self.registry.delete_publish(
             address, row.spec.get("display_name") if row.kind == "registry" else None
         )
+
+
+def _rollout_candidate(target: DesiredPublish, candidate: LiveVersion | None) -> LiveVersion:
+    """The version a target with a rollout rolls out, as the applier passed it."""
+    assert target.rollout is not None
+    if candidate is None or candidate.model != target.rollout.candidate:
+        raise EdgeopsError(
+            f"{target.address}: rolling out {target.rollout.candidate} needs its version "
+            "(a bug: the applier passes it)"
+        )
+    return candidate
