@@ -313,13 +313,10 @@ class LocalBackend:
         metrics["timings"] = outcome.timings
         if comparison is not None:
             metrics["comparison"] = {"champion": champion, **comparison}
-        if self.remote is not None:  # the files first, then the registry that names them
-            self.remote.put_version(model.spec.name, version, out_dir, outcome.sha256)
-        reg.finish_version(
-            model.address,
+        return self.record_ready(
+            model,
             version,
-            status="ready",
-            eval_fingerprint=model.eval_fingerprint,
+            out_dir,
             blessed=bool(gate.passed),
             threshold=float(outcome.threshold),
             metrics=metrics,
@@ -327,7 +324,37 @@ class LocalBackend:
             cost_node_hours=float(outcome.cost_node_hours),
             files=dict(outcome.sha256),
         )
-        v = reg.version(model.address, version)
+
+    def record_ready(
+        self,
+        model: DesiredModel,
+        version: int,
+        out_dir: Path,
+        *,
+        blessed: bool,
+        threshold: float,
+        metrics: dict[str, Any],
+        stop_reason: str,
+        cost_node_hours: float,
+        files: dict[str, str],
+    ) -> LiveVersion:
+        """Record a version whose files are in ``out_dir`` as ready: with state in a bucket the
+        files first, then the registry that names them."""
+        if self.remote is not None:
+            self.remote.put_version(model.spec.name, version, out_dir, files)
+        self.registry.finish_version(
+            model.address,
+            version,
+            status="ready",
+            eval_fingerprint=model.eval_fingerprint,
+            blessed=blessed,
+            threshold=threshold,
+            metrics=metrics,
+            stop_reason=stop_reason,
+            cost_node_hours=cost_node_hours,
+            files=files,
+        )
+        v = self.registry.version(model.address, version)
         assert v is not None
         return v
 

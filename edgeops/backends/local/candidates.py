@@ -265,13 +265,10 @@ class Candidates:
             **version_metrics(model, evaluation, judgement.threshold, gate),
             "adopted": {"trained_at": candidate.trained_at, "sha256": candidate.sha256},
         }
-        if backend.remote is not None:
-            backend.remote.put_version(model.spec.name, version, out_dir, candidate.files)
-        reg.finish_version(
-            model.address,
+        adopted = backend.record_ready(
+            model,
             version,
-            status="ready",
-            eval_fingerprint=model.eval_fingerprint,
+            out_dir,
             blessed=bool(gate.passed),
             threshold=float(judgement.threshold),
             metrics=metrics,
@@ -285,9 +282,7 @@ class Candidates:
         )
         self.remove(candidate)
         self.prune(model)
-        v = reg.version(model.address, version)
-        assert v is not None
-        return v
+        return adopted
 
     # --- retention -----------------------------------------------------------------------------
 
