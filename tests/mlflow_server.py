@@ -96,7 +96,7 @@ def run_mlflow_server(root: Path) -> Iterator[MlflowServer]:
     finally:
         os.killpg(proc.pid, 15)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)  # uvicorn drains for long otherwise
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()
