@@ -74,7 +74,8 @@ def run_mlflow_server(root: Path) -> Iterator[MlflowServer]:
         proc = subprocess.Popen(
             command,
             cwd=root,
-            env={**os.environ, **QUIET},
+            # no job runner (8 more processes, for MLflow's GenAI jobs; the registry needs none)
+            env={**os.environ, **QUIET, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -96,7 +97,7 @@ def run_mlflow_server(root: Path) -> Iterator[MlflowServer]:
     finally:
         os.killpg(proc.pid, 15)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)  # uvicorn drains for long otherwise
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +78,12 @@ def publish(
     stable: Release,
     candidate: Release | None,
     recorded: dict[str, Any],
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Serve ``stable`` under the target's alias (and ``candidate`` under ``challenger``) and
     retire what the target's earlier state (``recorded``) set elsewhere; returns what the target
-    records. Nothing is returned, so nothing is recorded, unless every step succeeded."""
+    records. Nothing is returned, so nothing is recorded, unless every step succeeded (but for
+    the aliases left at a server the target moved away from: ``warn`` says so)."""
     uri, name = target.tracking_uri, target.name
     with _server(address, uri, "publishing to it") as client:
         experiment_id = _experiment(client, address, target.experiment)
@@ -110,7 +112,7 @@ def publish(
                 "threshold": candidate.version.threshold,
                 **challenger,
             }
-    _retire(address, recorded, state)
+    _retire(address, recorded, state, warn)
     return state
 
 
@@ -301,7 +303,12 @@ def _metrics(v: LiveVersion) -> list[Any]:
     ]
 
 
-def _retire(address: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+def _retire(
+    address: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    warn: Callable[[str], None] | None = None,
+) -> None:
     """Remove the aliases ``before`` set that ``after`` does not set at the same place (each
     only while it still points where edgeops put it: never someone else's), and the rollout's
     tag when no rollout stays there. At a tracking server the target has moved away from, a
@@ -325,9 +332,15 @@ def _retire(address: str, before: dict[str, Any], after: dict[str, Any]) -> None
     try:
         _remove_aliases(address, uri, name, doomed, drop_tag)
     except EdgeopsError:
-        if after and after.get("tracking_uri") != uri:
-            return  # moved to another server; the old one is not this apply's business
-        raise
+        if not after or after.get("tracking_uri") == uri:
+            raise
+        if warn is not None:  # moved to another server: the old one may be gone for good
+            left = ", ".join(alias for alias, _ in doomed) or f"the tag {TAG_PERCENT}"
+            warn(
+                f"{address}: now published at {after['tracking_uri']}; {left} of '{name}' at "
+                f"{uri} could not be removed (that server did not answer); remove them there "
+                "if it still runs"
+            )
 
 
 def _remove_aliases(

@@ -274,6 +274,22 @@ def test_a_tag_removed_from_the_config_is_removed_unless_someone_changed_it(
     assert client.get_registered_model(name).tags == {"tier": "silver"}
 
 
+def test_moving_away_from_a_server_that_is_gone_warns_and_publishes(
+    mlflow_server: MlflowServer, client: Any, tmp_path: Path
+) -> None:
+    name = new_name()
+    v1 = release(tmp_path, "objects", 1)
+    gone = f"http://127.0.0.1:{free_port()}"
+    before = {"tracking_uri": gone, "name": name, "alias": "champion", "model_version": "1"}
+    warnings: list[str] = []
+    state = mr.publish(A, target(mlflow_server, name), v1, None, before, warn=warnings.append)
+    assert state["tracking_uri"] == mlflow_server.uri
+    assert warnings == [
+        f"{A}: now published at {mlflow_server.uri}; champion of '{name}' at {gone} could not "
+        "be removed (that server did not answer); remove them there if it still runs"
+    ]
+
+
 def test_unpublish_removes_the_aliases_and_keeps_every_version(
     mlflow_server: MlflowServer, client: Any, tmp_path: Path
 ) -> None:

@@ -532,6 +532,7 @@ class LocalBackend:
                 mlflow_registry.Release(version, vdir),
                 challenger,
                 old.state if old and old.kind == "mlflow" else {},
+                warn=reporter.warn,
             )
             reporter.info(
                 f"{target.address}: {t4.name}@{t4.alias} is MLflow version "
