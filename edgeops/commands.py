@@ -159,6 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edgeops.evaluation import apply_gate, render_html
+    from edgeops.evaluation.compare import stored_comparison, with_vs_published
     from edgeops.files import atomic_write
     from edgeops.views.evaluation import render_evaluation
 
@@ -183,11 +184,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     assert version is not None and version.threshold is not None
     evaluation, thumbs = session.backend.evaluation_of(address, version.version)
     gate = apply_gate(evaluation, version.threshold, desired.spec.gate)
+    comparison = stored_comparison(version.metrics)
     title = f"{address} v{version.version}"
-    ui.print_out(render_evaluation(title, evaluation, version.threshold, gate))
+    if comparison is not None:
+        gate = with_vs_published(gate, comparison, desired.spec.gate)
+        champion = version.metrics["comparison"].get("champion")
+        title += f" (compared with v{champion}, served when it was trained)" if champion else ""
+    ui.print_out(
+        render_evaluation(title, evaluation, version.threshold, gate, comparison=comparison)
+    )
     if args.html:
         page = render_html(
-            evaluation, title=title, threshold=version.threshold, gate=gate, thumbnails=thumbs
+            evaluation,
+            title=title,
+            threshold=version.threshold,
+            gate=gate,
+            thumbnails=thumbs,
+            comparison=comparison,
         )
         atomic_write(Path(args.html), page.encode())
         ui.note(f"Wrote {args.html}")

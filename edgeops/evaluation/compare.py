@@ -186,6 +186,15 @@ class Comparison:
         )
 
 
+def stored_comparison(metrics: dict[str, Any]) -> Comparison | None:
+    """The comparison with the published version that a version's metrics carry (recorded when it
+    was trained or adopted), or None: none was served then, or the labels had changed."""
+    stored = metrics.get("comparison")
+    if not stored or "metrics" not in stored:
+        return None
+    return Comparison.from_dict(stored)
+
+
 def compare(
     champion_scores: np.ndarray,
     candidate_scores: np.ndarray,

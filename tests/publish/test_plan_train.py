@@ -53,6 +53,18 @@ def test_plan_train_shows_the_candidate_and_apply_adopts_it(example: Path) -> No
     assert v2["sha256"] == candidate["sha256"]  # what was reviewed is what ships
     assert ok(edgeops(example, "plan")).rstrip().splitlines()[-1] == "No changes."
     assert "model.objects" not in models(example).get("candidates", {})  # adopted: a version now
+
+    # `edgeops eval` of the adopted version shows the same comparison, and its HTML report lists
+    # the images fixed and broken with their thumbnails
+    assert version["metrics"]["comparison"]["champion"] == 1
+    evaluated = ok(edgeops(example, "eval", "model.objects", "--html", "report.html"))
+    assert "compared with v1" in evaluated and "exact McNemar p" in evaluated
+    page = (example / "report.html").read_text()
+    assert "Against the published version" in page and "exact McNemar p" in page
+    for what in ("fixed", "broken"):  # a fixed image is no mistake: only the comparison shows it
+        ids = candidate["comparison"][what]
+        assert all(f'<img alt="{i}"' in page for i in ids[:48]), what
+        assert ids or f"No image {what}" in page
     print(f"plan --train {trained_in:.1f} s, apply adopting it {adopted_in:.1f} s")
 
 

@@ -415,15 +415,23 @@ class LocalBackend:
         return Evaluation.from_dict(data)
 
     def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]:
-        """The stored evaluation of a version and thumbnails of its worst mistakes."""
+        """The stored evaluation of a version and thumbnails of its worst mistakes and of the
+        test images it fixed or broke against the version served when it was trained."""
         from edgeops.backends.local.ml.card import thumbnail
+        from edgeops.evaluation.compare import stored_comparison
+        from edgeops.evaluation.report import MAX_CHANGED
 
         evaluation = self._evaluation(address, version)
+        ids = [m.image_id for m in evaluation.mistakes[:12]]
+        row = self.registry.version(address, version)
+        comparison = stored_comparison(row.metrics) if row is not None else None
+        if comparison is not None:
+            ids += [*comparison.fixed[:MAX_CHANGED], *comparison.broken[:MAX_CHANGED]]
         thumbs = {}
-        for m in evaluation.mistakes[:12]:
-            path = self.store.path(m.image_id)
+        for image_id in dict.fromkeys(ids):
+            path = self.store.path(image_id)
             if path.exists():
-                thumbs[m.image_id] = thumbnail(path)
+                thumbs[image_id] = thumbnail(path)
         return evaluation, thumbs
 
     def delete_versions(self, address: str, versions: list[int]) -> None:
