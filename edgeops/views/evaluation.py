@@ -68,6 +68,13 @@ def render_evaluation(
         summary.add_row(label, f"{value:.4f}", ci(iv), *_n_and_method(name, iv))
     console.print(summary)
     if ev.cross_validation is not None:
+        from edgeops.evaluation.crossval import describe_evaluation
+
+        console.print(
+            f"NOT the test split: {describe_evaluation(ev.cross_validation)}, "
+            f"at threshold {threshold:.2f}",
+            soft_wrap=True,
+        )
         console.print(_cross_validation_table(ev.cross_validation, threshold))
     t = Table(title="per label (at the threshold; value, then its 95% CI)")
     for col in ("label", "test images", "AuPRC", "precision", "predicted", "recall", "F1"):
@@ -105,15 +112,11 @@ def render_evaluation(
 
 
 def _cross_validation_table(cv: Evaluation, threshold: float) -> Table:
-    """The k-fold cross-validated metrics beside a small test split, labelled as such."""
-    from edgeops.evaluation.crossval import describe_evaluation
-
+    """The k-fold cross-validated metrics beside a small test split (labelled by the line
+    printed above it)."""
     at = cv.overall.at(threshold)
     intervals = cv.intervals_at(threshold)
-    t = Table(
-        title=f"cross-validation, NOT the test split: {describe_evaluation(cv)}, "
-        f"at threshold {threshold:.2f}"
-    )
+    t = Table(title=f"k-fold cross-validation (train+validation, n={cv.n_examples})")
     for col in ("metric", "value", "95% CI", "n", "interval"):
         t.add_column(col, justify="left" if col in ("metric", "interval") else "right")
     for name, label, value in (
