@@ -42,7 +42,7 @@ def test_a_small_test_split_gets_cross_validated_metrics(example: Path) -> None:
 
     card = json.loads((example / ".edgeops/models/objects/v1/model_card.json").read_text())
     assert card["cross_validation"]["n"] == cv["n"]
-    seconds = card["timings_s"]["cross_validation"]
+    seconds = card["cross_validation"]["seconds"]
     print(f"cross-validation of objects ({cv['n']} train+validation images): {seconds:.2f} s")
 
 
