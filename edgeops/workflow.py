@@ -100,7 +100,7 @@ class Session:
         for c in plan.changes:
             if c.action != Action.EVALUATE or c.after is None or c.address not in models:
                 continue
-            from edgeops.evaluation import judge
+            from edgeops.evaluation import crossval, judge
 
             m, version = models[c.address], int(c.after["version"])
             try:
@@ -108,7 +108,8 @@ class Session:
             except EdgeopsError:
                 continue  # its evaluation is gone: decided at apply, as before
             judged = judge(evaluation, m.spec)
-            at = evaluation.overall.at(judged.threshold)
+            gated, evaluated_on, _ = crossval.gated(evaluation, m.spec.gate)  # what the bars read
+            at = gated.overall.at(judged.threshold)
             gate = m.spec.gate
             out[c.address] = GateOutlook(
                 model=m.spec.name,
@@ -120,12 +121,13 @@ class Session:
                 threshold_rule=m.spec.threshold.describe(),
                 precision=at["precision"],
                 recall=at["recall"],
-                au_prc=evaluation.au_prc,
+                au_prc=gated.au_prc,
                 bars={
                     "min_precision": gate.min_precision,
                     "min_recall": gate.min_recall,
                     "min_au_prc": gate.min_au_prc,
                 },
+                evaluated_on=evaluated_on,
             )
         return out
 

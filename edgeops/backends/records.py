@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from edgeops.evaluation import crossval
 from edgeops.state import DesiredModel, DesiredPublish, LiveVersion
 
 if TYPE_CHECKING:  # numpy: imported when a version is judged, not with the backend
@@ -19,26 +20,18 @@ def version_metrics(
     model: DesiredModel, evaluation: Evaluation, threshold: float, gate: GateResult
 ) -> dict[str, Any]:
     """What a version records about its evaluation (the full one is in evaluation.json)."""
-    g = model.spec.gate
     return {
         "inputs": model.inputs,
         "threshold_rule": model.spec.threshold.describe(),
-        "gate_spec": {
-            "min_precision": g.min_precision,
-            "min_recall": g.min_recall,
-            "min_au_prc": g.min_au_prc,
-        },
-        "summary": {
-            "threshold": threshold,
-            "au_prc": evaluation.au_prc,
-            "log_loss": evaluation.log_loss,
-            "top1_accuracy": evaluation.top1_accuracy,
-            "test_images": evaluation.n_examples,
-            **evaluation.overall.at(threshold),
-            # {metric: Interval.to_dict()}: what plan, show and models print beside each metric
-            "intervals": {k: v.to_dict() for k, v in evaluation.intervals_at(threshold).items()},
-        },
+        "gate_spec": model.spec.gate.recorded(),
+        "summary": {**evaluation.summary_at(threshold), "test_images": evaluation.n_examples},
         "gate": gate.to_dict(),
+        # k-fold cross-validated metrics beside a small test split (labelled as such)
+        **(
+            {"cross_validation": crossval.record(evaluation.cross_validation, threshold)}
+            if evaluation.cross_validation is not None
+            else {}
+        ),
     }
 
 

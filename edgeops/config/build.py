@@ -165,7 +165,7 @@ def _model(name: str, spec: dict[str, Any], line: int) -> ModelSpec:
         if "vs_published" in gate:
             vs = gate["vs_published"]
             bars["vs_published"] = VsPublished(**_pick(vs, "metric"), **_floats(vs, "max_drop"))
-        options["gate"] = GateSpec(**bars)
+        options["gate"] = GateSpec(**bars, **_pick(gate, "evaluate_on"))
     if "training" in spec:
         training = spec["training"]
         training_options = _pick(training, "augment", "fine_tune")

@@ -145,23 +145,40 @@ class VsPublished:
     max_drop: float = 0.0
 
 
+EvaluateOn = Literal["test_split", "cross_validation"]
+
+
 @dataclass(frozen=True)
 class GateSpec:
-    """Quality bar at the chosen threshold; None means no bar for that metric."""
+    """Quality bar at the chosen threshold; None means no bar for that metric.
+
+    ``evaluate_on``: what the bars read, the test split or the local trainer's k-fold
+    cross-validation on train+validation (see :mod:`edgeops.evaluation.crossval`)."""
 
     min_precision: float | None = None
     min_recall: float | None = None
     min_au_prc: float | None = None
     vs_published: VsPublished | None = None
+    evaluate_on: EvaluateOn = "test_split"
 
-    def fingerprint_inputs(self) -> dict[str, object]:
-        """What a version's judgement depends on: the bars set. ``vs_published`` is left out
-        when unset, so gates written before it existed keep their fingerprints."""
+    def recorded(self) -> dict[str, object]:
+        """What a version records of the gate it was judged by (``metrics["gate_spec"]``): the
+        bars, and ``evaluate_on`` when not the default (versions recorded before it existed
+        compare equal)."""
         out: dict[str, object] = {
             "min_precision": self.min_precision,
             "min_recall": self.min_recall,
             "min_au_prc": self.min_au_prc,
         }
+        if self.evaluate_on != "test_split":
+            out["evaluate_on"] = self.evaluate_on
+        return out
+
+    def fingerprint_inputs(self) -> dict[str, object]:
+        """What a version's judgement depends on: the bars set. ``vs_published`` and
+        ``evaluate_on`` are left out when unset (default), so gates written before they existed
+        keep their fingerprints."""
+        out = self.recorded()
         if self.vs_published is not None:
             out["vs_published"] = {
                 "metric": self.vs_published.metric,

@@ -142,14 +142,24 @@ BARS: tuple[tuple[str, str], ...] = (
 )
 
 
+def recorded_bars(gate_spec: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The bars of a version's recorded ``gate_spec`` (which may also name ``evaluate_on``)."""
+    return {name: (gate_spec or {}).get(name) for _, name in BARS}
+
+
 def bar_warnings(
-    intervals: Mapping[str, Interval], bars: Mapping[str, float | None]
+    intervals: Mapping[str, Interval],
+    bars: Mapping[str, float | None],
+    evaluated_on: str = "test_split",
 ) -> tuple[str, ...]:
     """One warning per bar (``bars``: ``min_precision`` etc., as a gate spec has them) inside
     its metric's 95% interval (:meth:`Interval.straddles`: the test split is too small to say
     which side of the bar the model is on), e.g. ``test split too small to support
     min_precision 0.9: precision 0.94, 95% CI 0.80–0.99, n=17``, or for a missed bar ``the miss
-    of min_recall 0.8 may be noise: ...``. Bars whose metric has no interval are skipped."""
+    of min_recall 0.8 may be noise: ...``. Bars whose metric has no interval are skipped.
+    ``evaluated_on``: ``"cross_validation"`` when the intervals are a k-fold
+    cross-validation's (the warning names it instead of the test split)."""
+    split = "test split" if evaluated_on == "test_split" else "k-fold cross-validation"
     out = []
     for metric, bar_name in BARS:
         bar = bars.get(bar_name)
@@ -158,7 +168,8 @@ def bar_warnings(
             continue
         what = f"{metric} {iv.value:.2f}, {iv.describe()}"
         if iv.value >= bar:
-            out.append(f"test split too small to support {bar_name} {bar:g}: {what}")
+            out.append(f"{split} too small to support {bar_name} {bar:g}: {what}")
         else:
-            out.append(f"the miss of {bar_name} {bar:g} may be noise: {what}")
+            on = "" if evaluated_on == "test_split" else f" on the {split}"
+            out.append(f"the miss of {bar_name} {bar:g}{on} may be noise: {what}")
     return tuple(out)

@@ -132,6 +132,9 @@ class Evaluation:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form (e.g. which model was run)
     au_prc_ci: tuple[float, float] | None = None  # bootstrap 95% intervals over test images
     log_loss_ci: tuple[float, float] | None = None
+    # k-fold cross-validated metrics on train+validation beside a small test split: an
+    # evaluation of out-of-fold scores whose ``extra`` says what it is (evaluation.crossval)
+    cross_validation: Evaluation | None = None
 
     def label_metrics(self, label: str) -> LabelMetrics:
         return next(m for m in self.per_label if m.label == label)
@@ -160,6 +163,19 @@ class Evaluation:
         )
         out.update(self.overall.intervals_at(threshold, n))
         return out
+
+    def summary_at(self, threshold: float) -> dict[str, Any]:
+        """The headline numbers at ``threshold`` as a version records them: AuPRC, log loss,
+        top-1 accuracy, the overall curve's metrics, and ``intervals`` ({metric:
+        Interval.to_dict()}, what plan, show and models print beside each metric)."""
+        return {
+            "threshold": threshold,
+            "au_prc": self.au_prc,
+            "log_loss": self.log_loss,
+            "top1_accuracy": self.top1_accuracy,
+            **self.overall.at(threshold),
+            "intervals": {k: v.to_dict() for k, v in self.intervals_at(threshold).items()},
+        }
 
     # ---- JSON round trip ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -196,6 +212,11 @@ class Evaluation:
             "extra": dict(self.extra),
             **_ci_to_dict("au_prc_ci", self.au_prc_ci),
             **_ci_to_dict("log_loss_ci", self.log_loss_ci),
+            **(
+                {"cross_validation": self.cross_validation.to_dict()}
+                if self.cross_validation is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -234,6 +255,9 @@ class Evaluation:
             extra=dict(d.get("extra", {})),
             au_prc_ci=_ci_from_dict(d.get("au_prc_ci")),
             log_loss_ci=_ci_from_dict(d.get("log_loss_ci")),
+            cross_validation=(
+                cls.from_dict(d["cross_validation"]) if d.get("cross_validation") else None
+            ),
         )
 
 

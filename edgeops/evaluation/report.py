@@ -1,8 +1,9 @@
 """One self-contained HTML page for an evaluation: no CDN, inline SVG and a little JS.
 
-Sections: summary, gate, the comparison with the published version (when given: every metric
-of both with the paired change, McNemar, per label, and the images the candidate fixes and
-breaks with thumbnails), precision/recall curve (SVG) with a threshold slider that updates
+Sections: summary, k-fold cross-validation (when the evaluation carries one), gate, the
+comparison with the published version (when given: every metric of both with the paired change,
+McNemar, per label, and the images the candidate fixes and breaks with thumbnails),
+precision/recall curve (SVG) with a threshold slider that updates
 precision, recall, F1 and false-positive rate live, per-label table, confusion matrix, worst
 mistakes with small thumbnails (data URIs supplied by the caller). Every metric carries its 95%
 interval and n ("n/a" for evaluations recorded before intervals existed); the slider computes
@@ -185,7 +186,7 @@ def render_html(
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1>{summary}{gate_html}"
+        f"<h1>{escape(title)}</h1>{summary}{_cross_validation_html(ev, threshold)}{gate_html}"
         + (_comparison_html(comparison, thumbnails) if comparison is not None else "")
         + f"<h2>Precision / recall</h2>{_pr_svg(ev)}"
         f"<div><label>threshold <input id=slider type=range min=0 max=100 step=1 "
@@ -198,6 +199,33 @@ def render_html(
         f"<table class=cm><tr><th></th>{head}</tr>{cm_rows}</table>"
         f"<h2>Worst mistakes</h2><div class=mist>{mistakes}</div>"
         f"<script>{script}</script></body></html>"
+    )
+
+
+def _cross_validation_html(ev: Evaluation, threshold: float) -> str:
+    """The k-fold cross-validated metrics beside a small test split, labelled as such."""
+    cv = ev.cross_validation
+    if cv is None:
+        return ""
+    from edgeops.evaluation.crossval import describe_evaluation
+
+    at = cv.overall.at(threshold)
+    iv = cv.intervals_at(threshold)
+    rows = "".join(
+        f"<tr><th class=l>{name}</th><td>{_value_ci(value, iv.get(key))}</td></tr>"
+        for key, name, value in (
+            ("au_prc", "AuPRC (micro)", cv.au_prc),
+            ("top1_accuracy", "top-1 accuracy", cv.top1_accuracy),
+            ("precision", "precision at threshold", at["precision"]),
+            ("recall", "recall at threshold", at["recall"]),
+        )
+    )
+    return (
+        "<h2>Cross-validation (not the test split)</h2>"
+        f"<p>{escape(describe_evaluation(cv))}, at threshold {threshold:.2f}. Out-of-fold "
+        "scores of the same head recipe; the summary above (the int8 file on the test split) "
+        "is the primary evaluation.</p>"
+        f"<table>{rows}</table>"
     )
 
 

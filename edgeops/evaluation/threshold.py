@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgeops.config.model import GateSpec, ModelSpec, ThresholdRule
+from edgeops.evaluation.crossval import CROSS_VALIDATION, TEST_SPLIT, gated
 from edgeops.evaluation.intervals import BARS, Interval, bar_warnings
 from edgeops.evaluation.metrics import THRESHOLDS, Curve, Evaluation
 
@@ -35,6 +36,8 @@ class GateRow:
     ok: bool
     interval: Interval | None = None
     kind: Literal["bar", "vs_published"] = "bar"
+    # what a bar read: "test_split", or "cross_validation" (gate.evaluate_on)
+    evaluated_on: str = TEST_SPLIT
 
     def describe(self) -> str:
         """``precision 0.812 < 0.900 (95% CI 0.70–0.90, n=57)``; for a vs_published row the
@@ -46,7 +49,8 @@ class GateRow:
                 f"{self.metric}: change {iv.value:+.3f} ({iv.describe(3, signed=True)}), "
                 f"{verdict} than a drop of {-self.bar:g}"
             )
-        text = f"{self.metric} {self.value:.3f} {'>=' if self.ok else '<'} {self.bar:.3f}"
+        on = " (k-fold cross-validation)" if self.evaluated_on == CROSS_VALIDATION else ""
+        text = f"{self.metric}{on} {self.value:.3f} {'>=' if self.ok else '<'} {self.bar:.3f}"
         if self.interval is not None:
             text += f" ({self.interval.describe()})"
         return text
@@ -62,6 +66,8 @@ class GateRow:
             d["interval"] = self.interval.to_dict()
         if self.kind != "bar":
             d["kind"] = self.kind
+        if self.evaluated_on != TEST_SPLIT:
+            d["evaluated_on"] = self.evaluated_on
         return d
 
 
@@ -72,6 +78,13 @@ class GateResult:
     rows: tuple[GateRow, ...] = ()
     # bars inside their metric's 95% interval: the test split cannot tell pass from miss
     warnings: tuple[str, ...] = ()
+
+    @property
+    def evaluated_on(self) -> str:
+        """What the bars read: ``"cross_validation"`` when ``gate.evaluate_on`` asked for it
+        and the version has one, else ``"test_split"``."""
+        on = {r.evaluated_on for r in self.rows if r.kind == "bar"}
+        return CROSS_VALIDATION if CROSS_VALIDATION in on else TEST_SPLIT
 
     def message(self) -> str:
         """The verdict and every bar, e.g. ``gate failed at threshold 0.50: precision 0.812 <
@@ -90,6 +103,8 @@ class GateResult:
         }
         if self.warnings:
             d["warnings"] = list(self.warnings)
+        if self.evaluated_on != TEST_SPLIT:
+            d["evaluated_on"] = self.evaluated_on
         return d
 
 
@@ -148,23 +163,24 @@ def apply_gate(evaluation: Evaluation, threshold: float, gate: GateSpec) -> Gate
     """Compares overall (micro) precision/recall at ``threshold`` and AuPRC with the bars,
     each row with its metric's 95% interval when the evaluation has it, and a warning for
     every bar inside its interval (:func:`~edgeops.evaluation.intervals.bar_warnings`).
+    The bars read the test split, or the version's k-fold cross-validation when
+    ``gate.evaluate_on`` says so (:func:`~edgeops.evaluation.crossval.gated`).
     ``gate.vs_published`` needs the published version's scores:
     :func:`edgeops.evaluation.compare.with_vs_published` adds its row."""
-    at = evaluation.overall.at(threshold)
-    values = {"precision": at["precision"], "recall": at["recall"], "au_prc": evaluation.au_prc}
-    intervals = evaluation.intervals_at(threshold)
+    source, on, notes = gated(evaluation, gate)
+    at = source.overall.at(threshold)
+    values = {"precision": at["precision"], "recall": at["recall"], "au_prc": source.au_prc}
+    intervals = source.intervals_at(threshold)
     rows: list[GateRow] = []
     for metric, bar_name in BARS:
         bar = getattr(gate, bar_name)
         if bar is not None:
             value = float(values[metric])
-            rows.append(
-                GateRow(metric, value, float(bar), value >= float(bar), intervals.get(metric))
-            )
+            ok = value >= float(bar)
+            rows.append(GateRow(metric, value, float(bar), ok, intervals.get(metric), "bar", on))
     bars = {name: getattr(gate, name) for _, name in BARS}
-    return GateResult(
-        all(r.ok for r in rows), float(threshold), tuple(rows), bar_warnings(intervals, bars)
-    )
+    warnings = (*notes, *bar_warnings(intervals, bars, on))
+    return GateResult(all(r.ok for r in rows), float(threshold), tuple(rows), warnings)
 
 
 @dataclass(frozen=True)

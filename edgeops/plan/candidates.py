@@ -10,6 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 from edgeops.addresses import model_address
+from edgeops.evaluation.crossval import CROSS_VALIDATION, gated_summary
+from edgeops.evaluation.crossval import summary_line as crossval_line
+from edgeops.evaluation.intervals import recorded_bars
 from edgeops.plan.definition import AT_APPLY, CANDIDATE, Action, Change, GateOutlook, Plan
 from edgeops.state import LiveCandidate
 
@@ -38,6 +41,7 @@ def with_candidates(plan: Plan, found: dict[str, LiveCandidate]) -> Plan:
 
 def summary(c: LiveCandidate) -> dict[str, Any]:
     s = c.metrics.get("summary") or {}
+    _, evaluated_on = gated_summary(c.metrics)
     return {
         "sha256": c.sha256,
         "trained_at": c.trained_at,
@@ -52,11 +56,14 @@ def summary(c: LiveCandidate) -> dict[str, Any]:
         "cost_node_hours": c.cost_node_hours,
         "champion": c.champion,
         "comparison": c.comparison,
+        # k-fold cross-validated metrics beside a small test split (absent otherwise)
+        **({"cross_validation": cv} if (cv := c.metrics.get("cross_validation")) else {}),
+        **({"gate_evaluated_on": CROSS_VALIDATION} if evaluated_on == CROSS_VALIDATION else {}),
     }
 
 
 def _outlook(c: LiveCandidate) -> GateOutlook:
-    s = c.metrics.get("summary") or {}
+    s, evaluated_on = gated_summary(c.metrics)
     return GateOutlook(
         model=c.model,
         version=None,
@@ -68,7 +75,8 @@ def _outlook(c: LiveCandidate) -> GateOutlook:
         precision=s.get("precision"),
         recall=s.get("recall"),
         au_prc=s.get("au_prc"),
-        bars=dict(c.metrics.get("gate_spec") or {}),
+        bars=recorded_bars(c.metrics.get("gate_spec")),
+        evaluated_on=evaluated_on,
     )
 
 
@@ -90,11 +98,15 @@ def describe(c: Change) -> list[str]:
         if isinstance(cand.get(key), int | float)
     )
     verdict = "passed" if cand["blessed"] else "MISSED"
+    if cand.get("gate_evaluated_on") == CROSS_VALIDATION:
+        verdict += " (on k-fold cross-validation)"
     lines = [
         f"candidate trained in plan at {cand['trained_at']} (int8 sha256 "
         f"{cand['sha256'][:12]}): {metrics} at threshold {cand['threshold']:.2f}; gate "
         f"{verdict}; apply adopts it (no retraining)"
     ]
+    if cand.get("cross_validation"):
+        lines.append("also " + crossval_line(cand["cross_validation"]))
     lines += comparison_lines(cand.get("comparison"), cand.get("champion"))
     return lines
 

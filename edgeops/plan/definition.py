@@ -104,6 +104,8 @@ class GateOutlook:
     bars: dict[str, float | None] = field(default_factory=dict)
     # recorded 95% intervals by metric (Interval.to_dict()); empty for versions recorded before
     intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # what the metrics above are: "test_split", or "cross_validation" (gate.evaluate_on)
+    evaluated_on: str = "test_split"
 
     @property
     def new_version(self) -> bool:

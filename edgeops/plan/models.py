@@ -163,13 +163,11 @@ def input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def gate_change(v: LiveVersion, m: DesiredModel) -> str:
     old = v.metrics.get("gate_spec")
-    new = {
-        "min_precision": m.spec.gate.min_precision,
-        "min_recall": m.spec.gate.min_recall,
-        "min_au_prc": m.spec.gate.min_au_prc,
-    }
+    new = m.spec.gate.recorded()  # the bars, and evaluate_on when not the default
     if old is None or old == new:
         return ""
+    default = {"evaluate_on": "test_split"}  # recorded only when not the default
+    old, new = {**default, **old}, {**default, **new}
     diffs = [f"{k} {fmt(old.get(k))} -> {fmt(new[k])}" for k in new if old.get(k) != new[k]]
     return "; gate " + ", ".join(diffs)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from edgeops.addresses import model_address
+from edgeops.evaluation.crossval import CROSS_VALIDATION
 from edgeops.plan.definition import AT_APPLY, Action, Change, GateOutlook, Plan
 
 
@@ -39,10 +40,15 @@ def describe(c: Change) -> list[str]:
         return []
     g, old = c.gates[0], c.before or {}
     parts = []
+    cv = g.evaluated_on == CROSS_VALIDATION  # `before` holds test-split numbers: no arrows
     for name, now in (("threshold", g.threshold), ("precision", g.precision), ("recall", g.recall)):
         if now is None:
             continue
         was = old.get(name)
+        if cv and name != "threshold":
+            name, was = f"cross-validated {name}", None
         parts.append(f"{name} {was:.3f} -> {now:.3f}" if was is not None else f"{name} {now:.3f}")
     verdict = "passes" if g.passed else "MISSES"
+    if cv:
+        verdict += " (on k-fold cross-validation, train+validation)"
     return [f"previewed from the stored evaluation: {', '.join(parts)}; gate {verdict}"]

@@ -9,6 +9,8 @@ from typing import Any
 
 from edgeops.addresses import model_address
 from edgeops.errors import EdgeopsError
+from edgeops.evaluation.crossval import gated_summary
+from edgeops.evaluation.intervals import recorded_bars
 from edgeops.plan.definition import (
     AT_APPLY,
     NEW_VERSION,
@@ -261,7 +263,7 @@ def gate_outlook(
                 "min_au_prc": m.spec.gate.min_au_prc,
             },
         )
-    summary = v.metrics.get("summary") or {}
+    summary, evaluated_on = gated_summary(v.metrics)
     return GateOutlook(
         model=m.spec.name,
         version=v.version,
@@ -272,8 +274,9 @@ def gate_outlook(
         precision=summary.get("precision"),
         recall=summary.get("recall"),
         au_prc=summary.get("au_prc"),
-        bars=dict(v.metrics.get("gate_spec") or {}),
+        bars=recorded_bars(v.metrics.get("gate_spec")),
         intervals=dict(summary.get("intervals") or {}),
+        evaluated_on=evaluated_on,
     )
 
 

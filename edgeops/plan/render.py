@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from edgeops.addresses import Address, model_address
+from edgeops.evaluation.crossval import CROSS_VALIDATION
+from edgeops.evaluation.crossval import summary_line as crossval_line
 from edgeops.evaluation.intervals import Interval, bar_warnings, intervals_from_dict
 from edgeops.plan import candidates, preview, protection
 from edgeops.plan.definition import (
@@ -132,9 +134,11 @@ def _gate_lines(gate: GateOutlook) -> list[str]:
         if isinstance(values[m], int | float)
     ]
     t = f" at threshold {gate.threshold:.2f}" if gate.threshold is not None else ""
+    if gate.evaluated_on == CROSS_VALIDATION:
+        t += " on k-fold cross-validation (train+validation, the head on float features)"
     verdict = "passed" if gate.passed else "missed"
     lines = [f"gate of {gate.model} v{gate.version}{t}: " + ", ".join(cells) + f": {verdict}"]
-    return lines + [f"! {w}" for w in bar_warnings(intervals, gate.bars)]
+    return lines + [f"! {w}" for w in bar_warnings(intervals, gate.bars, gate.evaluated_on)]
 
 
 def _count_cell(col: str, n: int) -> str:
@@ -393,10 +397,14 @@ def _md_gates(plan: Plan) -> list[str]:
             verdict = ("✅ passes" if gate.passed else "❌ misses") + " (previewed)"
         elif gate.decided == CANDIDATE:
             verdict += " (candidate trained in plan)"
+        if gate.evaluated_on == CROSS_VALIDATION:
+            verdict += " (on k-fold cross-validation)"
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
-        warnings += [f"{name}: {_md_cell(w)}" for w in bar_warnings(intervals, bars)]
+        warnings += [
+            f"{name}: {_md_cell(w)}" for w in bar_warnings(intervals, bars, gate.evaluated_on)
+        ]
     if len(groups) > MAX_LIST:
         out.append(f"| … and {len(groups) - MAX_LIST} more | | | | | | |")
     out.append("")
@@ -487,4 +495,11 @@ def _md_candidates(plan: Plan) -> list[str]:
             f"| `{c.address}` | {champion} → `{cand['sha256'][:12]}` | {cell('top1_accuracy')} "
             f"| {cell('au_prc')} | {f'{p:.3g}' if p is not None else '—'} | {gate} | {used} |"
         )
+    notes = [
+        f"`{c.address}`: {_md_cell(crossval_line(cv))}"
+        for c in rows[:MAX_LIST]
+        if (cv := (c.after or {})["candidate"].get("cross_validation"))
+    ]
+    if notes:
+        out += ["", "Small test splits, also:", *_md_list(notes)[:-1]]
     return [*out, ""]

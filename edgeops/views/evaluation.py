@@ -3,7 +3,8 @@
 Every metric is shown with its 95% interval and the n behind it: Wilson intervals for
 proportions (precision, recall, false-positive rate, top-1 accuracy), bootstrap intervals over
 the test images otherwise (AuPRC, log loss, F1). An evaluation recorded before intervals
-existed shows "n/a" in their place.
+existed shows "n/a" in their place. A version with a small test split also shows its k-fold
+cross-validated metrics (train+validation, the head on float features), labelled as such.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def render_evaluation(
         iv = intervals.get(name)
         summary.add_row(label, f"{value:.4f}", ci(iv), *_n_and_method(name, iv))
     console.print(summary)
+    if ev.cross_validation is not None:
+        from edgeops.evaluation.crossval import describe_evaluation
+
+        console.print(
+            f"NOT the test split: {describe_evaluation(ev.cross_validation)}, "
+            f"at threshold {threshold:.2f}",
+            soft_wrap=True,
+        )
+        console.print(_cross_validation_table(ev.cross_validation, threshold))
     t = Table(title="per label (at the threshold; value, then its 95% CI)")
     for col in ("label", "test images", "AuPRC", "precision", "predicted", "recall", "F1"):
         t.add_column(col, justify="left" if col == "label" else "right", no_wrap=True)
@@ -99,6 +109,25 @@ def render_evaluation(
         for line in comparison_lines(comparison):
             console.print(line, soft_wrap=True)
     return buf.getvalue()
+
+
+def _cross_validation_table(cv: Evaluation, threshold: float) -> Table:
+    """The k-fold cross-validated metrics beside a small test split (labelled by the line
+    printed above it)."""
+    at = cv.overall.at(threshold)
+    intervals = cv.intervals_at(threshold)
+    t = Table(title=f"k-fold cross-validation (train+validation, n={cv.n_examples})")
+    for col in ("metric", "value", "95% CI", "n", "interval"):
+        t.add_column(col, justify="left" if col in ("metric", "interval") else "right")
+    for name, label, value in (
+        ("au_prc", "AuPRC (micro)", cv.au_prc),
+        ("top1_accuracy", "top-1 accuracy", cv.top1_accuracy),
+        ("precision", "precision at the threshold", at["precision"]),
+        ("recall", "recall at the threshold", at["recall"]),
+    ):
+        iv = intervals.get(name)
+        t.add_row(label, f"{value:.4f}", ci(iv), *_n_and_method(name, iv))
+    return t
 
 
 def _n_and_method(name: str, iv: Interval | None) -> tuple[str, str]:

@@ -15,7 +15,14 @@ from edgeops.backends.base import Backend, ModelRegistry
 from edgeops.errors import EdgeopsError
 from edgeops.evaluation.intervals import intervals_from_dict
 from edgeops.state import LiveCandidate, LiveState, LiveVersion
-from edgeops.views.text import INTERVALS_CAPTION, num, num_ci, size, text_console
+from edgeops.views.text import (
+    INTERVALS_CAPTION,
+    cross_validation_lines,
+    num,
+    num_ci,
+    size,
+    text_console,
+)
 
 FORMAT_VERSION = 1
 
@@ -123,6 +130,8 @@ def _version_dict(
         "au_prc": summary.get("au_prc"),
         # {metric: {value, lo, hi, n, method}}: 95% intervals, absent for older versions
         "intervals": dict(summary.get("intervals") or {}),
+        # k-fold cross-validated metrics beside a small test split (absent otherwise)
+        **({"cross_validation": cv} if (cv := v.metrics.get("cross_validation")) else {}),
         "published": sorted(published),
         "file": str(file) if exists else None,
         "sha256": v.files.get(file.name) if file is not None and exists else None,
@@ -174,6 +183,9 @@ def render_models(data: dict[str, Any], *, width: int = 120) -> str:
                 size(v["size"]),
             )
         console.print(t)
+        cv = [(v["version"], v.get("cross_validation")) for v in versions]
+        for line in cross_validation_lines(cv):
+            console.print(line, soft_wrap=True)
     for address, candidates in data.get("candidates", {}).items():
         t = Table(title=f"{address}: candidates trained in plan (not published until applied)")
         for col in ("trained at", "fingerprint", "blessed", "threshold", "precision", "recall"):

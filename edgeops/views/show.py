@@ -10,7 +10,13 @@ from rich.table import Table
 
 from edgeops.evaluation.intervals import intervals_from_dict
 from edgeops.state import LiveState, short
-from edgeops.views.text import INTERVALS_CAPTION, num, num_ci, text_console
+from edgeops.views.text import (
+    INTERVALS_CAPTION,
+    cross_validation_lines,
+    num,
+    num_ci,
+    text_console,
+)
 
 
 def live_to_dict(live: LiveState) -> dict[str, Any]:
@@ -87,6 +93,9 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
                 v.created_at[:16].replace("T", " "),
             )
         console.print(t)
+        cv = [(v.version, v.metrics.get("cross_validation")) for v in m.versions]
+        for line in cross_validation_lines(cv):
+            console.print(line, soft_wrap=True)
     if live.publish:
         t = Table(title="publish targets")
         for col in ("address", "version", "target", "drift"):

@@ -43,6 +43,14 @@ def num_ci(x: Any, interval: Interval | None) -> str:
     return f"{float(x):.3f}\n{ci(interval)}" + (f"\nn={interval.n}" if interval else "")
 
 
+def cross_validation_lines(versions: list[tuple[int, Any]]) -> list[str]:
+    """Under a table of versions: one line per version that recorded k-fold cross-validated
+    metrics (``versions``: (number, ``metrics["cross_validation"]`` or None))."""
+    from edgeops.evaluation.crossval import summary_line
+
+    return [f"v{n}: also {summary_line(cv)}" for n, cv in versions if cv]
+
+
 def size(n: int | None) -> str:
     if n is None:
         return "-"

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeops.backends.local.ml.crossval import out_of_fold_logits
 from edgeops.backends.local.ml.features import TrainingData
-from edgeops.backends.local.ml.head import HeadResult, logits, train_head
+from edgeops.backends.local.ml.head import HeadResult, logits
 from edgeops.backends.local.ml.hparams import HParams
 
 
@@ -110,27 +111,16 @@ def calibration_logits(
     if n < 2 * folds:
         return None
     fold = np.random.default_rng(seed).permutation(n) % folds
-    counts = np.array([len(v) for v in train_views])
-    out = np.zeros((n, y_train.shape[1]), dtype=np.float64)
-    for k in range(folds):
-        fit = np.nonzero(fold != k)[0]
-        held = np.nonzero(fold == k)[0]
-        head = train_head(
-            np.concatenate([train_views[i] for i in fit]),
-            np.repeat(y_train[fit], counts[fit], axis=0),
-            None,
-            None,
-            multi_label=multi_label,
-            seed=seed + 1 + k,
-            label_smoothing=label_smoothing,
-            early_stopping=False,
-            deadline=float("inf"),
-            max_epochs=max(epochs, 1),
-            hp=hp,
-        )
-        plain = np.stack([train_views[i][0] for i in held])
-        out[held] = logits(head.weight, head.bias, plain)
-    return out
+    return out_of_fold_logits(
+        train_views,
+        y_train,
+        fold,
+        multi_label=multi_label,
+        seed=seed,
+        label_smoothing=label_smoothing,
+        epochs=epochs,
+        hp=hp,
+    )
 
 
 def _nll(z: np.ndarray, y: np.ndarray, multi_label: bool) -> float:

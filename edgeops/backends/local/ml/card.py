@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeops.backends.layout import EVALUATION_JSON, REPORT_HTML
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION
+from edgeops.evaluation import crossval
 
 if TYPE_CHECKING:
     from edgeops.backends.local.ml.backbone import Backbone
@@ -135,6 +136,11 @@ def model_card(
             "int8_float_top1_agreement": evaluated.agreement,
             "test_images": evaluation.n_examples,
         },
+        **(
+            {"cross_validation": crossval.record(evaluation.cross_validation, choice.threshold)}
+            if evaluation.cross_validation is not None
+            else {}
+        ),
         "gate": evaluated.gate.to_dict(),
         "sha256": dict(sha256),
     }

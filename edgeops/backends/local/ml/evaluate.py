@@ -8,7 +8,7 @@ top label (``int8_float_top1_agreement``), the cost of quantization.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,8 +49,11 @@ def evaluate_on_test(
     *,
     multi_label: bool,
     reporter: Reporter,
+    cross_validation: Evaluation | None = None,
 ) -> Evaluated:
-    """Scores of the version's :data:`MODEL_INT8` on ``test``, threshold and gate by ``spec``."""
+    """Scores of the version's :data:`MODEL_INT8` on ``test``, threshold and gate by ``spec``
+    (with ``cross_validation``, the k-fold cross-validated evaluation kept beside it, which the
+    gate reads when ``spec.gate.evaluate_on`` says so)."""
     int8_run = LiteRTRunner(version_dir / MODEL_INT8)
     float_run = LiteRTRunner(version_dir / MODEL_FLOAT)
     scores, float_top = [], []
@@ -74,5 +77,6 @@ def evaluate_on_test(
             "int8_float_top1_agreement": agreement,
         },
     )
+    evaluation = replace(evaluation, cross_validation=cross_validation)
     judged = judge(evaluation, spec)
     return Evaluated(evaluation, judged.choice, judged.gate, agreement)

@@ -11,6 +11,9 @@ when it changes), one phase per step, each a function of its own:
 3. calibrate (``calibrate.calibrate``): a temperature fitted on held-out logits (validation +
    k-fold out-of-fold train predictions), folded into the head's weights, so the exported model
    outputs calibrated probabilities.
+   cross-validate (``crossval.cross_validate_training_data``), when the test split is small
+   (or the gate reads it): k-fold cross-validated metrics of the head on train+validation's
+   cached features, kept with the test evaluation and labelled as such.
 4. fine-tune (``finetune.maybe_fine_tune``): for the families whose hyperparameters say so
    (``optimize_for: accuracy``) under ``training.fine_tune: auto``, when the estimated cost (from
    measured per-view costs) fits in the remaining budget, the top blocks of the backbone and the
@@ -46,6 +49,7 @@ from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, MODEL_CARD, MOD
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams
 from edgeops.config.model import ModelSpec
 from edgeops.errors import DatasetError
+from edgeops.evaluation import crossval
 from edgeops.files import sha256_file
 from edgeops.progress import Reporter
 
@@ -158,6 +162,7 @@ def train_and_export(
     from edgeops.backends.local.ml import card
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.calibrate import calibrate
+    from edgeops.backends.local.ml.crossval import cross_validate_training_data
     from edgeops.backends.local.ml.estimate import export_reserve_seconds
     from edgeops.backends.local.ml.evaluate import evaluate_on_test
     from edgeops.backends.local.ml.export import export_models
@@ -226,6 +231,31 @@ def train_and_export(
             )
         weight, bias = calibration.fold(head.weight, head.bias)
 
+        cv = None
+        cv_timing: dict[str, float] = {}
+        if crossval.wanted(len(by_split["test"]), spec.gate):
+            # timed apart from `timings` (the phases every version has): its card records it
+            with (
+                _timed(cv_timing, "seconds"),
+                reporter.task("cross-validating the head (k-fold, train+validation)", None),
+            ):
+                cv = cross_validate_training_data(
+                    data,
+                    labels,
+                    multi_label=multi_label,
+                    seed=opts.seed,
+                    label_smoothing=opts.label_smoothing,
+                    epochs=head.best_epoch,
+                    temperature=calibration.temperature,
+                    hp=hp,
+                    deadline=deadline,
+                )
+            if cv is None:
+                notes.append(
+                    "cross-validation not computed: "
+                    + ("the budget ran out" if time.monotonic() >= deadline else "too few images")
+                )
+
         t = time.monotonic()
         stop_reason = head.stop_reason
         tuned_net = None
@@ -274,7 +304,14 @@ def train_and_export(
         with _timed(timings, "evaluate"):
             test = by_split["test"]
             evaluated = evaluate_on_test(
-                work, test, labels, backbone, spec, multi_label=multi_label, reporter=reporter
+                work,
+                test,
+                labels,
+                backbone,
+                spec,
+                multi_label=multi_label,
+                reporter=reporter,
+                cross_validation=cv,
             )
             choice = evaluated.choice
             if not choice.met:
@@ -288,27 +325,27 @@ def train_and_export(
         )
         sha = {f: sha256_file(work / f) for f in (MODEL_INT8, MODEL_FLOAT, LABELS_TXT)}
         cost = round((time.monotonic() - start) / 3600.0, 6)
-        card.write_json(
-            work / MODEL_CARD,
-            card.model_card(
-                spec=spec,
-                version=version,
-                dataset_fingerprint=dataset_fingerprint,
-                backbone=backbone,
-                multi_label=multi_label,
-                labels=labels,
-                examples={s: len(v) for s, v in by_split.items()},
-                head=head,
-                calibration=calibration,
-                fine=fine,
-                evaluated=evaluated,
-                stop_reason=stop_reason,
-                notes=notes,
-                cost_node_hours=cost,
-                timings=timings,
-                sha256=sha,
-            ),
+        model_card = card.model_card(
+            spec=spec,
+            version=version,
+            dataset_fingerprint=dataset_fingerprint,
+            backbone=backbone,
+            multi_label=multi_label,
+            labels=labels,
+            examples={s: len(v) for s, v in by_split.items()},
+            head=head,
+            calibration=calibration,
+            fine=fine,
+            evaluated=evaluated,
+            stop_reason=stop_reason,
+            notes=notes,
+            cost_node_hours=cost,
+            timings=timings,
+            sha256=sha,
         )
+        if "cross_validation" in model_card:
+            model_card["cross_validation"]["seconds"] = cv_timing.get("seconds")
+        card.write_json(work / MODEL_CARD, model_card)
     return TrainOutcome(
         out_dir=out_dir,
         labels=labels,
