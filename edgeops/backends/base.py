@@ -158,3 +158,16 @@ class ImageFeatures(Protocol):
     def image_features(
         self, images: Sequence[tuple[str, Callable[[], bytes]]], reporter: Reporter
     ) -> tuple[str, Any]: ...
+
+
+@runtime_checkable
+class CachedFeatures(Protocol):
+    """A backend whose machine may hold image features already (the local backend): what
+    `edgeops plan` summarises each dataset's health from, without ever computing one."""
+
+    # What `ImageFeatures.image_features` returns for these images when every one is cached on
+    # this machine, else None.
+    def cached_image_features(self, shas: Sequence[str]) -> tuple[str, Any] | None: ...
+
+    # A folder of this machine's derived-data cache for health summaries (keyed by content).
+    def health_cache(self) -> Path: ...

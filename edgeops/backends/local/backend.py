@@ -256,6 +256,14 @@ class LocalBackend:
 
         return image_features(self.root / "cache" / "ml", images, reporter)
 
+    def cached_image_features(self, shas: Sequence[str]) -> tuple[str, Any] | None:
+        from edgeops.backends.local.features import cached_image_features
+
+        return cached_image_features(self.root / "cache" / "ml", shas)
+
+    def health_cache(self) -> Path:
+        return self.root / "cache" / "health"
+
     # --- models ----------------------------------------------------------------------------
 
     def train_model(
