@@ -37,9 +37,11 @@ class Predictions:
 def inspect_dataset(
     spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any, reporter: Reporter
 ) -> dict[str, Any]:
+    from edgeops.health.grouping import near_groups_for
     from edgeops.review.problems import review_dataset
 
-    review = review_dataset(spec, root=root, cache_path=cache_path)
+    near = near_groups_for(spec, backend)  # the splits the plan uses, once features are cached
+    review = review_dataset(spec, root=root, cache_path=cache_path, near=near)
     return health_of(review, spec, backend=backend, reporter=reporter)[0]
 
 
