@@ -4,7 +4,6 @@ one split once their features are cached on this machine, and the plan says what
 from __future__ import annotations
 
 import hashlib
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,25 +16,14 @@ from edgeops.workflow import open_session
 
 MakeImages = Callable[[Path, dict[str, int]], list[Path]]  # the `make_images` fixture
 
-CONFIG = """
-    version: 1
-    backend:
-      local:
-        path: .edgeops
-    datasets:
-      pets:
-        source:
-          folder: data
-        split: {train: 80, validation: 10, test: 10, group_near_duplicates: true}
-"""
 
-
-def test_planted_near_duplicates_land_in_one_split(tmp_path: Path, make_images: MakeImages) -> None:
-    root = tmp_path / "repo"
-    root.mkdir()
-    (root / "edgeops.yaml").write_text(textwrap.dedent(CONFIG).lstrip())
-    paths = make_images(root / "data", {"cat": 30, "dog": 30})
-    shas = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+def test_planted_near_duplicates_land_in_one_split(repo: Path, make_images: MakeImages) -> None:
+    root = repo  # a folder dataset `pets`
+    config = root / "edgeops.yaml"
+    config.write_text(config.read_text() + "    split: {group_near_duplicates: true}\n")
+    make_images(root / "data", {"cat": 18, "dog": 18})
+    shas = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (root / "data").rglob("*.png")]
+    assert len(shas) == 60
 
     before = open_session(root / "edgeops.yaml", NullReporter())
     assert before.desired is not None
