@@ -171,3 +171,15 @@ class CachedFeatures(Protocol):
 
     # A folder of this machine's derived-data cache for health summaries (keyed by content).
     def health_cache(self) -> Path: ...
+
+
+@runtime_checkable
+class VersionScores(Protocol):
+    """A backend that can run a trained version's model on this machine (the local backend):
+    what the review page's suggestions come from once a model of the dataset is trained."""
+
+    # (the version's labels in output order, an (n, k) float matrix of its scores) of (sha256,
+    # read bytes) pairs.
+    def version_scores(
+        self, address: str, version: int, images: Sequence[tuple[str, Callable[[], bytes]]]
+    ) -> tuple[list[str], Any]: ...

@@ -106,7 +106,7 @@ def health_of(
     shas = labelled + unlabelled
     with source_reader(spec) as read:
         readable = [s for s in shas if info[s].file and not info[s].file.startswith("gs://")]
-        items = [(s, _reader(read, info[s].file)) for s in readable]
+        items = [(s, reader(read, info[s].file)) for s in readable]
         backbone, x = backend.image_features(items, reporter)
     threshold = spec.inspect.near_duplicate_similarity
     doc["features"] = {
@@ -122,7 +122,9 @@ def health_of(
     return doc, predictions
 
 
-def _reader(read: Any, locator: str) -> Any:
+def reader(read: Any, locator: str) -> Any:
+    """A thunk reading one image through a source reader (``readback.source_reader``)."""
+
     def get() -> bytes:
         data = read(locator)
         if data is None:

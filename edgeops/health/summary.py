@@ -3,10 +3,10 @@
 imbalance), judged the same way, over the images trained on.
 
 A plan stays fast: it judges only from image features this machine has cached already (by an
-earlier ``edgeops inspect`` or a training with the same backbone) and never computes one; when
-any image's features are missing it says which command computes them. What it judges is kept
-in the backend's derived-data cache, keyed by the dataset's fingerprint and the threshold, so
-the next plan of the same images reads a small file and imports no numpy.
+earlier ``edgeops inspect``; a training with the same backbone caches most of them) and never
+computes one; when any image's features are missing it says which command computes them. What
+it judges is kept in the backend's derived-data cache, keyed by the dataset's fingerprint and
+the threshold, so the next plan of the same images reads a small file and imports no numpy.
 """
 
 from __future__ import annotations
