@@ -36,6 +36,7 @@ def cache_path(config: Config) -> Path:
 
 def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredState:
     from edgeops.datasets import scan_dataset
+    from edgeops.health.grouping import near_groups_for
 
     datasets = []
     remote, rules = backend.remote_rows(), backend.data_rules()
@@ -47,6 +48,7 @@ def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredStat
             reporter=reporter,
             remote=remote,
             rules=rules,
+            near=near_groups_for(spec, backend),
         )
         rows = tuple(
             ImageRow(sha256=r.sha256, labels=tuple(r.labels), split=r.split)

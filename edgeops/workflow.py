@@ -66,9 +66,12 @@ class Session:
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
         plan = previewed(plan, self._verdicts(plan))
         plan = with_candidates(plan, self._candidates(plan, train))
+        from edgeops.health.summary import dataset_health
+
         self._plan = replace(
             plan,
             warnings=(*plan.warnings, *self.backend.plan_warnings(plan)),
+            health=tuple(dataset_health(d, self.backend) for d in self.desired.datasets),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             edgeops_version=__version__,
             allow_destroy=allow_destroy,

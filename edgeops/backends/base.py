@@ -158,3 +158,28 @@ class ImageFeatures(Protocol):
     def image_features(
         self, images: Sequence[tuple[str, Callable[[], bytes]]], reporter: Reporter
     ) -> tuple[str, Any]: ...
+
+
+@runtime_checkable
+class CachedFeatures(Protocol):
+    """A backend whose machine may hold image features already (the local backend): what
+    `edgeops plan` summarises each dataset's health from, without ever computing one."""
+
+    # What `ImageFeatures.image_features` returns for these images when every one is cached on
+    # this machine, else None.
+    def cached_image_features(self, shas: Sequence[str]) -> tuple[str, Any] | None: ...
+
+    # A folder of this machine's derived-data cache for health summaries (keyed by content).
+    def health_cache(self) -> Path: ...
+
+
+@runtime_checkable
+class VersionScores(Protocol):
+    """A backend that can run a trained version's model on this machine (the local backend):
+    what the review page's suggestions come from once a model of the dataset is trained."""
+
+    # (the version's labels in output order, an (n, k) float matrix of its scores) of (sha256,
+    # read bytes) pairs.
+    def version_scores(
+        self, address: str, version: int, images: Sequence[tuple[str, Callable[[], bytes]]]
+    ) -> tuple[list[str], Any]: ...

@@ -138,10 +138,20 @@ def _dataset(name: str, spec: dict[str, Any], root: Path, line: int) -> DatasetS
             labels_file=_abs(root, labels) if labels is not None else None,
             labels_override=_abs(root, override) if override is not None else None,
         ),
-        split=SplitSpec(**{k: int(v) for k, v in spec.get("split", {}).items()}),
+        split=_split(spec.get("split", {})),
         inspect=InspectSpec(**_floats(spec.get("inspect", {}), "near_duplicate_similarity")),
         line=line,
         **_pick(spec, "multi_label"),
+    )
+
+
+def _split(spec: Mapping[str, Any]) -> SplitSpec:
+    default = SplitSpec()
+    return SplitSpec(
+        train=int(spec.get("train", default.train)),
+        validation=int(spec.get("validation", default.validation)),
+        test=int(spec.get("test", default.test)),
+        group_near_duplicates=bool(spec.get("group_near_duplicates", False)),
     )
 
 

@@ -88,6 +88,8 @@ class SplitSpec:
     train: int = 80
     validation: int = 10
     test: int = 10
+    # near-duplicate images land in one split (from cached image features; see datasets/split.py)
+    group_near_duplicates: bool = False
 
 
 @dataclass(frozen=True)

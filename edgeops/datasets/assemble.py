@@ -27,7 +27,7 @@ from edgeops.datasets.manifest import ImageRecord, Manifest
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import Entry, Found
-from edgeops.datasets.split import assign_splits
+from edgeops.datasets.split import NearGroups, assign_splits, hash_split
 
 
 def assemble_manifest(
@@ -38,12 +38,14 @@ def assemble_manifest(
     shown: str,
     problems: Problems,
     rules: DataRules | None = None,
+    near: NearGroups | None = None,
 ) -> Manifest:
     """The Manifest of everything a source scan found; raises through ``problems``.
 
     ``label_where`` names where each label was declared (its folder, or the first CSV row
     using it), for the per-label messages; ``shown`` names the source; ``rules`` are the
-    backend trainer's own (None: edgeops' rules only).
+    backend trainer's own (None: edgeops' rules only); ``near`` finds near-duplicate groups
+    for ``split.group_near_duplicates`` (None: splits by hash alone).
     """
     if rules is not None:
         refused: dict[str, str] = {}  # format -> why (asked once per format)
@@ -140,7 +142,24 @@ def assemble_manifest(
             f"(e.g. {dup} is a copy of {kept})"
         )
 
-    splits = assign_splits(((sha, v[0]) for sha, v in labelled.items()), spec.split)
+    near_groups: list[list[str]] = []
+    if near is not None and spec.split.group_near_duplicates:
+        near_groups, note = near(sorted(labelled))
+        if note:
+            warnings.append(note)
+    splits = assign_splits(((sha, v[0]) for sha, v in labelled.items()), spec.split, near_groups)
+    follow = sum(
+        1
+        for g in near_groups
+        for sha in g
+        if sha in splits and splits[sha] != hash_split(sha, spec.split)
+    )
+    if follow:
+        warnings.append(
+            f"split.group_near_duplicates: {follow} image{'s' if follow != 1 else ''} follow "
+            f"{'their' if follow != 1 else 'its'} near-duplicate group's split instead of "
+            f"{'their' if follow != 1 else 'its'} own hash split ({len(near_groups)} groups)"
+        )
     images = tuple(
         _record(sha, labels, splits[sha], entry, insp)
         for sha, (labels, entry, insp) in sorted(labelled.items())

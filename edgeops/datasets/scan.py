@@ -33,6 +33,7 @@ from edgeops.datasets.sources import (
     label_layout,
     walk_folder,
 )
+from edgeops.datasets.split import NearGroups
 from edgeops.datasets.zipsource import PROGRESS_MIN, ZipScan, scan_zip
 from edgeops.errors import DatasetError
 from edgeops.progress import Reporter
@@ -59,11 +60,13 @@ def scan_dataset(
     reporter: Reporter,
     remote: RemoteReader | None = None,
     rules: DataRules | None = None,
+    near: NearGroups | None = None,
 ) -> Manifest:
     """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError.
 
     ``remote`` reads csv rows with remote URIs; ``rules`` are what the backend's trainer
-    refuses beyond edgeops' own rules (both from the backend; None where it has none)."""
+    refuses beyond edgeops' own rules (both from the backend; None where it has none);
+    ``near`` finds near-duplicate groups for ``split.group_near_duplicates``."""
     return scan_source(
         spec,
         root=root,
@@ -72,6 +75,7 @@ def scan_dataset(
         problems=Problems(),
         remote=remote,
         rules=rules,
+        near=near,
     ).manifest
 
 
@@ -90,6 +94,7 @@ def scan_source(
     problems: Problems,
     remote: RemoteReader | None = None,
     rules: DataRules | None = None,
+    near: NearGroups | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
@@ -136,7 +141,7 @@ def scan_source(
             for label in row.labels:
                 label_where.setdefault(label, row.where)
     manifest = assemble_manifest(
-        spec, effective, label_where, shown=shown, problems=problems, rules=rules
+        spec, effective, label_where, shown=shown, problems=problems, rules=rules, near=near
     )
     if applied.warnings:
         manifest = dataclasses.replace(manifest, warnings=manifest.warnings + applied.warnings)

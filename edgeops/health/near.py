@@ -6,6 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 BLOCK = 1024  # rows compared at once: at most BLOCK x n similarities in memory
+HELD_OUT = frozenset({"validation", "test"})
+
+
+def straddles(splits: set[str]) -> bool:
+    """Images in these splits straddle train and a held-out split: the evaluation sees what the
+    model was trained on (unlabelled images have no split: "")."""
+    return "train" in splits and bool(splits & HELD_OUT)
 
 
 def near_pairs(x: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:

@@ -109,3 +109,18 @@ def judge(probs: np.ndarray, y: np.ndarray) -> list[Judgement]:
         out.append(Judgement(i, int(given), suggested, p_sugg - p_given, p_given, p_sugg))
     out.sort(key=lambda j: (-j.score, j.index))
     return out
+
+
+def check_labels(
+    x: np.ndarray, given: Sequence[str], shas: Sequence[str]
+) -> tuple[tuple[str, ...], np.ndarray, list[Judgement]]:
+    """For rows ``x`` with one given label each: the labels (sorted), the out-of-fold
+    probabilities (n, k) and the judgement of every row, most suspicious first; nothing is
+    judged (no probabilities, no judgements) with fewer than 2 labels."""
+    labels = tuple(sorted(set(given)))
+    if len(labels) < 2:
+        return labels, np.zeros((len(given), len(labels)), np.float32), []
+    index = {label: k for k, label in enumerate(labels)}
+    y = np.array([index[g] for g in given])
+    probs = out_of_fold(x, y, len(labels), shas)
+    return labels, probs, judge(probs, y)

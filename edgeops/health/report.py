@@ -37,9 +37,11 @@ class Predictions:
 def inspect_dataset(
     spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any, reporter: Reporter
 ) -> dict[str, Any]:
+    from edgeops.health.grouping import near_groups_for
     from edgeops.review.problems import review_dataset
 
-    review = review_dataset(spec, root=root, cache_path=cache_path)
+    near = near_groups_for(spec, backend)  # the splits the plan uses, once features are cached
+    review = review_dataset(spec, root=root, cache_path=cache_path, near=near)
     return health_of(review, spec, backend=backend, reporter=reporter)[0]
 
 
@@ -70,7 +72,7 @@ def health_of(
         "unlabelled": len(unlabelled),
         "removed": len({im.sha256 for im in review.images if im.excluded}),
         "labels": counts,
-        "imbalance": _imbalance(counts),
+        "imbalance": imbalance(counts),
         "exact_duplicates": [
             sorted(p) for p in sorted(paths_of.values(), key=lambda p: sorted(p)) if len(p) > 1
         ],
@@ -104,7 +106,7 @@ def health_of(
     shas = labelled + unlabelled
     with source_reader(spec) as read:
         readable = [s for s in shas if info[s].file and not info[s].file.startswith("gs://")]
-        items = [(s, _reader(read, info[s].file)) for s in readable]
+        items = [(s, reader(read, info[s].file)) for s in readable]
         backbone, x = backend.image_features(items, reporter)
     threshold = spec.inspect.near_duplicate_similarity
     doc["features"] = {
@@ -120,7 +122,9 @@ def health_of(
     return doc, predictions
 
 
-def _reader(read: Any, locator: str) -> Any:
+def reader(read: Any, locator: str) -> Any:
+    """A thunk reading one image through a source reader (``readback.source_reader``)."""
+
     def get() -> bytes:
         data = read(locator)
         if data is None:
@@ -130,7 +134,7 @@ def _reader(read: Any, locator: str) -> Any:
     return get
 
 
-def _imbalance(counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
+def imbalance(counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
     if len(counts) < 2:
         return None
     totals = {label: c["total"] for label, c in counts.items()}
@@ -149,7 +153,7 @@ def _near(
     threshold: float,
     warnings: list[str],
 ) -> None:
-    from edgeops.health.near import groups, near_pairs
+    from edgeops.health.near import groups, near_pairs, straddles
 
     straddling = 0
     for members, sim in groups(len(shas), near_pairs(x, threshold)):
@@ -162,11 +166,10 @@ def _near(
             }
             for i in members
         ]
-        splits = {im["split"] for im in images if im["split"]}
-        straddles = "train" in splits and bool(splits & {"validation", "test"})
-        straddling += straddles
+        straddling_group = straddles({im["split"] for im in images})
+        straddling += straddling_group
         doc["near_duplicates"].append(
-            {"similarity": round(sim, 4), "straddles_splits": straddles, "images": images}
+            {"similarity": round(sim, 4), "straddles_splits": straddling_group, "images": images}
         )
     n = len(doc["near_duplicates"])
     if n:
@@ -183,21 +186,19 @@ def _labels(
 ) -> Predictions:
     import numpy as np
 
-    from edgeops.health.probe import fit, judge, out_of_fold
+    from edgeops.health.probe import check_labels, fit
 
     rows = [i for i, s in enumerate(shas) if info[s].labels]
-    labels = tuple(sorted({info[shas[i]].labels[0] for i in rows}))
+    xl = x[rows]
+    given = [info[shas[i]].labels[0] for i in rows]
+    labels, probs, judgements = check_labels(xl, given, [shas[i] for i in rows])
     predictions = Predictions(labels)
     if len(labels) < 2:
         return predictions
-    index = {label: k for k, label in enumerate(labels)}
-    y = np.array([index[info[shas[i]].labels[0]] for i in rows])
-    xl = x[rows]
-    probs = out_of_fold(xl, y, len(labels), [shas[i] for i in rows])
     for j, i in enumerate(rows):
         best = int(probs[j].argmax())
         predictions.by_sha[shas[i]] = (labels[best], float(probs[j, best]))
-    for judgement in judge(probs, y):
+    for judgement in judgements:
         if judgement.score <= 0:
             break
         im = info[shas[rows[judgement.index]]]
@@ -220,6 +221,7 @@ def _labels(
         )
     rest = [i for i, s in enumerate(shas) if not info[s].labels]
     if rest:
+        y = np.array([labels.index(g) for g in given])
         p = fit(xl, y, len(labels)).predict(x[rest])
         for j, i in enumerate(rest):
             best = int(p[j].argmax())

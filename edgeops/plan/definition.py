@@ -120,6 +120,37 @@ class GateOutlook:
 
 
 @dataclass(frozen=True)
+class DatasetHealth:
+    """What `edgeops inspect` warns about a dataset, counted for the plan from the image features
+    this machine has cached (a plan never computes one): near-duplicate pairs among the images
+    trained on, those straddling train and validation/test, suspected label errors, imbalance."""
+
+    address: str
+    inspected: bool  # False: no cached features to judge with; ``note`` says what to run
+    near_duplicate_pairs: int = 0
+    straddling_pairs: int = 0  # one image in train, the other in validation or test
+    suspected_label_errors: int | None = 0  # None: not judged (a multi-label dataset)
+    near_duplicate_similarity: float | None = None  # the cosine threshold the pairs reach
+    # the largest and smallest labels and their ratio, when above inspect's warning level
+    imbalance: dict[str, Any] | None = None
+    unlabelled: int = 0
+    note: str = ""
+
+    @property
+    def warnings(self) -> int:
+        """How many of the counted problems are present (0: nothing to look at)."""
+        found = (self.near_duplicate_pairs, self.suspected_label_errors, self.imbalance)
+        return sum(1 for x in found if x)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatasetHealth:
+        return cls(**d)
+
+
+@dataclass(frozen=True)
 class Change:
     address: str
     action: Action
@@ -177,6 +208,7 @@ class Plan:
     warnings: tuple[str, ...] = ()  # plan-wide notes (dataset warnings, deprecations)
     serials: dict[str, str] = field(default_factory=dict)  # address -> live serial at plan time
     removes_every_target: bool = False  # every published target would be unpublished
+    health: tuple[DatasetHealth, ...] = ()  # each dataset's inspect warnings, counted
     allow_destroy: bool = False  # made with --allow-destroy: protected removals may be applied
     created_at: str = ""
     edgeops_version: str = ""
@@ -209,6 +241,7 @@ class Plan:
             "warnings": list(self.warnings),
             "serials": dict(self.serials),
             "removes_every_target": self.removes_every_target,
+            "health": [h.to_dict() for h in self.health],
             "allow_destroy": self.allow_destroy,
         }
 
@@ -224,5 +257,6 @@ class Plan:
             created_at=d.get("created_at", ""),
             edgeops_version=d.get("edgeops_version", ""),
             removes_every_target=bool(d.get("removes_every_target", False)),
+            health=tuple(DatasetHealth.from_dict(h) for h in d.get("health") or ()),
             allow_destroy=bool(d.get("allow_destroy", False)),
         )

@@ -27,6 +27,7 @@ from edgeops.plan.definition import (
     PREVIEWED,
     Action,
     Change,
+    DatasetHealth,
     GateOutlook,
     Plan,
 )
@@ -198,6 +199,12 @@ def render_text(plan: Plan, *, color: bool = False, width: int = 100) -> str:
             for line in _change_lines(c):
                 console.print("    " + escape(line))
             console.print()
+    if plan.health:
+        console.print(f"[bold]Dataset health[/] ({HEALTH_HINT}):")
+        for h in plan.health:
+            mark = "[yellow]![/]" if h.warnings else " "
+            console.print(f"  {mark} {escape(health_line(h))}")
+        console.print()
     if plan.warnings:
         console.print("[bold]Warnings:[/]")
         for w in plan.warnings:
@@ -260,6 +267,7 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_COMMENT_LIMIT, note: str 
     if warnings:
         head.append("**Warnings**")
         head += _md_list([_md_cell(w) for w in warnings])
+    head += _md_health(plan)
     tail = ["", "", f"**{summary_line(plan)}**", ""]  # a blank line ends the <details> block
     text = "\n".join(head)
     budget = limit - len(text) - len("\n".join(tail)) - 400  # room for the truncation note
@@ -503,3 +511,77 @@ def _md_candidates(plan: Plan) -> list[str]:
     if notes:
         out += ["", "Small test splits, also:", *_md_list(notes)[:-1]]
     return [*out, ""]
+
+
+HEALTH_HINT = "`edgeops inspect dataset.NAME` lists the images"
+
+
+def health_line(h: DatasetHealth) -> str:
+    """One dataset's inspect warnings, counted: ``dataset.objects: 3 near-duplicate pairs (1
+    straddling train and validation/test), 2 suspected label errors``."""
+    parts = []
+    if h.inspected:
+        pairs = h.near_duplicate_pairs
+        if pairs:
+            text = f"{pairs} near-duplicate pair{'s' if pairs != 1 else ''}"
+            if h.straddling_pairs:
+                text += f" ({h.straddling_pairs} straddling train and validation/test)"
+            parts.append(text)
+        else:
+            parts.append("no near duplicates")
+        errors = h.suspected_label_errors
+        if errors is None:
+            parts.append("label errors not judged (multi-label)")
+        else:
+            parts.append(f"{errors or 'no'} suspected label error{'s' if errors != 1 else ''}")
+    if h.imbalance:
+        imb = h.imbalance
+        parts.append(f"imbalance {imb['ratio']:g}x ('{imb['largest']}' / '{imb['smallest']}')")
+    if h.unlabelled:
+        parts.append(f"{h.unlabelled} unlabelled")
+    if h.note:
+        parts.append(h.note)
+    return f"{h.address}: " + ", ".join(parts)
+
+
+def _md_health(plan: Plan) -> list[str]:
+    """Each dataset's inspect warnings as a table, collapsed under a one-line summary."""
+    if not plan.health:
+        return []
+    flagged = [h for h in plan.health if h.warnings]
+    summary = (
+        f"{len(flagged)} of {len(plan.health)} dataset(s) with warnings"
+        if flagged
+        else f"no warnings in {len(plan.health)} dataset(s)"
+    )
+    uninspected = sum(1 for h in plan.health if not h.inspected)
+    if uninspected:
+        summary += f", {uninspected} not inspected"
+    out = [
+        f"<details><summary><b>Dataset health</b>: {summary}</summary>",
+        "",
+        f"_{HEALTH_HINT}._",
+        "",
+        "| dataset | near-duplicate pairs | straddling train ↔ validation/test "
+        "| suspected label errors | imbalance | note |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for h in plan.health[:MAX_LIST]:
+        counts = (
+            [
+                str(h.near_duplicate_pairs),
+                str(h.straddling_pairs),
+                "not judged" if h.suspected_label_errors is None else str(h.suspected_label_errors),
+            ]
+            if h.inspected
+            else ["—", "—", "—"]
+        )
+        imb = h.imbalance
+        ratio = f"{imb['ratio']:g}x ({imb['largest']} / {imb['smallest']})" if imb else "—"
+        note = _md_cell(h.note) if h.note else ""
+        if h.unlabelled:
+            note = f"{h.unlabelled} unlabelled" + (f"; {note}" if note else "")
+        out.append(f"| `{h.address}` | {' | '.join(counts)} | {ratio} | {note} |")
+    if len(plan.health) > MAX_LIST:
+        out.append(f"| … and {len(plan.health) - MAX_LIST} more | | | | | |")
+    return [*out, "", "</details>", ""]

@@ -25,6 +25,7 @@ from edgeops.datasets.overrides import source_path
 from edgeops.datasets.problems import Problem, Problems
 from edgeops.datasets.scan import scan_source
 from edgeops.datasets.sources import display_path, walk_folder
+from edgeops.datasets.split import NearGroups
 from edgeops.errors import EdgeopsError
 from edgeops.progress import NullReporter
 from edgeops.review.labels_file import LabelsFile
@@ -104,13 +105,21 @@ def read_only_reason(spec: DatasetSpec) -> str:
     )
 
 
-def review_dataset(spec: DatasetSpec, *, root: Path, cache_path: Path) -> DatasetReview:
-    """Everything the review page shows about ``spec``. Never raises for bad data."""
+def review_dataset(
+    spec: DatasetSpec, *, root: Path, cache_path: Path, near: NearGroups | None = None
+) -> DatasetReview:
+    """Everything the review page shows about ``spec``. Never raises for bad data. ``near``:
+    near-duplicate groups for ``split.group_near_duplicates`` (None: splits by hash alone)."""
     src = spec.source
     problems = _Collected()
     shown = display_path(src.path, root)
     found, manifest, applied = scan_source(
-        spec, root=root, cache_path=cache_path, reporter=NullReporter(), problems=problems
+        spec,
+        root=root,
+        cache_path=cache_path,
+        reporter=NullReporter(),
+        problems=problems,
+        near=near,
     )
     splits = {rec.sha256: rec.split for rec in manifest.images}
 

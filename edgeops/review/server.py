@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from edgeops.addresses import Address, dataset_address
+from edgeops.addresses import Address, dataset_address, model_address
 from edgeops.config.model import Config, DatasetSpec
 from edgeops.errors import EdgeopsError
 
@@ -42,8 +42,13 @@ def open_session(config: Config, address: str) -> Any:
     from edgeops.review.session import ReviewSession
 
     spec = find_dataset(config, address)
+    models = tuple(model_address(m.name) for m in config.models if m.dataset == spec.name)
     return ReviewSession(
-        spec, root=config.root, cache_path=cache_path(config), backend=get_backend(config)
+        spec,
+        root=config.root,
+        cache_path=cache_path(config),
+        backend=get_backend(config),
+        models=models,
     )
 
 

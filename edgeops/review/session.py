@@ -60,13 +60,21 @@ class LabelChange:
 
 class ReviewSession:
     def __init__(
-        self, spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any = None
+        self,
+        spec: DatasetSpec,
+        *,
+        root: Path,
+        cache_path: Path,
+        backend: Any = None,
+        models: tuple[str, ...] = (),
     ) -> None:
         self.spec = spec
         self.root = root
         self.cache_path = cache_path
         self.backend = backend  # for the model-assisted suggestions; None: no suggestions
+        self.models = models  # addresses of the dataset's models: a ready version suggests too
         self._suggestions: tuple[DatasetReview, dict[str, Any]] | None = None
+        self._opinion: Any = None  # health.trained.VersionOpinion, once asked
         self._lock = threading.Lock()
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._thumb_lock = threading.Lock()
@@ -212,7 +220,9 @@ class ReviewSession:
         """The probe's opinion of every image (``edgeops inspect``'s): per sha256 the predicted
         label and its probability (out of fold for labelled images), and the labelled images
         ranked by how much the probe disagrees with their label. Recomputed after a change
-        (features are cached, so that is the probe's fit only)."""
+        (features are cached, so that is the probe's fit only). With a ready version of one of
+        the dataset's models, that version judges the images it never trained on
+        (``health.trained``); ``model`` names it."""
         from edgeops.health.report import health_of
         from edgeops.progress import NullReporter
 
@@ -239,9 +249,23 @@ class ReviewSession:
                     {"sha256": e["sha256"], "suggested": e["suggested"], "score": e["score"]}
                     for e in doc["suspected_label_errors"]
                 ],
+                "model": None,
             }
+            out = self._with_model(review, out)
         self._suggestions = (review, out)
         return out
+
+    def _with_model(self, review: DatasetReview, out: dict[str, Any]) -> dict[str, Any]:
+        from edgeops.health.trained import VersionOpinion, trained_version, with_version
+
+        found = trained_version(self.backend, self.models)
+        if found is None:
+            return out
+        address, version = found
+        opinion = self._opinion
+        if opinion is None or (opinion.address, opinion.version) != (address, version):
+            opinion = self._opinion = VersionOpinion(self.backend, address, version)
+        return with_version(out, review, self.spec, opinion)
 
 
 def make_thumbnail(data: bytes) -> bytes:

@@ -110,3 +110,34 @@ def test_fingerprint_is_independent_of_paths_order_and_source_kind(
     assert scan(spec_for("folder", a), tmp_path).fingerprint() != m_a.fingerprint()
     m_multi = scan(spec_for("folder", tmp_path / "b", multi_label=True), tmp_path)
     assert m_multi.fingerprint() != m_b.fingerprint()
+
+
+def test_near_duplicate_groups_share_their_smallest_member_s_split() -> None:
+    spec = SplitSpec(80, 10, 10, group_near_duplicates=True)
+    images = [(_sha(i, "g"), ("cat",) if i % 2 else ("dog",)) for i in range(200)]
+    alone = assign_splits(images, spec)
+    # plant groups that straddle splits by hash: one train image with one held-out image
+    train = [s for s, _ in images if alone[s] == "train"]
+    held = [s for s, _ in images if alone[s] != "train"]
+    groups = [[train[0], held[0]], [held[1], train[1], train[2]]]
+    grouped = assign_splits(images, spec, groups)
+    for g in groups:
+        assert {grouped[s] for s in g} == {hash_split(min(g), spec)}
+    in_groups = {s for g in groups for s in g}
+    assert all(grouped[s] == alone[s] for s, _ in images if s not in in_groups)
+    assert assign_splits(list(reversed(images)), spec, [list(reversed(g)) for g in groups]) == (
+        grouped
+    )
+
+
+def test_the_small_label_guard_leaves_groups_whole_when_it_can() -> None:
+    spec = SplitSpec(80, 10, 10)
+    shas = sorted((_sha(i, "t") for i in range(400)), key=bucket)
+    train_only = [s for s in shas if bucket(s) < 80][:12]  # a label with no held-out image
+    images = [(s, ("cat",)) for s in train_only]
+    first = min(train_only)
+    moved_alone = {s for s, split in assign_splits(images, spec).items() if split != "train"}
+    assert first in moved_alone  # the guard moves the smallest hashes...
+    grouped = assign_splits(images, spec, [[first, train_only[-1]]])
+    moved = {s for s, split in grouped.items() if split != "train"}
+    assert first not in moved and len(moved) == len(moved_alone)  # ...but not a group's

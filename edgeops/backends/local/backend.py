@@ -256,6 +256,23 @@ class LocalBackend:
 
         return image_features(self.root / "cache" / "ml", images, reporter)
 
+    def cached_image_features(self, shas: Sequence[str]) -> tuple[str, Any] | None:
+        from edgeops.backends.local.features import cached_image_features
+
+        return cached_image_features(self.root / "cache" / "ml", shas)
+
+    def health_cache(self) -> Path:
+        return self.root / "cache" / "health"
+
+    def version_scores(
+        self, address: str, version: int, images: Sequence[tuple[str, Callable[[], bytes]]]
+    ) -> tuple[list[str], Any]:
+        from edgeops.backends.local.ml.score import score_images
+
+        folder = self.version_files(address, version)
+        labels = (folder / LABELS_TXT).read_text().splitlines()
+        return labels, score_images(folder / MODEL_INT8, [read for _, read in images])
+
     # --- models ----------------------------------------------------------------------------
 
     def train_model(

@@ -8,20 +8,44 @@ images a model was trained on cost nothing here, and what is computed here speed
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from edgeops.backends.local.ml.backbone import backbone_for
-from edgeops.backends.local.ml.features import _atomic_save, render_view
-from edgeops.backends.local.ml.hparams import TRAINER_VERSION
 from edgeops.progress import Reporter
-from edgeops.runtime.images import load_rgb, normalize
-from edgeops.runtime.litert import LiteRTRunner
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FEATURE_BACKBONE = "latency"  # EfficientNet-Lite0: the fastest of the trainer's backbones
+# its name, which names its cache folder (checked against ml.backbone by a test): known without
+# importing numpy, so `edgeops plan` can tell whether features are cached before loading any
+FEATURE_BACKBONE_NAME = "efficientnet-lite0"
+
+
+def _cached_file(cache_dir: Path, sha: str) -> Path:
+    return cache_dir / "features" / FEATURE_BACKBONE_NAME / sha[:2] / f"{sha}.plain.npy"
+
+
+def cached_image_features(cache_dir: Path, shas: Sequence[str]) -> tuple[str, Any] | None:
+    """What ``image_features`` returns for these images when every one of them is cached, else
+    None; never computes a feature, and imports numpy only when all are cached."""
+    files = [_cached_file(cache_dir, sha) for sha in shas]
+    if not all(f.exists() for f in files):
+        return None
+    import numpy as np
+
+    if not files:
+        return FEATURE_BACKBONE_NAME, np.zeros((0, 0), np.float32)
+    return FEATURE_BACKBONE_NAME, _normalised([np.load(f) for f in files])
+
+
+def _normalised(rows: Sequence[Any]) -> np.ndarray:
+    import numpy as np
+
+    x = np.stack([np.asarray(r, np.float32).reshape(-1) for r in rows])
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.asarray(x / np.maximum(norms, 1e-12), np.float32)
 
 
 def image_features(
@@ -31,14 +55,22 @@ def image_features(
 ) -> tuple[str, np.ndarray]:
     """(backbone name, an (n, d) float32 matrix of L2-normalised features) for (sha256, read
     bytes) pairs; ``read`` is called only for images whose features are not cached."""
+    import io
+
+    import numpy as np
+
+    from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
+    from edgeops.backends.local.ml.features import _atomic_save, render_view
+    from edgeops.backends.local.ml.hparams import TRAINER_VERSION
+    from edgeops.runtime.images import load_rgb, normalize
+    from edgeops.runtime.litert import LiteRTRunner
 
     backbone = backbone_for(FEATURE_BACKBONE)
-    root = cache_dir / "features" / backbone.name
     rows: list[np.ndarray | None] = []
     misses: list[int] = []
     for i, (sha, _read) in enumerate(images):
-        cached = root / sha[:2] / f"{sha}.plain.npy"
+        cached = _cached_file(cache_dir, sha)
         if cached.exists():
             rows.append(np.load(cached).astype(np.float32))
         else:
@@ -54,11 +86,9 @@ def image_features(
                 image = load_rgb(io.BytesIO(read()))  # type: ignore[arg-type]
                 feat = runner(normalize(render_view(image, "plain", backbone.image_size, sha)))
                 feat = np.asarray(feat, np.float32).reshape(-1)
-                _atomic_save(root / sha[:2] / f"{sha}.plain.npy", feat)
+                _atomic_save(_cached_file(cache_dir, sha), feat)
                 rows[i] = feat
                 task.advance()
     if not rows:
         return backbone.name, np.zeros((0, backbone.feature_dim), np.float32)
-    x = np.stack([np.asarray(r, np.float32).reshape(-1) for r in rows if r is not None])
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return backbone.name, x / np.maximum(norms, 1e-12)
+    return backbone.name, _normalised([r for r in rows if r is not None])

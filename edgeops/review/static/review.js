@@ -40,6 +40,13 @@
     under_rec: ["Labels under 100 images",
       (im) => im.labels.some((l) => S.state.under_recommended.includes(l))],
   };
+  const suggestedBy = () => {
+    if (!S.sugg || !S.sugg.available) return "";
+    const m = S.sugg.model;
+    if (m) return `${m.address} v${m.version} judges ${m.judges}`;
+    return S.sugg.model_why
+      || "a probe on backbone features judges every image (no trained version yet)";
+  };
   const suggestion = (im) => {
     if (!S.sugg || !S.sugg.available) return null;
     const m = S.sugg.mislabelled.find((x) => x.sha256 === im.sha256);
@@ -112,6 +119,7 @@
         ? navButton("mislabelled", "Likely mislabelled", S.sugg.mislabelled.length,
           S.sugg.mislabelled.length ? "warn" : "")
         : el("div", { class: "splits", text: S.sugg ? S.sugg.why : "computing suggestions…" }),
+      el("div", { class: "splits", text: suggestedBy() }),
       el("h2", { text: "Problems" }),
       navButton("dup", "Duplicates", count(FILTERS.dup[1]), count(FILTERS.dup[1]) ? "warn" : ""),
       navButton("conflict", "Conflicting labels", count(FILTERS.conflict[1]),

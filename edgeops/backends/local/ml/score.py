@@ -3,8 +3,10 @@ served model and its candidate on (same images, same preprocessing, LiteRT)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +16,18 @@ from edgeops.runtime.litert import LiteRTRunner
 
 def score_files(model_file: Path, images: Sequence[Path]) -> np.ndarray:
     """(len(images), n_labels) float scores of the ``.tflite`` at ``model_file``."""
+    return _scores(model_file, images)
+
+
+def score_images(model_file: Path, reads: Sequence[Callable[[], bytes]]) -> np.ndarray:
+    """The same for images read by ``reads`` (each called once, when its image is scored)."""
+    return _scores(model_file, (io.BytesIO(read()) for read in reads))
+
+
+def _scores(model_file: Path, images: Iterable[Any]) -> np.ndarray:
     runner = LiteRTRunner(model_file)
     size = int(runner.input["shape"][1])
-    return np.stack([runner.scores(to_input(load_rgb(path), size)) for path in images])
+    rows = [runner.scores(to_input(load_rgb(image), size)) for image in images]
+    if not rows:
+        return np.zeros((0, int(runner.output["shape"][-1])), np.float32)
+    return np.stack(rows)
