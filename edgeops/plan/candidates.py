@@ -10,7 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 from edgeops.addresses import model_address
-from edgeops.plan.definition import AT_APPLY, CANDIDATE, Action, Change, GateOutlook, Plan
+from edgeops.plan.definition import (
+    AT_APPLY,
+    CANDIDATE,
+    Action,
+    Change,
+    GateOutlook,
+    Plan,
+    recorded_bars,
+    recorded_vs_published,
+)
 from edgeops.state import LiveCandidate
 
 
@@ -52,6 +61,7 @@ def summary(c: LiveCandidate) -> dict[str, Any]:
         "cost_node_hours": c.cost_node_hours,
         "champion": c.champion,
         "comparison": c.comparison,
+        "vs_published": recorded_vs_published(c.metrics),
     }
 
 
@@ -68,7 +78,9 @@ def _outlook(c: LiveCandidate) -> GateOutlook:
         precision=s.get("precision"),
         recall=s.get("recall"),
         au_prc=s.get("au_prc"),
-        bars=dict(c.metrics.get("gate_spec") or {}),
+        bars=recorded_bars(c.metrics),
+        intervals=dict(s.get("intervals") or {}),
+        vs_published=recorded_vs_published(c.metrics),
     )
 
 
@@ -90,6 +102,8 @@ def describe(c: Change) -> list[str]:
         if isinstance(cand.get(key), int | float)
     )
     verdict = "passed" if cand["blessed"] else "MISSED"
+    if cand.get("vs_published"):
+        verdict += f" ({vs_published_text(cand['vs_published'])})"
     lines = [
         f"candidate trained in plan at {cand['trained_at']} (int8 sha256 "
         f"{cand['sha256'][:12]}): {metrics} at threshold {cand['threshold']:.2f}; gate "
@@ -106,6 +120,19 @@ NAMES = {
     "au_prc": "AuPRC",
     "log_loss": "log loss",
 }
+
+
+def vs_published_text(row: dict[str, Any]) -> str:
+    """A judged ``gate.vs_published`` row: ``top1_accuracy vs published -0.291 [-0.392, -0.190],
+    n=79: significantly worse than a drop of 0``."""
+    iv = row.get("interval") or {}
+    change = (
+        f" {iv['value']:+.3f} [{iv['lo']:+.3f}, {iv['hi']:+.3f}], n={iv['n']}"
+        if {"value", "lo", "hi", "n"} <= set(iv)
+        else ""
+    )
+    verdict = "not significantly worse" if row["ok"] else "significantly worse"
+    return f"{row['metric']}{change}: {verdict} than a drop of {-row['bar']:g}"
 
 
 def comparison_lines(comparison: dict[str, Any] | None, champion: int | None) -> list[str]:

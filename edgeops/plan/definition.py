@@ -104,6 +104,9 @@ class GateOutlook:
     bars: dict[str, float | None] = field(default_factory=dict)
     # recorded 95% intervals by metric (Interval.to_dict()); empty for versions recorded before
     intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the `gate.vs_published` row as judged (GateRow.to_dict(): ``ok``, ``interval`` = the change
+    # candidate - published with its 95% interval); None when the gate has none or was not judged
+    vs_published: dict[str, Any] | None = None
 
     @property
     def new_version(self) -> bool:
@@ -115,6 +118,19 @@ class GateOutlook:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GateOutlook:
         return cls(**d)
+
+
+def recorded_bars(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The single-metric bars of a version's stored ``gate_spec`` (``vs_published`` is a row
+    of its own: :func:`recorded_vs_published`)."""
+    spec = metrics.get("gate_spec") or {}
+    return {k: v for k, v in spec.items() if k != "vs_published"}
+
+
+def recorded_vs_published(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``vs_published`` row of a version's stored gate (None when it was not judged)."""
+    rows = (metrics.get("gate") or {}).get("rows") or ()
+    return next((r for r in rows if r.get("kind") == "vs_published"), None)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from edgeops.addresses import model_address
+from edgeops.plan.candidates import vs_published_text
 from edgeops.plan.definition import AT_APPLY, Action, Change, GateOutlook, Plan
 
 
@@ -45,4 +46,6 @@ def describe(c: Change) -> list[str]:
         was = old.get(name)
         parts.append(f"{name} {was:.3f} -> {now:.3f}" if was is not None else f"{name} {now:.3f}")
     verdict = "passes" if g.passed else "MISSES"
+    if g.vs_published:  # judged on the comparison the version recorded when it was trained
+        verdict += f" ({vs_published_text(g.vs_published)})"
     return [f"previewed from the stored evaluation: {', '.join(parts)}; gate {verdict}"]

@@ -17,6 +17,8 @@ from edgeops.plan.definition import (
     Change,
     GateOutlook,
     ReasonCode,
+    recorded_bars,
+    recorded_vs_published,
 )
 from edgeops.plan.wording import fmt, spec_diff_lines, vname
 from edgeops.state import DesiredModel, DesiredPublish, LiveModel, LivePublish, LiveState
@@ -272,8 +274,9 @@ def gate_outlook(
         precision=summary.get("precision"),
         recall=summary.get("recall"),
         au_prc=summary.get("au_prc"),
-        bars=dict(v.metrics.get("gate_spec") or {}),
+        bars=recorded_bars(v.metrics),
         intervals=dict(summary.get("intervals") or {}),
+        vs_published=recorded_vs_published(v.metrics),
     )
 
 

@@ -133,6 +133,8 @@ def _gate_lines(gate: GateOutlook) -> list[str]:
     ]
     t = f" at threshold {gate.threshold:.2f}" if gate.threshold is not None else ""
     verdict = "passed" if gate.passed else "missed"
+    if gate.vs_published:
+        verdict += f" ({candidates.vs_published_text(gate.vs_published)})"
     lines = [f"gate of {gate.model} v{gate.version}{t}: " + ", ".join(cells) + f": {verdict}"]
     return lines + [f"! {w}" for w in bar_warnings(intervals, gate.bars)]
 
@@ -395,6 +397,8 @@ def _md_gates(plan: Plan) -> list[str]:
             verdict += " (candidate trained in plan)"
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
+        if gate.vs_published:
+            verdict += f"; {_md_cell(candidates.vs_published_text(gate.vs_published))}"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
         warnings += [f"{name}: {_md_cell(w)}" for w in bar_warnings(intervals, bars)]
     if len(groups) > MAX_LIST:
@@ -482,6 +486,9 @@ def _md_candidates(plan: Plan) -> list[str]:
         champion = f"v{cand['champion']}" if cand.get("champion") is not None else "none"
         p = comparison.get("mcnemar", {}).get("p")
         gate = "✅ passed" if cand["blessed"] else "❌ missed"
+        vs = cand.get("vs_published")
+        if vs:
+            gate += f" ({'not ' if vs['ok'] else ''}significantly worse than published)"
         used = f"{cand['cost_node_hours']:.3f} node h ({cand['stop_reason'] or '—'})"
         out.append(
             f"| `{c.address}` | {champion} → `{cand['sha256'][:12]}` | {cell('top1_accuracy')} "

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeops.addresses import model_address
 from edgeops.backends.layout import EVALUATION_JSON, MODEL_INT8
-from edgeops.backends.records import version_metrics
+from edgeops.backends.records import against_published, version_metrics
 from edgeops.errors import EdgeopsError
 from edgeops.files import atomic_write
 from edgeops.objectstore import PreconditionFailed
@@ -35,16 +35,6 @@ if TYPE_CHECKING:
 
 CANDIDATE_JSON = "candidate.json"
 DOCS = ("evaluation.json", "model_card.json", "report.html")
-
-
-def against_published(gate: Any, comparison: dict[str, Any] | None, model: DesiredModel) -> Any:
-    """``gate`` with the ``vs_published`` bar when the config sets one and there is a served
-    version to compare with: a candidate significantly worse than it is blocked."""
-    if model.spec.gate.vs_published is None or not comparison or "metrics" not in comparison:
-        return gate
-    from edgeops.evaluation.compare import Comparison, with_vs_published
-
-    return with_vs_published(gate, Comparison.from_dict(comparison), model.spec.gate)
 
 
 def _prefix(model: str, fingerprint: str) -> str:
