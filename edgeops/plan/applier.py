@@ -173,7 +173,7 @@ def _note_gate(
         reporter.info(
             f"{change.address} v{version.version}: {describe_summary(summary)} at threshold "
             f"{version.threshold:.2f}{on}; gate {'passed' if version.blessed else 'MISSED'}"
-            f"{_versus(version.metrics.get('comparison'))}{cost}"
+            f"{cost}{_versus(version.metrics.get('comparison'))}"
         )
     if version.blessed:
         return
