@@ -104,6 +104,11 @@ def test_label_noise_is_shown_worse_and_vs_published_blocks_it(
     assert "❌ missed (significantly worse than published)" in row
     assert "top1_accuracy vs published" in comment and "decided at apply" not in comment
 
+    (listed,) = models(root)["candidates"]["model.objects"]  # its report, for the PR's artifact
+    report = Path(listed["report"]).read_text()
+    assert "<h2>Against the published version</h2>" in report and "data:image/jpeg" in report
+    assert "top1_accuracy vs published" in report  # the gate, with its vs_published row
+
     refused = edgeops(root, "apply", "plan.json")
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "significantly worse than a drop of 0  MISSED" in refused.stderr

@@ -370,6 +370,9 @@ class LocalBackend:
     def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
         return self.candidates.get(name_of(address), fingerprint)
 
+    def candidate_report(self, candidate: LiveCandidate) -> Path | None:
+        return self.candidates.report(candidate)
+
     def train_candidate(
         self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
     ) -> LiveCandidate:
