@@ -132,7 +132,13 @@ def vs_published_text(row: dict[str, Any]) -> str:
         else ""
     )
     verdict = "not significantly worse" if row["ok"] else "significantly worse"
-    return f"{row['metric']}{change}: {verdict} than a drop of {-row['bar']:g}"
+    text = f"{row['metric']}{change}: {verdict} than a drop of {-row['bar']:g}"
+    if row["ok"] and {"lo", "hi"} <= set(iv):
+        # the improvement's interval (log loss: a fall is better) straddles the bar
+        lo = -iv["hi"] if row["metric"].startswith("log_loss") else iv["lo"]
+        if lo < row["bar"] <= row["value"]:  # Interval.straddles
+            text += ", but the test split is too small to tell"
+    return text
 
 
 def comparison_lines(comparison: dict[str, Any] | None, champion: int | None) -> list[str]:
