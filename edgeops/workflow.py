@@ -17,14 +17,22 @@ from edgeops.backends import get_backend
 from edgeops.backends.base import Backend
 from edgeops.config.model import Config
 from edgeops.errors import EdgeopsError
+from edgeops.evaluation.intervals import recorded_bars
 from edgeops.plan import protection
 from edgeops.plan.applier import ApplyResult, apply_plan
 from edgeops.plan.builder import build_plan
 from edgeops.plan.candidates import with_candidates
-from edgeops.plan.definition import FORMAT_VERSION, PREVIEWED, Action, GateOutlook, Plan
+from edgeops.plan.definition import (
+    FORMAT_VERSION,
+    PREVIEWED,
+    Action,
+    GateOutlook,
+    Plan,
+    recorded_vs_published,
+)
 from edgeops.plan.preview import previewed
 from edgeops.progress import Reporter
-from edgeops.state import DesiredState, LiveCandidate
+from edgeops.state import DesiredState, LiveCandidate, LiveState
 
 DEFAULT_CONFIG = "edgeops.yaml"
 
@@ -64,7 +72,7 @@ class Session:
         assert self.desired is not None
         live = self.backend.read()
         plan = build_plan(self.desired, live, config_path=str(self.config.path))
-        plan = previewed(plan, self._verdicts(plan))
+        plan = previewed(plan, self._verdicts(plan, live))
         plan = with_candidates(plan, self._candidates(plan, train))
         from edgeops.health.summary import dataset_health
 
@@ -94,43 +102,44 @@ class Session:
                 out[c.address] = found
         return out
 
-    def _verdicts(self, plan: Plan) -> dict[str, GateOutlook]:
-        """The verdict of every re-evaluation, judged now from the stored evaluation by the
-        same rules apply uses (so apply records exactly what the plan shows)."""
+    def _verdicts(self, plan: Plan, live: LiveState) -> dict[str, GateOutlook]:
+        """The verdict of every re-evaluation, judged now from the stored evaluation (and the
+        version's recorded comparison with the served version, for ``gate.vs_published``) by
+        the same rules apply uses (so apply records exactly what the plan shows)."""
         assert self.desired is not None
         models = {m.address: m for m in self.desired.models}
         out: dict[str, GateOutlook] = {}
         for c in plan.changes:
             if c.action != Action.EVALUATE or c.after is None or c.address not in models:
                 continue
-            from edgeops.evaluation import crossval, judge
+            from edgeops.backends.records import verdict
+            from edgeops.evaluation.crossval import gated_summary
 
             m, version = models[c.address], int(c.after["version"])
             try:
                 evaluation, _ = self.backend.evaluation_of(c.address, version)
             except EdgeopsError:
                 continue  # its evaluation is gone: decided at apply, as before
-            judged = judge(evaluation, m.spec)
-            gated, evaluated_on, _ = crossval.gated(evaluation, m.spec.gate)  # what the bars read
-            at = gated.overall.at(judged.threshold)
-            gate = m.spec.gate
+            lm = live.models.get(c.address)
+            stored = lm.by_version(version) if lm is not None else None
+            judged = verdict(m, evaluation, stored.metrics.get("comparison") if stored else None)
+            metrics = judged["metrics"]
+            summary, evaluated_on = gated_summary(metrics)  # what the bars read
             out[c.address] = GateOutlook(
                 model=m.spec.name,
                 version=version,
                 decided=PREVIEWED,
                 basis="re_evaluated",
-                passed=judged.gate.passed,
-                threshold=judged.threshold,
+                passed=judged["blessed"],
+                threshold=judged["threshold"],
                 threshold_rule=m.spec.threshold.describe(),
-                precision=at["precision"],
-                recall=at["recall"],
-                au_prc=gated.au_prc,
-                bars={
-                    "min_precision": gate.min_precision,
-                    "min_recall": gate.min_recall,
-                    "min_au_prc": gate.min_au_prc,
-                },
+                precision=summary["precision"],
+                recall=summary["recall"],
+                au_prc=summary["au_prc"],
+                bars=recorded_bars(metrics.get("gate_spec")),
+                intervals=dict(summary.get("intervals") or {}),
                 evaluated_on=evaluated_on,
+                vs_published=recorded_vs_published(metrics),
             )
         return out
 

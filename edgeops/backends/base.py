@@ -142,6 +142,10 @@ class ModelRegistry(Protocol):
     # The candidates trained in plan for the model at `address`, newest first.
     def candidates_of(self, address: str) -> list[LiveCandidate]: ...
 
+    # A candidate's HTML evaluation report on this machine (with its comparison with the served
+    # version); state in a bucket: fetched first. None when it has none.
+    def candidate_report(self, candidate: LiveCandidate) -> Path | None: ...
+
     # The registry file `edgeops serve` reads, with every published version's files on this
     # machine (state in a bucket: fetched into this machine's working copy first).
     def prepare_serving(self) -> Path: ...

@@ -23,7 +23,9 @@ def version_metrics(
     return {
         "inputs": model.inputs,
         "threshold_rule": model.spec.threshold.describe(),
-        "gate_spec": model.spec.gate.recorded(),
+        # the bars set (``vs_published`` and ``evaluate_on`` only when set): a change of any
+        # plans a re-evaluation
+        "gate_spec": model.spec.gate.fingerprint_inputs(),
         "summary": {**evaluation.summary_at(threshold), "test_images": evaluation.n_examples},
         "gate": gate.to_dict(),
         # k-fold cross-validated metrics beside a small test split (labelled as such)
@@ -35,17 +37,35 @@ def version_metrics(
     }
 
 
-def verdict(model: DesiredModel, evaluation: Evaluation) -> dict[str, Any]:
+def against_published(
+    gate: GateResult, comparison: dict[str, Any] | None, model: DesiredModel
+) -> GateResult:
+    """``gate`` with the ``vs_published`` row when the config sets one and there is a comparison
+    with a served version (``Comparison.to_dict()``, as a version records it): a version
+    significantly worse than the served one is blocked."""
+    if model.spec.gate.vs_published is None or not comparison or "metrics" not in comparison:
+        return gate
+    from edgeops.evaluation.compare import Comparison, with_vs_published
+
+    return with_vs_published(gate, Comparison.from_dict(comparison), model.spec.gate)
+
+
+def verdict(
+    model: DesiredModel, evaluation: Evaluation, comparison: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A version's fields judged by ``model``'s threshold rule and gate: ``eval_fingerprint``,
-    ``blessed``, ``threshold`` and ``metrics`` (to merge over the version's earlier metrics)."""
+    ``blessed``, ``threshold`` and ``metrics`` (to merge over the version's earlier metrics).
+    ``comparison``: the version's recorded comparison with the version served when it was
+    trained, which ``gate.vs_published`` reads."""
     from edgeops.evaluation import judge
 
     j = judge(evaluation, model.spec)
+    gate = against_published(j.gate, comparison, model)
     return {
         "eval_fingerprint": model.eval_fingerprint,
-        "blessed": bool(j.gate.passed),
+        "blessed": bool(gate.passed),
         "threshold": float(j.threshold),
-        "metrics": version_metrics(model, evaluation, j.threshold, j.gate),
+        "metrics": version_metrics(model, evaluation, j.threshold, gate),
     }
 
 

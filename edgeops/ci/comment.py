@@ -32,6 +32,8 @@ class PullRequest:
     number: int
     head_sha: str = ""
     run_url: str = ""
+    # the uploaded evaluation reports (the plan workflow passes its upload step's artifact-url)
+    reports_url: str = ""
 
 
 def pull_request(repo: str | None, number: int | None, env: Mapping[str, str]) -> PullRequest:
@@ -58,6 +60,7 @@ def pull_request(repo: str | None, number: int | None, env: Mapping[str, str]) -
         number=number,
         head_sha=str((pr.get("head") or {}).get("sha") or env.get("GITHUB_SHA") or ""),
         run_url=f"{server}/{repo}/actions/runs/{run}" if server and run else "",
+        reports_url=env.get("EDGEOPS_REPORTS_URL") or "",
     )
 
 
@@ -88,6 +91,11 @@ def _note(pr: PullRequest) -> str:
         parts.append(f"for `{pr.head_sha[:7]}`")
     if pr.run_url:
         parts.append(f"[workflow run and evaluation reports]({pr.run_url})")
+    if pr.reports_url:
+        parts.append(
+            f"[HTML evaluation reports]({pr.reports_url}) (each candidate trained in plan: "
+            "against the served version, the images it fixes and breaks)"
+        )
     return "Plan " + " · ".join(parts) if parts else ""
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from edgeops.addresses import Address, model_address
 from edgeops.backends.base import Backend
 from edgeops.errors import EdgeopsError, GateFailed
+from edgeops.evaluation.intervals import describe_summary
+from edgeops.plan.candidates import vs_published_text
 from edgeops.plan.definition import NEW_VERSION, Action, Change, Plan
 from edgeops.progress import Reporter
 from edgeops.state import DesiredState, LiveState, LiveVersion
@@ -161,31 +163,50 @@ def _note_gate(
 ) -> None:
     summary = version.metrics.get("summary", {})
     if summary and version.threshold is not None:
+        n = summary.get("test_images")
+        on = f" on {n} test images" if n else ""
         cost = (
             f", {version.stop_reason}, {version.cost_node_hours:.4f} node hours"
             if version.stop_reason
             else ""
         )
         reporter.info(
-            f"{change.address} v{version.version}: precision {summary.get('precision', 0):.3f}, "
-            f"recall {summary.get('recall', 0):.3f}, AuPRC {summary.get('au_prc', 0):.3f} at "
-            f"threshold {version.threshold:.2f}; gate {'passed' if version.blessed else 'MISSED'}"
-            f"{cost}"
+            f"{change.address} v{version.version}: {describe_summary(summary)} at threshold "
+            f"{version.threshold:.2f}{on}; gate {'passed' if version.blessed else 'MISSED'}"
+            f"{cost}{_versus(version.metrics.get('comparison'))}"
         )
     if version.blessed:
         return
     blocked.add(change.address)
     rows = version.metrics.get("gate", {}).get("rows", [])
-    lines = [
-        f"  {r['metric']}: {r['value']:.3f} {'>=' if r['ok'] else '<'} {r['bar']:.3f}"
-        f"  {'ok' if r['ok'] else 'MISSED'}"
-        for r in rows
-    ]
     result.gate_failures.append(
         f"{change.address} v{version.version} missed its gate at threshold "
-        f"{version.threshold:.2f}:\n" + "\n".join(lines)
+        f"{version.threshold:.2f}:\n" + "\n".join(_gate_row(r) for r in rows)
     )
     reporter.warn(result.gate_failures[-1])
+
+
+def _versus(comparison: dict[str, Any] | None) -> str:
+    """``; vs v1: Δ top-1 -0.291 [-0.392, -0.190], McNemar p = 1.55e-06`` for a version
+    compared with the version served when it was trained ("" when it was not)."""
+    if not comparison or "metrics" not in comparison or comparison.get("champion") is None:
+        return ""
+    top1 = next((m for m in comparison["metrics"] if m["metric"] == "top1_accuracy"), None)
+    if top1 is None:
+        return ""
+    d = top1["difference"]
+    return (
+        f"; vs v{comparison['champion']}: Δ top-1 {d['value']:+.3f} [{d['lo']:+.3f}, "
+        f"{d['hi']:+.3f}], McNemar p = {comparison['mcnemar']['p']:.3g}"
+    )
+
+
+def _gate_row(r: dict[str, Any]) -> str:
+    """One bar of a missed gate, as ``  precision: 0.500 < 0.800  MISSED``."""
+    verdict = "ok" if r["ok"] else "MISSED"
+    if r.get("kind") == "vs_published":
+        return f"  {vs_published_text(r)}  {verdict}"
+    return f"  {r['metric']}: {r['value']:.3f} {'>=' if r['ok'] else '<'} {r['bar']:.3f}  {verdict}"
 
 
 def _version_of(

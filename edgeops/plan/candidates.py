@@ -13,7 +13,15 @@ from edgeops.addresses import model_address
 from edgeops.evaluation.crossval import CROSS_VALIDATION, gated_summary
 from edgeops.evaluation.crossval import summary_line as crossval_line
 from edgeops.evaluation.intervals import recorded_bars
-from edgeops.plan.definition import AT_APPLY, CANDIDATE, Action, Change, GateOutlook, Plan
+from edgeops.plan.definition import (
+    AT_APPLY,
+    CANDIDATE,
+    Action,
+    Change,
+    GateOutlook,
+    Plan,
+    recorded_vs_published,
+)
 from edgeops.state import LiveCandidate
 
 
@@ -56,6 +64,7 @@ def summary(c: LiveCandidate) -> dict[str, Any]:
         "cost_node_hours": c.cost_node_hours,
         "champion": c.champion,
         "comparison": c.comparison,
+        "vs_published": recorded_vs_published(c.metrics),
         # k-fold cross-validated metrics beside a small test split (absent otherwise)
         **({"cross_validation": cv} if (cv := c.metrics.get("cross_validation")) else {}),
         **({"gate_evaluated_on": CROSS_VALIDATION} if evaluated_on == CROSS_VALIDATION else {}),
@@ -77,6 +86,8 @@ def _outlook(c: LiveCandidate) -> GateOutlook:
         au_prc=s.get("au_prc"),
         bars=recorded_bars(c.metrics.get("gate_spec")),
         evaluated_on=evaluated_on,
+        intervals=dict(s.get("intervals") or {}),
+        vs_published=recorded_vs_published(c.metrics),
     )
 
 
@@ -100,6 +111,8 @@ def describe(c: Change) -> list[str]:
     verdict = "passed" if cand["blessed"] else "MISSED"
     if cand.get("gate_evaluated_on") == CROSS_VALIDATION:
         verdict += " (on k-fold cross-validation)"
+    if cand.get("vs_published"):
+        verdict += f" ({vs_published_text(cand['vs_published'])})"
     lines = [
         f"candidate trained in plan at {cand['trained_at']} (int8 sha256 "
         f"{cand['sha256'][:12]}): {metrics} at threshold {cand['threshold']:.2f}; gate "
@@ -118,6 +131,25 @@ NAMES = {
     "au_prc": "AuPRC",
     "log_loss": "log loss",
 }
+
+
+def vs_published_text(row: dict[str, Any]) -> str:
+    """A judged ``gate.vs_published`` row: ``top1_accuracy vs published -0.291 [-0.392, -0.190],
+    n=79: significantly worse than a drop of 0``."""
+    iv = row.get("interval") or {}
+    change = (
+        f" {iv['value']:+.3f} [{iv['lo']:+.3f}, {iv['hi']:+.3f}], n={iv['n']}"
+        if {"value", "lo", "hi", "n"} <= set(iv)
+        else ""
+    )
+    verdict = "not significantly worse" if row["ok"] else "significantly worse"
+    text = f"{row['metric']}{change}: {verdict} than a drop of {-row['bar']:g}"
+    if row["ok"] and {"lo", "hi"} <= set(iv):
+        # the improvement's interval (log loss: a fall is better) straddles the bar
+        lo = -iv["hi"] if row["metric"].startswith("log_loss") else iv["lo"]
+        if lo < row["bar"] <= row["value"]:  # Interval.straddles
+            text += ", but the test split is too small to tell"
+    return text
 
 
 def comparison_lines(comparison: dict[str, Any] | None, champion: int | None) -> list[str]:

@@ -106,6 +106,9 @@ class GateOutlook:
     intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
     # what the metrics above are: "test_split", or "cross_validation" (gate.evaluate_on)
     evaluated_on: str = "test_split"
+    # the `gate.vs_published` row as judged (GateRow.to_dict(): ``ok``, ``interval`` = the change
+    # candidate - published with its 95% interval); None when the gate has none or was not judged
+    vs_published: dict[str, Any] | None = None
 
     @property
     def new_version(self) -> bool:
@@ -117,6 +120,12 @@ class GateOutlook:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GateOutlook:
         return cls(**d)
+
+
+def recorded_vs_published(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``vs_published`` row of a version's stored gate (None when it was not judged)."""
+    rows = (metrics.get("gate") or {}).get("rows") or ()
+    return next((r for r in rows if r.get("kind") == "vs_published"), None)
 
 
 @dataclass(frozen=True)

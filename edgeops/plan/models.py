@@ -162,14 +162,25 @@ def input_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def gate_change(v: LiveVersion, m: DesiredModel) -> str:
+    """``; gate min_recall 0.5 -> 0.6, vs_published unset -> au_prc max_drop 0.01`` when the
+    version was judged by other bars than the config's ("" when the same, or not recorded)."""
     old = v.metrics.get("gate_spec")
-    new = m.spec.gate.recorded()  # the bars, and evaluate_on when not the default
+    new = m.spec.gate.fingerprint_inputs()  # what the version recorded (records.version_metrics)
     if old is None or old == new:
         return ""
     default = {"evaluate_on": "test_split"}  # recorded only when not the default
     old, new = {**default, **old}, {**default, **new}
-    diffs = [f"{k} {fmt(old.get(k))} -> {fmt(new[k])}" for k in new if old.get(k) != new[k]]
+    keys = [*new, *(k for k in old if k not in new)]
+    diffs = [
+        f"{k} {_bar(old.get(k))} -> {_bar(new.get(k))}" for k in keys if old.get(k) != new.get(k)
+    ]
     return "; gate " + ", ".join(diffs)
+
+
+def _bar(value: Any) -> str:
+    if isinstance(value, dict):  # vs_published: {metric, max_drop}
+        return f"{value.get('metric')} max_drop {fmt(value.get('max_drop'))}"
+    return fmt(value)
 
 
 def version_summary(v: LiveVersion | None) -> dict[str, Any] | None:

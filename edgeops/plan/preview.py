@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from edgeops.addresses import model_address
 from edgeops.evaluation.crossval import CROSS_VALIDATION
+from edgeops.plan.candidates import vs_published_text
 from edgeops.plan.definition import AT_APPLY, Action, Change, GateOutlook, Plan
 
 
@@ -51,4 +52,6 @@ def describe(c: Change) -> list[str]:
     verdict = "passes" if g.passed else "MISSES"
     if cv:
         verdict += " (on k-fold cross-validation, train+validation)"
+    if g.vs_published:  # judged on the comparison the version recorded when it was trained
+        verdict += f" ({vs_published_text(g.vs_published)})"
     return [f"previewed from the stored evaluation: {', '.join(parts)}; gate {verdict}"]

@@ -19,6 +19,7 @@ from edgeops.plan.definition import (
     Change,
     GateOutlook,
     ReasonCode,
+    recorded_vs_published,
 )
 from edgeops.plan.wording import fmt, spec_diff_lines, vname
 from edgeops.state import DesiredModel, DesiredPublish, LiveModel, LivePublish, LiveState
@@ -277,6 +278,7 @@ def gate_outlook(
         bars=recorded_bars(v.metrics.get("gate_spec")),
         intervals=dict(summary.get("intervals") or {}),
         evaluated_on=evaluated_on,
+        vs_published=recorded_vs_published(v.metrics),
     )
 
 

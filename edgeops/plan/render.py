@@ -138,6 +138,8 @@ def _gate_lines(gate: GateOutlook) -> list[str]:
     if gate.evaluated_on == CROSS_VALIDATION:
         t += " on k-fold cross-validation (train+validation, the head on float features)"
     verdict = "passed" if gate.passed else "missed"
+    if gate.vs_published:
+        verdict += f" ({candidates.vs_published_text(gate.vs_published)})"
     lines = [f"gate of {gate.model} v{gate.version}{t}: " + ", ".join(cells) + f": {verdict}"]
     return lines + [f"! {w}" for w in bar_warnings(intervals, gate.bars, gate.evaluated_on)]
 
@@ -409,6 +411,8 @@ def _md_gates(plan: Plan) -> list[str]:
             verdict += " (on k-fold cross-validation)"
         if all(v is None for v in values.values()):
             verdict += " (no metrics recorded)"
+        if gate.vs_published:
+            verdict += f"; {_md_cell(candidates.vs_published_text(gate.vs_published))}"
         out.append(f"| {name} | {targets} | {t} | {' | '.join(cells)} | {verdict} |")
         warnings += [
             f"{name}: {_md_cell(w)}" for w in bar_warnings(intervals, bars, gate.evaluated_on)
@@ -498,6 +502,9 @@ def _md_candidates(plan: Plan) -> list[str]:
         champion = f"v{cand['champion']}" if cand.get("champion") is not None else "none"
         p = comparison.get("mcnemar", {}).get("p")
         gate = "✅ passed" if cand["blessed"] else "❌ missed"
+        vs = cand.get("vs_published")
+        if vs:
+            gate += f" ({'not ' if vs['ok'] else ''}significantly worse than published)"
         used = f"{cand['cost_node_hours']:.3f} node h ({cand['stop_reason'] or '—'})"
         out.append(
             f"| `{c.address}` | {champion} → `{cand['sha256'][:12]}` | {cell('top1_accuracy')} "

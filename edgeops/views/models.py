@@ -39,11 +39,18 @@ def collect(backend: Backend) -> dict[str, Any]:
     }
     data = models_to_dict(live, backend.registry_entries(), files)
     data["candidates"] = {
-        address: [_candidate_dict(c) for c in backend.candidates_of(address)]
+        address: [
+            {**_candidate_dict(c), "report": _path(backend.candidate_report(c))}
+            for c in backend.candidates_of(address)
+        ]
         for address in live.models
     }
     data["candidates"] = {a: cs for a, cs in data["candidates"].items() if cs}
     return data
+
+
+def _path(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _candidate_dict(c: LiveCandidate) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 threshold change) gets ONE plan comment from the plan workflow's own scripts run locally against
 the fake GitHub: created by the first push, updated in place by the second.
 
+The workflow's `plan --train` is turned off here (EDGEOPS_PLAN_TRAIN=false, which the workflow
+honours): the sample's v1 is a recorded placeholder, not a model a candidate could be compared
+with, and training is tested through the CLI in tests/publish (test_plan_train, test_label_noise).
+
 Both comment bodies are saved next to the test (``tmp_path/comment-1.md``, ``comment-2.md``).
 """
 
@@ -93,6 +97,8 @@ def test_two_pushes_make_one_readable_comment(
     make_images(repo / "data", {"cat": 5, "bird": 12})
     _git(repo, "add", "data")
     _git(repo, "commit", "-q", "-m", "more cats, and birds")
+    reports = "https://github.test/acme/app/actions/runs/42/artifacts/9"  # upload's artifact-url
+    actions_env = {**actions_env, "EDGEOPS_PLAN_TRAIN": "false", "EDGEOPS_REPORTS_URL": reports}
     first = run_plan_workflow(repo, actions_env, tmp_path)
     assert first["exitcode"] == "2"
     assert [r.method for r in github.requests] == ["GET", "POST"]
@@ -133,3 +139,7 @@ def test_two_pushes_make_one_readable_comment(
     assert "threshold value 0.5 -> value 0.7" not in head1
     assert "threshold value 0.5 -> value 0.7" in head2
     assert len(body2) < 10_000  # small plans make short comments
+    for head in (head1, head2):
+        assert f"[HTML evaluation reports]({reports})" in head
+    assert (repo / "reports" / "models.json").exists()  # no candidates, so no candidate report
+    assert not list((repo / "reports").glob("*-candidate-*.html"))

@@ -103,7 +103,6 @@ def model(
 
 def version(m: DesiredModel, n: int, *, blessed: bool = True, status: str = "ready") -> LiveVersion:
     """Version ``n`` of ``m`` as if trained (and evaluated) from exactly this desired model."""
-    g = m.spec.gate
     return LiveVersion(
         model=m.spec.name,
         version=n,
@@ -115,11 +114,7 @@ def version(m: DesiredModel, n: int, *, blessed: bool = True, status: str = "rea
         metrics={
             "inputs": m.inputs,
             "threshold_rule": m.spec.threshold.describe(),
-            "gate_spec": {
-                "min_precision": g.min_precision,
-                "min_recall": g.min_recall,
-                "min_au_prc": g.min_au_prc,
-            },
+            "gate_spec": m.spec.gate.fingerprint_inputs(),  # as records.version_metrics
         },
     )
 

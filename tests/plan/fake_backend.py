@@ -77,15 +77,10 @@ class FakeBackend:
         del self.datasets[address]
 
     def _gate(self, model: DesiredModel) -> dict[str, Any]:
-        g = model.spec.gate
         return {
             "inputs": model.inputs,
             "threshold_rule": model.spec.threshold.describe(),
-            "gate_spec": {
-                "min_precision": g.min_precision,
-                "min_recall": g.min_recall,
-                "min_au_prc": g.min_au_prc,
-            },
+            "gate_spec": model.spec.gate.fingerprint_inputs(),  # as records.version_metrics
             "gate": {
                 "rows": [{"metric": "precision", "value": 0.5, "bar": 0.8, "ok": self.passes_gate}]
             },

@@ -8,6 +8,7 @@ import pytest
 
 from edgeops.config.model import GateSpec
 from edgeops.errors import EdgeopsError, GateFailed
+from edgeops.plan import applier
 from edgeops.plan.applier import apply_plan, raise_for_gates
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import Plan
@@ -214,3 +215,56 @@ def test_a_dataset_copy_a_kept_version_was_trained_on_is_kept() -> None:
     )
     plan, result = _apply(want, backend)
     assert ("delete_dataset_resources", "dataset.pets ['copy-1']") in backend.calls
+
+
+class _Lines(NullReporter):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warn(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def test_the_gate_line_gives_intervals_and_the_comparison_and_a_vs_published_miss() -> None:
+    def iv(value: float, lo: float, hi: float, n: int) -> dict[str, object]:
+        return {"value": value, "lo": lo, "hi": hi, "n": n, "method": "wilson"}
+
+    summary = {
+        "precision": 0.62,
+        "recall": 0.76,
+        "au_prc": 0.66,
+        "test_images": 79,
+        "intervals": {"precision": iv(0.62, 0.52, 0.71, 97), "au_prc": iv(0.66, 0.54, 0.79, 79)},
+    }
+    vs_row = {
+        "metric": "top1_accuracy vs published",
+        "value": -0.19,
+        "bar": -0.0,
+        "ok": False,
+        "interval": iv(-0.291, -0.392, -0.19, 79),
+        "kind": "vs_published",
+    }
+    comparison = {
+        "champion": 1,
+        "metrics": [{"metric": "top1_accuracy", "difference": iv(-0.291, -0.392, -0.19, 79)}],
+        "mcnemar": {"b": 24, "c": 1, "p": 1.55e-06},
+    }
+    metrics = {"summary": summary, "gate": {"rows": [vs_row]}, "comparison": comparison}
+    v = dataclasses.replace(version(M_NEW, 2, blessed=False), metrics=metrics, threshold=0.21)
+    change = build_plan(desired(DS_NEW, M_NEW), live(live_dataset("pets", NEW))).changes[0]
+    reporter, result, blocked = _Lines(), applier.ApplyResult(), set()
+    applier._note_gate(v, change, result, blocked, reporter)
+    line, failure = reporter.lines
+    assert line == (
+        "model.pets v2: precision 0.620 (95% CI 0.52–0.71, n=97), recall 0.760 (95% CI n/a), "
+        "AuPRC 0.660 (95% CI 0.54–0.79, n=79) at threshold 0.21 on 79 test images; gate MISSED; "
+        "vs v1: Δ top-1 -0.291 [-0.392, -0.190], McNemar p = 1.55e-06"
+    )
+    assert failure.splitlines()[1] == (
+        "  top1_accuracy vs published -0.291 [-0.392, -0.190], n=79: significantly worse than "
+        "a drop of 0  MISSED"
+    )
+    assert blocked == {"model.pets"} and result.gate_failures == [failure]

@@ -10,7 +10,7 @@ import pytest
 
 from edgeops.backends import get_backend
 from edgeops.config.loader import load_config
-from edgeops.config.model import GateSpec, ThresholdRule
+from edgeops.config.model import GateSpec, ThresholdRule, VsPublished
 from edgeops.errors import EdgeopsError
 from edgeops.plan.builder import build_plan
 from edgeops.plan.definition import NEW_VERSION, Action, ReasonCode
@@ -59,6 +59,7 @@ M_BIG_BUDGET = model("pets", DS, node_hours=0.2)
 M_MAXF1 = model("pets", DS, threshold=ThresholdRule(max_f1=True))
 M_GATE = model("pets", DS, gate=GateSpec(min_precision=0.8))
 M_STRICT = model("pets", DS, gate=GateSpec(min_precision=0.99))
+M_VS_PUBLISHED = model("pets", DS, gate=GateSpec(vs_published=VsPublished("au_prc", 0.01)))
 
 REG = registry("pets", tags=("a",))
 
@@ -139,6 +140,18 @@ CASES = [
         live(LDS, live_model(version(M, 1))),
         [("model.pets", A.EVALUATE, "gate min_precision unset -> 0.8")],
         id="gate-change-re-evaluates",
+    ),
+    pytest.param(
+        desired(DS, M_VS_PUBLISHED),
+        live(LDS, live_model(version(M, 1))),
+        [("model.pets", A.EVALUATE, "gate vs_published unset -> au_prc max_drop 0.01")],
+        id="vs-published-added-re-evaluates",
+    ),
+    pytest.param(
+        desired(DS, M),
+        live(LDS, live_model(version(M_VS_PUBLISHED, 1))),
+        [("model.pets", A.EVALUATE, "gate vs_published au_prc max_drop 0.01 -> unset")],
+        id="vs-published-removed-re-evaluates",
     ),
     pytest.param(
         desired(),

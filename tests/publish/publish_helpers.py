@@ -35,3 +35,20 @@ def models(root: Path) -> dict[str, Any]:
 def bundle_card(root: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((root / "app/src/main/assets/objects.json").read_text())
     return data
+
+
+def saved(root: Path, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / name).read_text())
+    return data
+
+
+def assert_adopted(root: Path, sha256: str, version: int = 2) -> None:
+    """``version`` of model.objects is the candidate with int8 ``sha256``, adopted by the apply
+    that just ran: no training ran, what was reviewed is what ships, and the candidate is gone."""
+    live = json.loads(ok(edgeops(root, "show", "--json")))
+    (v,) = [v for v in live["models"]["model.objects"]["versions"] if v["version"] == version]
+    assert v["metrics"]["adopted"]["sha256"] == sha256  # no training ran
+    (listed,) = [v for v in models(root)["models"]["model.objects"] if v["version"] == version]
+    assert listed["sha256"] == sha256  # what was reviewed is what ships
+    assert ok(edgeops(root, "plan")).rstrip().splitlines()[-1] == "No changes."
+    assert "model.objects" not in models(root).get("candidates", {})  # adopted: a version now

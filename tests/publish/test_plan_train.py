@@ -9,14 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from publish_helpers import GATE_END, SEED_1, edit, models
+from publish_helpers import GATE_END, SEED_1, assert_adopted, edit, models, saved
 from trained_example import edgeops, ok
 
 pytestmark = pytest.mark.slow
-
-
-def _saved(root: Path, name: str) -> dict:  # type: ignore[type-arg]
-    return json.loads((root / name).read_text())
 
 
 def test_plan_train_shows_the_candidate_and_apply_adopts_it(example: Path) -> None:
@@ -26,7 +22,7 @@ def test_plan_train_shows_the_candidate_and_apply_adopts_it(example: Path) -> No
     trained_in = time.monotonic() - t0
     assert "candidate trained in plan at" in out
     assert "vs v1 (served), on the same" in out and "exact McNemar p" in out
-    plan = _saved(example, "plan.json")
+    plan = saved(example, "plan.json")
     (train,) = [c for c in plan["changes"] if c["action"] == "train"]
     candidate = train["after"]["candidate"]
     assert candidate["champion"] == 1 and len(candidate["sha256"]) == 64
@@ -46,16 +42,12 @@ def test_plan_train_shows_the_candidate_and_apply_adopts_it(example: Path) -> No
     adopted_in = time.monotonic() - t0
     applied = ok(result) + result.stderr  # progress and notes go to stderr
     assert "adopted the candidate trained in plan at" in applied
-    live = json.loads(ok(edgeops(example, "show", "--json")))
-    (version,) = [v for v in live["models"]["model.objects"]["versions"] if v["version"] == 2]
-    assert version["metrics"]["adopted"]["sha256"] == candidate["sha256"]  # no training ran
-    (v2,) = [v for v in models(example)["models"]["model.objects"] if v["version"] == 2]
-    assert v2["sha256"] == candidate["sha256"]  # what was reviewed is what ships
-    assert ok(edgeops(example, "plan")).rstrip().splitlines()[-1] == "No changes."
-    assert "model.objects" not in models(example).get("candidates", {})  # adopted: a version now
+    assert_adopted(example, candidate["sha256"])
 
     # `edgeops eval` of the adopted version shows the same comparison, and its HTML report lists
     # the images fixed and broken with their thumbnails
+    live = json.loads(ok(edgeops(example, "show", "--json")))
+    (version,) = [v for v in live["models"]["model.objects"]["versions"] if v["version"] == 2]
     assert version["metrics"]["comparison"]["champion"] == 1
     evaluated = ok(edgeops(example, "eval", "model.objects", "--html", "report.html"))
     assert "compared with v1" in evaluated and "exact McNemar p" in evaluated

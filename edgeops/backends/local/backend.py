@@ -33,11 +33,11 @@ from edgeops.backends.layout import (
     version_folder,
 )
 from edgeops.backends.local import lock as lockfile
-from edgeops.backends.local.candidates import Candidates, against_published
+from edgeops.backends.local.candidates import Candidates
 from edgeops.backends.local.registry import Registry
 from edgeops.backends.local.remote import RemoteState
 from edgeops.backends.local.store import BlobStore
-from edgeops.backends.records import target_fields, verdict, version_metrics
+from edgeops.backends.records import against_published, target_fields, verdict, version_metrics
 from edgeops.config.model import (
     BundleTarget,
     Config,
@@ -387,6 +387,9 @@ class LocalBackend:
     def candidate(self, address: str, fingerprint: str) -> LiveCandidate | None:
         return self.candidates.get(name_of(address), fingerprint)
 
+    def candidate_report(self, candidate: LiveCandidate) -> Path | None:
+        return self.candidates.report(candidate)
+
     def train_candidate(
         self, model: DesiredModel, dataset: DesiredDataset, reporter: Reporter
     ) -> LiveCandidate:
@@ -402,7 +405,7 @@ class LocalBackend:
         evaluation = self._evaluation(model.address, version)
         old = reg.version(model.address, version)
         assert old is not None
-        judged = verdict(model, evaluation)
+        judged = verdict(model, evaluation, old.metrics.get("comparison"))
         reg.update_evaluation(
             model.address, version, **{**judged, "metrics": {**old.metrics, **judged["metrics"]}}
         )

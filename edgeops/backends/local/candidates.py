@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeops.addresses import model_address
-from edgeops.backends.layout import EVALUATION_JSON, MODEL_INT8
-from edgeops.backends.records import version_metrics
+from edgeops.backends.layout import EVALUATION_JSON, MODEL_INT8, REPORT_HTML
+from edgeops.backends.records import against_published, version_metrics
 from edgeops.errors import EdgeopsError
 from edgeops.files import atomic_write
 from edgeops.objectstore import PreconditionFailed
@@ -37,14 +37,38 @@ CANDIDATE_JSON = "candidate.json"
 DOCS = ("evaluation.json", "model_card.json", "report.html")
 
 
-def against_published(gate: Any, comparison: dict[str, Any] | None, model: DesiredModel) -> Any:
-    """``gate`` with the ``vs_published`` bar when the config sets one and there is a served
-    version to compare with: a candidate significantly worse than it is blocked."""
-    if model.spec.gate.vs_published is None or not comparison or "metrics" not in comparison:
-        return gate
-    from edgeops.evaluation.compare import Comparison, with_vs_published
+def _report(
+    out: Path,
+    model: DesiredModel,
+    outcome: Any,
+    gate: Any,
+    comparison: dict[str, Any],
+    examples: list[Any],
+    champion: int | None,
+) -> None:
+    """report.html again, now with the gate against the served version and the comparison with
+    it: every metric of both, and thumbnails of the images the candidate fixes and breaks."""
+    from edgeops.backends.local.ml.card import THUMBNAILS, thumbnail
+    from edgeops.evaluation import render_html
+    from edgeops.evaluation.compare import Comparison
 
-    return with_vs_published(gate, Comparison.from_dict(comparison), model.spec.gate)
+    c = Comparison.from_dict(comparison) if "metrics" in comparison else None
+    evaluation = outcome.evaluation
+    paths = {Path(e.image_path).name: Path(e.image_path) for e in examples if e.split == "test"}
+    shown = [m.image_id for m in evaluation.mistakes[:THUMBNAILS]]
+    shown += [*c.fixed, *c.broken] if c is not None else []
+    thumbs = {i: thumbnail(paths[i]) for i in shown if i in paths}
+    (out / REPORT_HTML).write_text(
+        render_html(
+            evaluation,
+            title=f"{model.address} candidate (int8 sha256 {outcome.sha256[MODEL_INT8][:12]}) "
+            f"vs v{champion}",
+            threshold=outcome.threshold,
+            gate=gate,
+            thumbnails=thumbs,
+            comparison=c,
+        )
+    )
 
 
 def _prefix(model: str, fingerprint: str) -> str:
@@ -83,6 +107,15 @@ class Candidates:
                 if not (folder / name).exists():
                     remote.store.get_file(f"{prefix}/{name}", folder / name)
         return folder
+
+    def report(self, candidate: LiveCandidate) -> Path | None:
+        """The candidate's report.html on this machine (fetched from the bucket when needed)."""
+        path = self.folder(candidate.model, candidate.fingerprint) / REPORT_HTML
+        remote = self.backend.remote
+        if remote is not None and not path.exists():
+            prefix = _prefix(candidate.model, candidate.fingerprint)
+            remote.store.get_file(f"{prefix}/{REPORT_HTML}", path)
+        return path if path.exists() else None
 
     # --- train ---------------------------------------------------------------------------------
 
@@ -134,6 +167,7 @@ class Candidates:
             metrics["timings"] = outcome.timings
             if comparison is not None:
                 metrics["comparison"] = {"champion": champion, **comparison}
+                _report(work / "out", model, outcome, gate, comparison, examples, champion)
             candidate = LiveCandidate(
                 model=model.spec.name,
                 fingerprint=model.fingerprint,
