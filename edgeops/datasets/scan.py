@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
+from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
-from edgeops.datasets.hashcache import HashCache, open_cache
+from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
 from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
@@ -29,6 +31,7 @@ from edgeops.datasets.sources import (
     Entry,
     FileStat,
     Found,
+    Listed,
     display_path,
     label_layout,
     walk_folder,
@@ -63,7 +66,11 @@ def scan_dataset(
     """The validated, content-hashed Manifest of ``spec``'s source; raises DatasetError.
 
     ``remote`` reads csv rows with remote URIs; ``rules`` are what the backend's trainer
-    refuses beyond edgeops' own rules (both from the backend; None where it has none)."""
+    refuses beyond edgeops' own rules (both from the backend; None where it has none).
+    A folder source that has not changed since its last clean scan is not even listed
+    (``snapshot.py``)."""
+    if spec.source.kind == "folder":
+        return _scan_folder_dataset(spec, root, cache_path, reporter, rules)
     return scan_source(
         spec,
         root=root,
@@ -73,6 +80,42 @@ def scan_dataset(
         remote=remote,
         rules=rules,
     ).manifest
+
+
+def _scan_folder_dataset(
+    spec: DatasetSpec, root: Path, cache_path: Path, reporter: Reporter, rules: DataRules | None
+) -> Manifest:
+    scope = os.fspath(spec.source.path)
+    inputs = snapshot.inputs_key(spec, display_path(spec.source.path, root), os.fspath(root))
+    cache, _ = open_cache(cache_path)  # scan_source says why when it is unusable
+    if cache is not None:
+        with cache:
+            manifest = snapshot.reuse(cache.load_snapshot(scope), inputs, rules)
+            if cache.problem:
+                reporter.warn(cache.problem)
+        if manifest is not None:
+            return manifest
+    listing: list[Listed] = []
+    walk_start_ns = time.time_ns()
+    kept: StoredSnapshot | None = None
+    try:
+        manifest = scan_source(
+            spec,
+            root=root,
+            cache_path=cache_path,
+            reporter=reporter,
+            problems=Problems(),
+            rules=rules,
+            listing=listing,
+        ).manifest
+        kept = snapshot.make(inputs, listing, walk_start_ns, manifest)
+        return manifest
+    finally:
+        if cache is not None:
+            cache, _ = open_cache(cache_path)
+            if cache is not None:
+                with cache:
+                    cache.store_snapshot(scope, kept)
 
 
 class SourceScan(NamedTuple):
@@ -90,12 +133,14 @@ def scan_source(
     problems: Problems,
     remote: RemoteReader | None = None,
     rules: DataRules | None = None,
+    listing: list[Listed] | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
 
     Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
     subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
+    ``listing`` gets the folders a folder source's walk listed.
     """
     src = spec.source
     shown = display_path(src.path, root)
@@ -104,6 +149,7 @@ def scan_source(
         reporter.warn(why)
     ctx = _Ctx(spec, root, shown, cache, reporter, problems)
     ctx.remote = remote
+    ctx.listing = listing
     try:
         if src.kind == "zip":
             found, label_where = _scan_zip_source(ctx)
@@ -160,6 +206,7 @@ class _Ctx:
         self.reporter = reporter
         self.problems = problems
         self.remote: RemoteReader | None = None  # csv rows with remote URIs (gs://)
+        self.listing: list[Listed] | None = None  # gets a folder source's listed folders
 
     @property
     def description(self) -> str:
@@ -204,7 +251,7 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         what = "not a folder" if base.exists() else "folder not found"
         ctx.problems.add(ctx.shown, f"{what}; fix source.folder in edgeops.yaml")
         return [], {}
-    files = walk_folder(base, ctx.root, ctx.problems)
+    files = walk_folder(base, ctx.root, ctx.problems, ctx.listing)
     prefix = "" if ctx.shown == "." else ctx.shown + "/"
     layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
     stats = dict(files)
