@@ -20,7 +20,7 @@ from edgeops.config.model import DatasetSpec
 from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
-from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
+from edgeops.datasets.hashcache import HashCache, open_cache
 from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
@@ -97,25 +97,23 @@ def _scan_folder_dataset(
             return manifest
     listing: list[Listed] = []
     walk_start_ns = time.time_ns()
-    kept: StoredSnapshot | None = None
-    try:
-        manifest = scan_source(
-            spec,
-            root=root,
-            cache_path=cache_path,
-            reporter=reporter,
-            problems=Problems(),
-            rules=rules,
-            listing=listing,
-        ).manifest
-        kept = snapshot.make(inputs, listing, walk_start_ns, manifest)
-        return manifest
-    finally:
+    manifest = scan_source(
+        spec,
+        root=root,
+        cache_path=cache_path,
+        reporter=reporter,
+        problems=Problems(),
+        rules=rules,
+        listing=listing,
+    ).manifest  # a source with problems raised: its old snapshot, if any, can no longer match
+    if cache is not None:
+        cache, _ = open_cache(cache_path)
         if cache is not None:
-            cache, _ = open_cache(cache_path)
-            if cache is not None:
-                with cache:
-                    cache.store_snapshot(scope, kept)
+            with cache:  # the fresh snapshot, or none (the stale one is dropped)
+                cache.store_snapshot(scope, snapshot.make(inputs, listing, walk_start_ns, manifest))
+                if cache.problem:
+                    reporter.warn(cache.problem)
+    return manifest
 
 
 class SourceScan(NamedTuple):
