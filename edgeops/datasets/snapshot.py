@@ -140,32 +140,46 @@ def decode_manifest(text: str) -> Manifest:
 
 
 def _columns(records: Sequence[ImageRecord]) -> dict[str, Any]:
+    if not records:
+        return dict(_EMPTY)
+    columns = map(list, zip(*records, strict=True))
+    sha, labels, split, source, size, fmt, width, height, locator = columns
     label_sets: dict[tuple[str, ...], int] = {}
     formats: dict[str, int] = {}
-    sources = [r.source for r in records]
-    locators = [r.locator for r in records]
-    source_prefix = os.path.commonprefix(sources) if sources else ""
-    locator_prefix = os.path.commonprefix(locators) if locators else ""
+    label_idx = [label_sets.setdefault(x, len(label_sets)) for x in labels]
+    format_idx = [formats.setdefault(x, len(formats)) for x in fmt]
+    code = {name: str(i) for i, name in enumerate(SPLITS)}
+    source_prefix = os.path.commonprefix(source)
+    locator_prefix = os.path.commonprefix(locator)
+    cut_source, cut_locator = len(source_prefix), len(locator_prefix)
     return {
-        "sha256": [r.sha256 for r in records],
-        "label_sets": [list(k) for k in _index(label_sets, (r.labels for r in records))],
-        "labels": [label_sets[r.labels] for r in records],
-        "split": "".join(str(SPLITS.index(r.split)) for r in records),
-        "source": [source_prefix, [s[len(source_prefix) :] for s in sources]],
-        "size": [r.size for r in records],
-        "formats": list(_index(formats, (r.format for r in records))),
-        "format": [formats[r.format] for r in records],
-        "width": [r.width for r in records],
-        "height": [r.height for r in records],
-        "locator": [locator_prefix, [s[len(locator_prefix) :] for s in locators]],
+        "sha256": sha,
+        "label_sets": [list(k) for k in label_sets],
+        "labels": label_idx,
+        "split": "".join(map(code.__getitem__, split)),
+        "source": [source_prefix, [x[cut_source:] for x in source]],
+        "size": size,
+        "formats": list(formats),
+        "format": format_idx,
+        "width": width,
+        "height": height,
+        "locator": [locator_prefix, [x[cut_locator:] for x in locator]],
     }
 
 
-def _index(table: dict[Any, int], values: Any) -> dict[Any, int]:
-    for v in values:
-        if v not in table:
-            table[v] = len(table)
-    return table
+_EMPTY: dict[str, Any] = {
+    "sha256": [],
+    "label_sets": [],
+    "labels": [],
+    "split": "",
+    "source": ["", []],
+    "size": [],
+    "formats": [],
+    "format": [],
+    "width": [],
+    "height": [],
+    "locator": ["", []],
+}
 
 
 def _records(cols: dict[str, Any]) -> tuple[ImageRecord, ...]:
