@@ -20,7 +20,7 @@ from edgeops.config.model import DatasetSpec
 from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
-from edgeops.datasets.hashcache import HashCache, open_cache
+from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
 from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
@@ -69,33 +69,14 @@ def scan_dataset(
     refuses beyond edgeops' own rules (both from the backend; None where it has none).
     A folder source that has not changed since its last clean scan is not even listed
     (``snapshot.py``)."""
-    if spec.source.kind == "folder":
-        return _scan_folder_dataset(spec, root, cache_path, reporter, rules)
-    return scan_source(
-        spec,
-        root=root,
-        cache_path=cache_path,
-        reporter=reporter,
-        problems=Problems(),
-        remote=remote,
-        rules=rules,
-    ).manifest
-
-
-def _scan_folder_dataset(
-    spec: DatasetSpec, root: Path, cache_path: Path, reporter: Reporter, rules: DataRules | None
-) -> Manifest:
+    folder = spec.source.kind == "folder"
     scope = os.fspath(spec.source.path)
     inputs = snapshot.inputs_key(spec, display_path(spec.source.path, root), os.fspath(root))
-    cache, _ = open_cache(cache_path)  # scan_source says why when it is unusable
-    if cache is not None:
-        with cache:
-            manifest = snapshot.reuse(cache.load_snapshot(scope), inputs, rules)
-            if cache.problem:
-                reporter.warn(cache.problem)
-        if manifest is not None:
-            return manifest
-    listing: list[Listed] = []
+    if folder:
+        kept = _kept_manifest(cache_path, scope, inputs, reporter, rules)
+        if kept is not None:
+            return kept
+    listing: list[Listed] | None = [] if folder else None
     walk_start_ns = time.time_ns()
     manifest = scan_source(
         spec,
@@ -103,17 +84,41 @@ def _scan_folder_dataset(
         cache_path=cache_path,
         reporter=reporter,
         problems=Problems(),
+        remote=remote,
         rules=rules,
         listing=listing,
     ).manifest  # a source with problems raised: its old snapshot, if any, can no longer match
-    if cache is not None:
-        cache, _ = open_cache(cache_path)
-        if cache is not None:
-            with cache:  # the fresh snapshot, or none (the stale one is dropped)
-                cache.store_snapshot(scope, snapshot.make(inputs, listing, walk_start_ns, manifest))
-                if cache.problem:
-                    reporter.warn(cache.problem)
+    if listing is not None:
+        made = snapshot.make(inputs, listing, walk_start_ns, manifest)
+        _keep_snapshot(cache_path, scope, made, reporter)
     return manifest
+
+
+def _kept_manifest(
+    cache_path: Path, scope: str, inputs: str, reporter: Reporter, rules: DataRules | None
+) -> Manifest | None:
+    """The folder source's Manifest from its snapshot, if nothing it depends on changed."""
+    cache, _ = open_cache(cache_path)  # scan_source says why when it is unusable
+    if cache is None:
+        return None
+    with cache:
+        manifest = snapshot.reuse(cache.load_snapshot(scope), inputs, rules)
+        if cache.problem:
+            reporter.warn(cache.problem)
+    return manifest
+
+
+def _keep_snapshot(
+    cache_path: Path, scope: str, made: StoredSnapshot | None, reporter: Reporter
+) -> None:
+    """Store the fresh snapshot, or none (the stale one is dropped)."""
+    cache, _ = open_cache(cache_path)
+    if cache is None:
+        return
+    with cache:
+        cache.store_snapshot(scope, made)
+        if cache.problem:
+            reporter.warn(cache.problem)
 
 
 class SourceScan(NamedTuple):

@@ -12,9 +12,9 @@ from edgeops.config.model import SplitSpec
 from edgeops.datasets.hashcache import HashCache
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.snapshot import RACY_NS
-from edgeops.errors import DatasetError
 
 from .conftest import Seeds, image_bytes, make_label_tree, scan, spec_for
+from .test_rules import scan_with_rules
 
 
 def backdate(base: Path) -> None:
@@ -157,25 +157,11 @@ def test_other_inputs_are_not_taken_from_the_snapshot(
     assert multi.multi_label
 
 
-class RefuseLabel:
-    def label_problem(self, label: str) -> str:
-        return "refused by the trainer" if label == "cat" else ""
-
-    def format_problem(self, fmt: str) -> str:
-        return ""
-
-
-def test_backend_rules_are_asked_again(tmp_path: Path, tree: dict[str, list[Path]]) -> None:
-    from edgeops.datasets import scan_dataset
-    from edgeops.progress import NullReporter
-
-    spec = spec_for("folder", tmp_path / "data")
-    scan(spec, tmp_path)
-    with pytest.raises(DatasetError, match="refused by the trainer"):
-        scan_dataset(
-            spec,
-            root=tmp_path,
-            cache_path=tmp_path / ".edgeops" / "cache.sqlite",
-            reporter=NullReporter(),
-            rules=RefuseLabel(),
-        )
+def test_backend_rules_are_asked_again(tmp_path: Path, seeds: Seeds) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"1st": 10, "cat": 10}, seeds)
+    backdate(base)
+    spec = spec_for("folder", base)
+    scan(spec, tmp_path)  # edgeops' own rules take it: kept
+    assert_kept(tmp_path, base)
+    assert "starts with a digit" in scan_with_rules(spec, tmp_path)
