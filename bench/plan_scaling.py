@@ -4,11 +4,18 @@ Generates folder datasets of small distinct images (32x32 noise, PNG and JPEG, 1
 1k / 10k / 100k images in a work folder (reused across runs), then measures per size:
 
 - ``stat walk``: a bare ``os.walk`` + ``os.stat`` of the same files: the floor for a warm scan;
-- ``sha256``: reading and hashing the same bytes on one thread: the floor for a cold scan;
+- ``sha256``: reading and hashing the same bytes on one thread;
+- ``sha+decode``: reading, hashing and decoding every image with Pillow (JPEG at the reduced
+  size ``Image.draft`` allows) in a process per core, in chunks: the floor for a cold scan;
 - ``scan cold`` / ``scan warm``: ``scan_dataset`` without / with the hash cache;
 - ``plan cold`` / ``plan warm``: ``edgeops plan`` on a generated edgeops.yaml with a folder
-  source (if the CLI has a ``plan`` command), as a subprocess, without / with the hash cache.
+  source (if the CLI has a ``plan`` command), as a subprocess, without / with the hash cache,
+  with the peak RSS of each (``plan_*_mb``).
 
+The ratios (``warm/walk``: plan warm over the stat walk; ``cold/floor``: plan cold over
+sha+decode) are what to compare across machines and loads.
+
+The quick measurements keep the best of ``REPEAT`` runs (a shared machine adds only delays).
 Prints a table and one JSON line. Run: ``python bench/plan_scaling.py [--sizes 1000,10000]``.
 """
 
@@ -26,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +44,7 @@ from edgeops.datasets import scan_dataset
 from edgeops.progress import NullReporter
 
 LABELS = [f"label_{i}" for i in range(10)]
+REPEAT = 3  # the quick measurements (stat walk, warm scan and plan) keep their best of this many
 
 
 def generate(base: Path, n: int) -> Path:
@@ -87,6 +96,26 @@ def sha_all(data: Path) -> None:
                 hashlib.sha256(f.read()).hexdigest()
 
 
+def _sha_decode_chunk(paths: list[str]) -> int:
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        hashlib.sha256(data).hexdigest()
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    return len(paths)
+
+
+def sha_decode_all(data: Path) -> int:
+    """Read, hash and decode every image, on every core (the cold-scan floor)."""
+    paths = [os.path.join(d, name) for d, _, files in os.walk(data) for name in files]
+    chunks = [paths[i : i + 256] for i in range(0, len(paths), 256)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return sum(pool.map(_sha_decode_chunk, chunks))
+
+
 def has_plan_cli() -> bool:
     try:
         out = subprocess.run(
@@ -97,14 +126,30 @@ def has_plan_cli() -> bool:
     return out.returncode == 0 and " plan " in out.stdout
 
 
-def run_plan(folder: Path) -> tuple[float, int, str]:
-    t = time.perf_counter()
+# Runs its arguments and prints their peak RSS. A child inherits its parent's RSS high-water
+# mark across fork and exec (Linux), so ``plan`` is started from this small process rather than
+# from the bench, which holds 100k scanned records by then.
+PEAK_RSS = (
+    "import os, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "p = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(f'seconds={time.perf_counter() - t} peak_rss_kb={usage.ru_maxrss}')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def run_plan(folder: Path) -> tuple[float, int, str, float]:
+    """(seconds, exit code, output, peak RSS in MB) of ``edgeops plan`` in ``folder``."""
     out = subprocess.run(
-        [sys.executable, "-m", "edgeops", "-C", str(folder), "plan"],
+        [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "edgeops", "-C", str(folder)]
+        + ["plan"],
         capture_output=True,
         text=True,
     )
-    return time.perf_counter() - t, out.returncode, (out.stdout + out.stderr).strip()
+    text, _, last = out.stdout.rpartition("seconds=")
+    seconds, _, peak = last.partition(" peak_rss_kb=")
+    return float(seconds), out.returncode, (text + out.stderr).strip(), int(peak) / 1024
 
 
 def scan_once(spec: DatasetSpec, folder: Path, cache: Path) -> int:
@@ -121,30 +166,34 @@ def measure(base: Path, n: int, cli: bool) -> dict[str, float | int | str]:
     cache = folder / ".edgeops" / "bench-cache.sqlite"
 
     stat_walk(data)  # the OS page cache is warm for every measurement alike
-    walk_s = timed(lambda: stat_walk(data))
+    walk_s = min(timed(lambda: stat_walk(data)) for _ in range(REPEAT))
     sha_s = timed(lambda: sha_all(data))
+    floor_s = timed(lambda: sha_decode_all(data))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{cache}{suffix}").unlink(missing_ok=True)
     t = time.perf_counter()
     assert scan_once(spec, folder, cache) == n
     cold_s = time.perf_counter() - t
-    t = time.perf_counter()
-    assert scan_once(spec, folder, cache) == n
-    warm_s = time.perf_counter() - t
+    warm_s = min(timed(lambda: scan_once(spec, folder, cache)) for _ in range(REPEAT))
     row: dict[str, float | int | str] = {
         "images": n,
         "generate_s": round(gen, 3),
         "stat_walk_s": round(walk_s, 3),
         "sha256_s": round(sha_s, 3),
+        "sha_decode_s": round(floor_s, 3),
         "scan_cold_s": round(cold_s, 3),
         "scan_warm_s": round(warm_s, 3),
     }
     if cli:
         shutil.rmtree(folder / ".edgeops" / "cache", ignore_errors=True)
-        plan_cold, rc, out = run_plan(folder)
-        plan_warm, rc2, out2 = run_plan(folder)
+        plan_cold, rc, out, cold_mb = run_plan(folder)
+        plan_warm, rc2, out2, warm_mb = min(run_plan(folder) for _ in range(REPEAT))
         row["plan_cold_s"] = round(plan_cold, 3)
         row["plan_warm_s"] = round(plan_warm, 3)
+        row["plan_cold_mb"] = round(cold_mb)
+        row["plan_warm_mb"] = round(warm_mb)
+        row["warm/walk"] = round(plan_warm / walk_s, 1)
+        row["cold/floor"] = round(plan_cold / floor_s, 1)
         row["plan_exit"] = rc2
         if rc not in (0, 2) or rc2 not in (0, 2):
             row["plan_error"] = (out2 or out).splitlines()[-1][:200]
@@ -164,9 +213,10 @@ def main() -> int:
 
     rows = [measure(args.dir, n, cli) for n in sizes]
 
-    cols = ["images", "stat_walk_s", "scan_warm_s", "sha256_s", "scan_cold_s"]
+    cols = ["images", "stat_walk_s", "scan_warm_s", "sha256_s", "sha_decode_s", "scan_cold_s"]
     if cli:
-        cols += ["plan_warm_s", "plan_cold_s"]
+        cols += ["plan_warm_s", "plan_cold_s", "plan_warm_mb", "plan_cold_mb"]
+        cols += ["warm/walk", "cold/floor"]
     load = os.getloadavg()[0]
     print(
         f"edgeops plan scaling on {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -3,11 +3,15 @@
 1. Takes a trained example (``--example DIR``, already applied), or copies examples/objects into
    ``--work`` and applies it once (real training, a minute or two; reused by later runs).
 2. Measures, in this process, the bare interpreter (``LiteRTRunner``, 1 thread) on the published
-   int8 file: ``invoke`` alone, and decode + resize + invoke of a JPEG (the server's work).
+   int8 file: ``invoke`` alone, and decode + resize + invoke of a JPEG (the server's work), its
+   CPU time per image, and the same work on ``--interpreters`` threads at once: the throughput
+   ceiling this run's cores give (on a machine shared with other work, less than cores/p50).
 3. Starts ``edgeops serve`` on 127.0.0.1 (a subprocess) and, from a second process (this script
    with ``--client``), sends N predict requests (base64 JSON, one training photo each) at a fixed
    concurrency over keep-alive connections: first at concurrency 1, then at ``--concurrency``.
-4. Prints a table and one JSON line.
+4. Reads the server's CPU time (``/proc``) around the loaded run: CPU per request, beside the
+   bare CPU per image, is the server's overhead whatever else the machine runs.
+5. Prints a table, the ratios, and one JSON line.
 
 Run: ``python bench/serve.py [--requests 200] [--concurrency 4] [--example DIR]``.
 """
@@ -143,18 +147,53 @@ def bare(model_file: Path, iterations: int) -> dict[str, float]:
         t = time.perf_counter()
         runner.scores(x)
         invoke.append(time.perf_counter() - t)
+    cpu = time.process_time()
     for i in range(iterations):
         t = time.perf_counter()
         scores = runner.scores(decode_image(images[i % len(images)], size))
         pipeline.append(time.perf_counter() - t)
+    cpu = time.process_time() - cpu
     assert np.isfinite(scores).all()
     return {
+        "decode_invoke_cpu_ms": round(cpu / iterations * 1000, 2),
         "invoke_p50_ms": round(percentile(invoke, 50) * 1000, 2),
         "invoke_p99_ms": round(percentile(invoke, 99) * 1000, 2),
         "invoke_mean_ms": round(statistics.fmean(invoke) * 1000, 2),
         "decode_invoke_p50_ms": round(percentile(pipeline, 50) * 1000, 2),
         "decode_invoke_p99_ms": round(percentile(pipeline, 99) * 1000, 2),
     }
+
+
+def bare_parallel(model_file: Path, threads: int, per_thread: int) -> float:
+    """Images per second of decode + resize + invoke on ``threads`` interpreters at once."""
+    from edgeops.runtime.litert import LiteRTRunner
+    from edgeops.serve.models import decode_image
+
+    runners = [LiteRTRunner(model_file.read_bytes(), num_threads=1) for _ in range(threads)]
+    size = (int(runners[0].input["shape"][1]), int(runners[0].input["shape"][2]))
+    images = photos()
+
+    def work(runner: Any) -> None:
+        for i in range(per_thread):
+            runner.scores(decode_image(images[i % len(images)], size))
+
+    work(runners[0])
+    workers = [threading.Thread(target=work, args=(r,)) for r in runners]
+    t = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return threads * per_thread / (time.perf_counter() - t)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -246,13 +285,16 @@ def main() -> None:
         v for v in listing["models"][f"model.{entry['model']}"] if v["version"] == entry["version"]
     )
     bare_stats = bare(Path(version["file"]), iterations=100)
+    ceiling = bare_parallel(Path(version["file"]), args.interpreters, per_thread=50)
 
     port = free_port()
     proc = start_server(root, port, args.interpreters)
     try:
         run_client(port, args.model, 20, args.concurrency)  # warm-up
         serial = run_client(port, args.model, max(20, args.requests // 4), 1)
+        cpu_before = cpu_seconds(proc.pid)
         loaded = run_client(port, args.model, args.requests, args.concurrency)
+        cpu_after = cpu_seconds(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -291,6 +333,29 @@ def main() -> None:
     print(f"{'':48} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for name, p50, p99, rps in rows:
         print(f"{name:48} {p50:8.1f} {p99:8.1f} {'' if rps is None else f'{rps:8.1f}':>8}")
+    server_cpu_ms = (
+        (cpu_after - cpu_before) / args.requests * 1000
+        if cpu_before is not None and cpu_after is not None
+        else None
+    )
+    print(f"{f'bare: {args.interpreters} threads at once':48} {'':8} {'':8} {ceiling:8.1f}")
+    ratios = {
+        "p50_c1_over_bare": round(serial["p50_ms"] / bare_stats["decode_invoke_p50_ms"], 2),
+        "rps_over_ceiling": round(loaded["rps"] / ceiling, 2),
+        "rps_over_cores": round(
+            loaded["rps"] / ((cpus or 1) * 1000 / bare_stats["decode_invoke_p50_ms"]), 2
+        ),
+    }
+    if server_cpu_ms is not None:
+        ratios["server_cpu_over_bare_cpu"] = round(
+            server_cpu_ms / bare_stats["decode_invoke_cpu_ms"], 2
+        )
+    print(
+        f"server CPU per request {server_cpu_ms or 0:.1f} ms (bare decode + resize + invoke: "
+        f"{bare_stats['decode_invoke_cpu_ms']:.1f} ms); ratios: "
+        + ", ".join(f"{k} {v}" for k, v in ratios.items())
+        + f"; load average {os.getloadavg()[0]:.1f}"
+    )
     if serial["errors"] or loaded["errors"]:
         print(f"errors: {serial['errors'] + loaded['errors']}")
     print(
@@ -302,6 +367,10 @@ def main() -> None:
                 "cpus": cpus,
                 "interpreters": args.interpreters,
                 "bare": bare_stats,
+                "bare_parallel_rps": round(ceiling, 1),
+                "server_cpu_ms_per_request": server_cpu_ms and round(server_cpu_ms, 2),
+                "ratios": ratios,
+                "load": os.getloadavg()[0],
                 "serve_c1": serial,
                 "serve": loaded,
             }

@@ -50,10 +50,7 @@ def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredStat
             rules=rules,
             near=near_groups_for(spec, backend),
         )
-        rows = tuple(
-            ImageRow(sha256=r.sha256, labels=tuple(r.labels), split=r.split)
-            for r in manifest.images
-        )
+        rows = tuple([ImageRow(r.sha256, tuple(r.labels), r.split) for r in manifest.images])
         datasets.append(
             DesiredDataset(
                 address=dataset_address(spec.name),

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from edgeops.config.model import DatasetSpec, ModelSpec, PublishTarget, RolloutSpec
 
@@ -29,9 +29,9 @@ def short(fp: str | None) -> str:
 # --- desired ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImageRow:
-    """One image of a dataset as the planner sees it (desired or live)."""
+class ImageRow(NamedTuple):
+    """One image of a dataset as the planner sees it (desired or live). A NamedTuple: a plan
+    holds one per image, desired and live (100k each on a large dataset)."""
 
     sha256: str
     labels: tuple[str, ...]

@@ -5,6 +5,8 @@
   folder), so one query loads a whole source.
 - zips: zip path with (size, mtime_ns, inode) -> the whole zip's scan (members with their CRCs,
   inspections and structural problems) as JSON, so an unchanged zip is not even opened.
+- snapshots: a folder source -> its folders, file stats and Manifest (``snapshot.py``), so an
+  unchanged folder source is neither listed nor assembled again.
 
 A row is used only when all of size, mtime_ns and inode match. ``SCHEMA_VERSION`` changes when
 the checks change, which drops every cached verdict. A cache that cannot be opened is not an
@@ -44,6 +46,15 @@ class CachedFile(NamedTuple):
         return Inspection(self.size, self.sha256, self.format, self.width, self.height, self.error)
 
 
+class StoredSnapshot(NamedTuple):
+    """A folder source's snapshot as kept (``snapshot.py`` makes and reads it)."""
+
+    inputs: str
+    folders: str
+    stats: str
+    manifest: str
+
+
 class HashCache:
     """Opened by one scan, used from one thread (results are written in batches)."""
 
@@ -60,6 +71,7 @@ class HashCache:
                     f"""
                     DROP TABLE IF EXISTS files;
                     DROP TABLE IF EXISTS zips;
+                    DROP TABLE IF EXISTS snapshots;
                     CREATE TABLE files (
                         scope TEXT NOT NULL, path TEXT NOT NULL,
                         size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL,
@@ -75,6 +87,11 @@ class HashCache:
                     PRAGMA user_version = {SCHEMA_VERSION};
                     """
                 )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS snapshots (scope TEXT PRIMARY KEY, "
+                "inputs TEXT NOT NULL, folders TEXT NOT NULL, stats TEXT NOT NULL, "
+                "manifest TEXT NOT NULL)"
+            )
         except sqlite3.Error:
             self._db.close()
             raise
@@ -141,6 +158,30 @@ class HashCache:
             self._db.executemany(
                 "DELETE FROM files WHERE scope = ? AND path = ?", ((scope, p) for p in forget)
             )
+
+    # folder snapshots
+
+    def load_snapshot(self, scope: str) -> StoredSnapshot | None:
+        try:
+            row = self._db.execute(
+                "SELECT inputs, folders, stats, manifest FROM snapshots WHERE scope = ?", (scope,)
+            ).fetchone()
+        except sqlite3.Error as e:
+            self._failed(e)
+            return None
+        return StoredSnapshot(*row) if row is not None else None
+
+    def store_snapshot(self, scope: str, snapshot: StoredSnapshot | None) -> None:
+        """Keep ``snapshot`` for ``scope``, or forget the one kept (None)."""
+        try:
+            with self._db:
+                self._db.execute("DELETE FROM snapshots WHERE scope = ?", (scope,))
+                if snapshot is not None:
+                    self._db.execute(
+                        "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?)", (scope, *snapshot)
+                    )
+        except sqlite3.Error as e:
+            self._failed(e)
 
     # zips
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from edgeops.config.model import SPLITS
 
 FINGERPRINT_VERSION = "edgeops-dataset-v1"
 
 
-@dataclass(frozen=True)
-class ImageRecord:
-    """One distinct image (by content) of a dataset."""
+class ImageRecord(NamedTuple):
+    """One distinct image (by content) of a dataset.
+
+    A NamedTuple rather than a frozen dataclass: a plan builds one per image (100k on a large
+    dataset), and a NamedTuple is built four times faster.
+    """
 
     sha256: str
     labels: tuple[str, ...]  # sorted; empty = unlabelled (kind "images" without a labels row)
@@ -46,11 +50,22 @@ class Manifest:
         images mean a different task when it flips. Unlabelled images do not count: they are
         not trained on.
         """
-        h = hashlib.sha256()
-        h.update(f"{FINGERPRINT_VERSION}\nmulti_label={int(self.multi_label)}\n".encode())
-        for rec in sorted(self.images, key=lambda r: r.sha256):
-            h.update(f"{rec.sha256}\t{','.join(sorted(rec.labels))}\t{rec.split}\n".encode())
-        return h.hexdigest()
+        known = self.__dict__.get("_fingerprint")
+        if known is not None:
+            return str(known)
+        head = f"{FINGERPRINT_VERSION}\nmulti_label={int(self.multi_label)}\n"
+        lines = [
+            f"{rec.sha256}\t{','.join(sorted(rec.labels))}\t{rec.split}\n"
+            for rec in sorted(self.images, key=lambda r: r.sha256)
+        ]
+        digest = hashlib.sha256((head + "".join(lines)).encode()).hexdigest()
+        self.remember_fingerprint(digest)
+        return digest
+
+    def remember_fingerprint(self, digest: str) -> None:
+        """Keep ``digest`` as this (immutable) manifest's fingerprint: computed once, or stored
+        with it (``snapshot.py``)."""
+        object.__setattr__(self, "_fingerprint", digest)
 
     def labels(self) -> tuple[str, ...]:
         return tuple(sorted({label for rec in self.images for label in rec.labels}))

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
+from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
-from edgeops.datasets.hashcache import HashCache, open_cache
+from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
 from edgeops.datasets.images import Inspection, inspect_file, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
@@ -29,6 +31,7 @@ from edgeops.datasets.sources import (
     Entry,
     FileStat,
     Found,
+    Listed,
     display_path,
     label_layout,
     walk_folder,
@@ -66,8 +69,20 @@ def scan_dataset(
 
     ``remote`` reads csv rows with remote URIs; ``rules`` are what the backend's trainer
     refuses beyond edgeops' own rules (both from the backend; None where it has none);
-    ``near`` finds near-duplicate groups for ``split.group_near_duplicates``."""
-    return scan_source(
+    ``near`` finds near-duplicate groups for ``split.group_near_duplicates``.
+    A folder source that has not changed since its last clean scan is not even listed
+    (``snapshot.py``), unless near-duplicate groups place its images: those come from cached
+    image features, which change without any file changing."""
+    folder = spec.source.kind == "folder" and near is None
+    scope = os.fspath(spec.source.path)
+    inputs = snapshot.inputs_key(spec, display_path(spec.source.path, root), os.fspath(root))
+    if folder:
+        kept = _kept_manifest(cache_path, scope, inputs, reporter, rules)
+        if kept is not None:
+            return kept
+    listing: list[Listed] | None = [] if folder else None
+    walk_start_ns = time.time_ns()
+    manifest = scan_source(
         spec,
         root=root,
         cache_path=cache_path,
@@ -76,7 +91,39 @@ def scan_dataset(
         remote=remote,
         rules=rules,
         near=near,
-    ).manifest
+        listing=listing,
+    ).manifest  # a source with problems raised: its old snapshot, if any, can no longer match
+    if listing is not None:
+        made = snapshot.make(inputs, listing, walk_start_ns, manifest)
+        _keep_snapshot(cache_path, scope, made, reporter)
+    return manifest
+
+
+def _kept_manifest(
+    cache_path: Path, scope: str, inputs: str, reporter: Reporter, rules: DataRules | None
+) -> Manifest | None:
+    """The folder source's Manifest from its snapshot, if nothing it depends on changed."""
+    cache, _ = open_cache(cache_path)  # scan_source says why when it is unusable
+    if cache is None:
+        return None
+    with cache:
+        manifest = snapshot.reuse(cache.load_snapshot(scope), inputs, rules)
+        if cache.problem:
+            reporter.warn(cache.problem)
+    return manifest
+
+
+def _keep_snapshot(
+    cache_path: Path, scope: str, made: StoredSnapshot | None, reporter: Reporter
+) -> None:
+    """Store the fresh snapshot, or none (the stale one is dropped)."""
+    cache, _ = open_cache(cache_path)
+    if cache is None:
+        return
+    with cache:
+        cache.store_snapshot(scope, made)
+        if cache.problem:
+            reporter.warn(cache.problem)
 
 
 class SourceScan(NamedTuple):
@@ -95,12 +142,14 @@ def scan_source(
     remote: RemoteReader | None = None,
     rules: DataRules | None = None,
     near: NearGroups | None = None,
+    listing: list[Listed] | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
 
     Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
     subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
+    ``listing`` gets the folders a folder source's walk listed.
     """
     src = spec.source
     shown = display_path(src.path, root)
@@ -109,6 +158,7 @@ def scan_source(
         reporter.warn(why)
     ctx = _Ctx(spec, root, shown, cache, reporter, problems)
     ctx.remote = remote
+    ctx.listing = listing
     try:
         if src.kind == "zip":
             found, label_where = _scan_zip_source(ctx)
@@ -165,6 +215,7 @@ class _Ctx:
         self.reporter = reporter
         self.problems = problems
         self.remote: RemoteReader | None = None  # csv rows with remote URIs (gs://)
+        self.listing: list[Listed] | None = None  # gets a folder source's listed folders
 
     @property
     def description(self) -> str:
@@ -209,7 +260,7 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         what = "not a folder" if base.exists() else "folder not found"
         ctx.problems.add(ctx.shown, f"{what}; fix source.folder in edgeops.yaml")
         return [], {}
-    files = walk_folder(base, ctx.root, ctx.problems)
+    files = walk_folder(base, ctx.root, ctx.problems, ctx.listing)
     prefix = "" if ctx.shown == "." else ctx.shown + "/"
     layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
     stats = dict(files)

@@ -117,11 +117,26 @@ def label_layout(relpaths: list[str], problems: Problems, where: str) -> Layout:
     return Layout(tuple(labelled), label_dirs)
 
 
-def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, FileStat]]:
+class Listed(NamedTuple):
+    """One folder as ``walk_folder`` listed it: its key, and the files it held (for
+    ``snapshot.py``, which skips listing a folder whose key is unchanged)."""
+
+    path: str  # as walked, with a trailing separator
+    inode: int
+    mtime_ns: int
+    names: tuple[str, ...]  # the regular files it holds, sorted (junk left out)
+    stats: tuple[int, ...]  # (size, mtime_ns, inode) of each of ``names``, flattened
+    plain: bool  # no symlink, nothing rejected: the names say everything the walk saw
+
+
+def walk_folder(
+    base: Path, root: Path, problems: Problems, listing: list[Listed] | None = None
+) -> list[tuple[str, FileStat]]:
     """Every non-junk file under ``base`` as (posix relpath, FileStat), sorted by relpath.
 
     Symlinks are followed only when they resolve inside ``base``; one that points outside (or
-    nowhere) is a problem. Folder symlinks are followed once (no loops).
+    nowhere) is a problem. Folder symlinks are followed once (no loops). ``listing``, when
+    given, gets every folder walked (see ``Listed``).
     """
     base_real = os.path.realpath(base)
     base_norm = os.path.normpath(base)
@@ -134,16 +149,21 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
 
     def walk(folder: str, rel_prefix: str) -> None:
         try:
+            key = os.stat(folder) if listing is not None else None
             with os.scandir(folder) as it:
                 items = sorted(it, key=lambda d: d.name)
         except OSError as e:
             problems.add(display_path(folder, root), f"cannot list folder: {e.strerror or e}")
             return
+        names: list[str] = []
+        stats: list[int] = []
+        plain = True
         for d in items:
             if d.name in JUNK_NAMES or d.name.startswith("."):
                 continue
             rel = rel_prefix + d.name
             if d.is_symlink():
+                plain = False
                 shown = display_path(d.path, root)
                 real = os.path.realpath(d.path)
                 if not inside(real):
@@ -160,18 +180,28 @@ def walk_folder(base: Path, root: Path, problems: Problems) -> list[tuple[str, F
                 st = d.stat(follow_symlinks=True)
             except OSError as e:
                 problems.add(display_path(d.path, root), f"cannot read: {e.strerror or e}")
+                plain = False
                 continue
             if stat_mod.S_ISDIR(st.st_mode):
                 real = os.path.realpath(d.path)
                 if real in visited:
+                    plain = False
                     continue
                 visited.add(real)
                 walk(d.path, rel + "/")
             elif stat_mod.S_ISREG(st.st_mode):
                 path = base_prefix + rel
                 out.append((rel, FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)))
+                names.append(d.name)
+                stats += (st.st_size, st.st_mtime_ns, st.st_ino)
             else:
                 problems.add(display_path(d.path, root), "not a regular file; remove it")
+                plain = False
+        if listing is not None and key is not None:
+            path = folder if folder.endswith(os.sep) else folder + os.sep
+            listing.append(
+                Listed(path, key.st_ino, key.st_mtime_ns, tuple(names), tuple(stats), plain)
+            )
 
     walk(base_norm, "")
     out.sort(key=lambda item: item[0])

@@ -4,6 +4,7 @@ copies of earlier images (a Vertex AI dataset) no kept model version needs any m
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from edgeops.plan.definition import Action, Change, ReasonCode
 from edgeops.state import DesiredDataset, ImageRow, LiveDataset, LiveState
@@ -14,6 +15,8 @@ def dataset_diff(
 ) -> dict[str, dict[str, int]]:
     """Per label: images added, removed, relabelled (to or from this label), moved split."""
     want = {r.sha256: r for r in desired}
+    if not live:  # a new dataset: every image is added (counted without a Counter per label)
+        return {label: {"added": n} for label, n in _label_counts(want.values()).items()}
     have = {r.sha256: r for r in live}
     per: dict[str, Counter[str]] = {}
 
@@ -57,10 +60,8 @@ def summarize_dataset_diff(diff: dict[str, dict[str, int]]) -> str:
     return ", ".join(parts) or "no image changes"
 
 
-def _label_counts(rows: tuple[ImageRow, ...]) -> dict[str, int]:
-    c: Counter[str] = Counter()
-    for r in rows:
-        c.update(r.labels)
+def _label_counts(rows: Iterable[ImageRow]) -> dict[str, int]:
+    c = Counter(label for r in rows for label in r.labels)
     return dict(sorted(c.items()))
 
 

@@ -29,7 +29,8 @@ class LiteRTRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """One example (no batch axis) in, the raw output (no batch axis) out."""
-        self._interp.set_tensor(self.input["index"], x[None].astype(self.input["dtype"]))
+        # no copy when ``x`` already has the input's type: set_tensor copies it in anyway
+        self._interp.set_tensor(self.input["index"], np.asarray(x, self.input["dtype"])[None])
         self._interp.invoke()
         return np.array(self._interp.get_tensor(self.output["index"])[0])
 

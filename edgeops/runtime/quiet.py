@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 TAIL_CHARS = 4000  # of captured output shown when the wrapped call fails
@@ -33,9 +34,20 @@ def quiet_loggers() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+# File descriptors 1 and 2 are the process's: two threads capturing at once (the server loading
+# two models) would each restore what the other redirected, and lose stdout for good.
+_ONE_AT_A_TIME = threading.RLock()
+
+
 @contextlib.contextmanager
 def captured(what: str) -> Iterator[None]:
-    """Runs the body with stdout/stderr (Python and native) captured; shown only on failure."""
+    """Runs the body with stdout/stderr (Python and native) captured; shown only on failure.
+    One thread at a time captures: another one waits for it."""
+    with _ONE_AT_A_TIME:
+        yield from _captured(what)
+
+
+def _captured(what: str) -> Iterator[None]:
     quiet_loggers()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

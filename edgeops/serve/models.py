@@ -243,6 +243,10 @@ class ModelCatalog:
         self.refresh()
         return dict(self._published)
 
+    def known(self, name: str) -> bool:
+        """Whether ``name`` was published at the last look (no I/O: a hint, not an answer)."""
+        return name in self._published
+
     def loaded_count(self) -> int:
         return len(self._loaded)
 
@@ -311,26 +315,26 @@ class ModelCatalog:
 
 
 def decode_image(data: bytes, size: tuple[int, int]) -> np.ndarray:
-    """Image bytes -> uint8 HxWx3 pixels at ``size`` (whole image resized, as in training)."""
-    from PIL import Image
-
-    from edgeops.runtime.images import load_rgb, to_input
+    """Image bytes -> uint8 HxWx3 pixels at ``size`` (whole image resized, as in training:
+    the pixels of ``runtime.images.load_rgb`` then a bilinear resize, from one open)."""
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            fmt = im.format or "unknown"
-            w, h = im.size
+        im = Image.open(io.BytesIO(data))
     except Exception:  # untrusted bytes: whatever Pillow raises is the client's bad image
         raise BadImage("not an image Pillow can decode (JPEG, PNG, GIF, BMP, ICO, WebP)") from None
-    if fmt not in IMAGE_FORMATS:
-        raise BadImage(f"image format {fmt} is not accepted (JPEG, PNG, GIF, BMP, ICO, WebP)")
-    if w * h > MAX_PIXELS:
-        raise BadImage(f"image is {w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP")
-    try:
-        image = load_rgb(io.BytesIO(data))  # type: ignore[arg-type]
-    except Exception as e:  # truncated data, bad palettes, bombs: never a server error
-        raise BadImage(f"the image is damaged or truncated ({e})") from None
+    with im:
+        fmt = im.format or "unknown"
+        w, h = im.size
+        if fmt not in IMAGE_FORMATS:
+            raise BadImage(f"image format {fmt} is not accepted (JPEG, PNG, GIF, BMP, ICO, WebP)")
+        if w * h > MAX_PIXELS:
+            raise BadImage(f"image is {w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP")
+        try:
+            im.seek(0)
+            upright = ImageOps.exif_transpose(im)  # a decoded copy
+            image = upright if upright.mode == "RGB" else upright.convert("RGB")
+        except Exception as e:  # truncated data, bad palettes, bombs: never a server error
+            raise BadImage(f"the image is damaged or truncated ({e})") from None
     height, width = size
-    if height == width:
-        return to_input(image, height)
     return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)

@@ -36,7 +36,7 @@ from edgeops.serve.models import (
     Published,
 )
 from edgeops.serve.predict import classify
-from edgeops.serve.requests import client_id_of, parse_predict
+from edgeops.serve.requests import PredictRequest, client_id_of, parse_predict
 from edgeops.serve.settings import ServeSettings
 
 
@@ -60,10 +60,14 @@ class Routes:
 
     async def predict(self, request: Request) -> Response:
         name = request.path_params["name"]
-        await self._entry(name)  # an unknown model is a 404 whatever the body
+        if not self.catalog.known(name):  # a name served a moment ago skips this round trip
+            await self._entry(name)  # an unknown model is a 404 whatever the body
         req = await parse_predict(request, self.settings)
-        model, arm = await self._load_for(name, client_id_of(request, req.client_id))
-        predictions = await run_in_threadpool(classify, model, req, self.settings)
+        client_id = client_id_of(request, req.client_id)
+        # one trip to a worker thread for the lookup, the decoding and the model
+        model, arm, predictions, headers = await run_in_threadpool(
+            self._predict, name, client_id, req
+        )
         self.metrics.count_predictions(name, len(predictions))
         p = model.published
         return JSONResponse(
@@ -76,8 +80,17 @@ class Routes:
                 "rolloutArm": arm,
                 "sha256": p.sha256,
             },
-            headers=self._served_headers(model, arm),
+            headers=headers,
         )
+
+    def _predict(
+        self, name: str, client_id: str | None, req: PredictRequest
+    ) -> tuple[LoadedModel, Arm, list[dict[str, Any]], dict[str, str]]:
+        """Blocking (in a worker thread): the client's side of ``name``, loaded, run on
+        ``req``'s images, and the headers that say what served them."""
+        model, arm = self._load_for_now(name, client_id)
+        predictions = classify(model, req, self.settings)
+        return model, arm, predictions, self._served_headers(model, arm)
 
     async def list_models(self, request: Request) -> Response:
         published = self.catalog.published().values()
@@ -149,9 +162,18 @@ class Routes:
 
     async def _load_for(self, name: str, client_id: str | None) -> tuple[LoadedModel, Arm]:
         """The side of ``name`` this client is assigned to, loaded; counted in /metrics."""
-        p = await self._entry(name)
-        arm: Arm = p.rollout.arm_for(name, client_id) if p.rollout is not None else "stable"
-        model = await self._load(name, arm)
+        return await run_in_threadpool(self._load_for_now, name, client_id)
+
+    def _load_for_now(self, name: str, client_id: str | None) -> tuple[LoadedModel, Arm]:
+        """``_load_for``, blocking (in a worker thread)."""
+        try:
+            p = self.catalog.entry(name)
+            arm: Arm = p.rollout.arm_for(name, client_id) if p.rollout is not None else "stable"
+            model = self.catalog.get(name, arm)
+        except ModelNotFound:
+            raise self._not_found(name) from None
+        except ModelUnavailable as e:
+            raise ApiError(503, str(e)) from None
         if model.published != p.arm(arm):  # rolled back between the two looks: stable
             arm = "stable"
         self.metrics.count_arm(name, arm)
