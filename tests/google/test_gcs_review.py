@@ -7,6 +7,7 @@ Against fake-gcs-server."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,13 @@ def test_review_lists_gs_rows_serves_thumbnails_and_relabels_into_the_overrides(
     # no model suggestions for the google backend: said, not failed
     suggestions = client.get("/api/suggestions").json()
     assert suggestions["available"] is False and "google backend" in suggestions["why"]
+
+    # `edgeops inspect` reads the gs:// rows the same way
+    code, out = run(capsys, "inspect", "dataset.photos", "-f", cfg, "--json")
+    assert code == 0, out
+    health = json.loads(out)
+    assert health["images"] == 26 and health["errors"] == [], health
+    assert health["labels"]["dog"]["total"] == 14
 
     # back to the CSV's own label: the row goes
     session.apply(LabelChange(crab, ("cat",), ("dog",)))
