@@ -222,7 +222,7 @@ class ReviewSession:
         return thumb
 
     def _is_remote(self, image: ReviewImage) -> bool:
-        return self._remote is not None and image.file.startswith(self._remote.scheme)
+        return self._remote is not None and image.file.lower().startswith(self._remote.scheme)
 
     def _read(self, image: ReviewImage) -> bytes | None:
         """An image's bytes from the source (a file, a zip member, or a gs:// object still
