@@ -14,6 +14,9 @@ Format (``source.labels_override``; UTF-8, header ``image,sha256,label``)::
 - ``sha256``: the first hex digits (8 to 64; edgeops writes 12) of the image's content hash. It
   is what identifies the image, so a renamed or moved file keeps its override; exact copies of
   one image are one image and share it;
+  for a ``gs://`` row, whose bytes the scan never reads, the prefix of its identity key instead
+  (SHA-256 of its URI, generation and MD5: ``backends/google/gcs_source.object_key``), so an
+  object overwritten since the review leaves a stale row rather than relabelling other bytes;
 - labels: one or more (more only in a multi-label dataset), or ``-`` alone, or none.
 
 A row whose image is no longer in the source is a warning (a stale row); a row whose prefix

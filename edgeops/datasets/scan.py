@@ -54,6 +54,11 @@ class RemoteReader(Protocol):
         ``row.where``."""
         ...
 
+    def read(self, uri: str, key: str) -> bytes | None:
+        """The bytes of ``uri`` while its identity key is still ``key``; None when it is gone
+        or changed since the scan (for ``edgeops review``'s thumbnails)."""
+        ...
+
 
 def scan_dataset(
     spec: DatasetSpec,

@@ -38,10 +38,13 @@ def inspect_dataset(
     spec: DatasetSpec, *, root: Path, cache_path: Path, backend: Any, reporter: Reporter
 ) -> dict[str, Any]:
     from edgeops.health.grouping import near_groups_for
-    from edgeops.review.problems import review_dataset
+    from edgeops.review.problems import review_dataset, scan_hooks
 
     near = near_groups_for(spec, backend)  # the splits the plan uses, once features are cached
-    review = review_dataset(spec, root=root, cache_path=cache_path, near=near)
+    remote, rules = scan_hooks(backend)  # gs:// csv rows and the trainer's rules, as plan reads
+    review = review_dataset(
+        spec, root=root, cache_path=cache_path, near=near, remote=remote, rules=rules
+    )
     return health_of(review, spec, backend=backend, reporter=reporter)[0]
 
 

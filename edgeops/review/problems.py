@@ -7,7 +7,8 @@ only. The checks are the datasets package's own (the scanner's source reader, ov
 manifest builder run with a problem list that collects instead of raising), so the page shows
 exactly the messages ``edgeops plan`` would. Problems that point at images are also grouped for
 the page's filters: rejected files (with the reason), duplicates, conflicting labels, labels
-under 10 and under 100 images.
+under 10 and under 100 images. On the google backend a csv source's ``gs://`` rows are read
+through the backend's Cloud Storage reader (``scan_hooks``), as ``edgeops plan`` reads them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets.labels import MIN_IMAGES_PER_LABEL, RECOMMENDED_IMAGES_PER_LABEL
 from edgeops.datasets.overrides import source_path
 from edgeops.datasets.problems import Problem, Problems
-from edgeops.datasets.scan import scan_source
+from edgeops.datasets.rules import DataRules
+from edgeops.datasets.scan import RemoteReader, scan_source
 from edgeops.datasets.sources import display_path, walk_folder
 from edgeops.datasets.split import NearGroups
 from edgeops.errors import EdgeopsError
@@ -105,11 +108,26 @@ def read_only_reason(spec: DatasetSpec) -> str:
     )
 
 
+def scan_hooks(backend: Any) -> tuple[RemoteReader | None, DataRules | None]:
+    """The backend's reader of remote (gs://) csv rows and its data rules, as ``resolve``
+    scans with them; (None, None) without a backend (or for a test's partial one)."""
+    remote = getattr(backend, "remote_rows", None)
+    rules = getattr(backend, "data_rules", None)
+    return (remote() if remote else None), (rules() if rules else None)
+
+
 def review_dataset(
-    spec: DatasetSpec, *, root: Path, cache_path: Path, near: NearGroups | None = None
+    spec: DatasetSpec,
+    *,
+    root: Path,
+    cache_path: Path,
+    near: NearGroups | None = None,
+    remote: RemoteReader | None = None,
+    rules: DataRules | None = None,
 ) -> DatasetReview:
     """Everything the review page shows about ``spec``. Never raises for bad data. ``near``:
-    near-duplicate groups for ``split.group_near_duplicates`` (None: splits by hash alone)."""
+    near-duplicate groups for ``split.group_near_duplicates`` (None: splits by hash alone);
+    ``remote`` and ``rules``: the backend's (``scan_hooks``)."""
     src = spec.source
     problems = _Collected()
     shown = display_path(src.path, root)
@@ -119,6 +137,8 @@ def review_dataset(
         cache_path=cache_path,
         reporter=NullReporter(),
         problems=problems,
+        remote=remote,
+        rules=rules,
         near=near,
     )
     splits = {rec.sha256: rec.split for rec in manifest.images}
@@ -222,4 +242,5 @@ __all__ = [
     "changes_file",
     "read_only_reason",
     "review_dataset",
+    "scan_hooks",
 ]

@@ -6,6 +6,12 @@ file under a lock, so changes from two tabs are serialized and none is lost; a c
 the labels its sender saw (``before``) and is refused if the file moved on. On an overrides
 file the label ``-`` removes the image from the dataset, and going back to the source's own
 labels removes the image's row.
+
+On the google backend a csv source may name ``gs://`` objects: they are listed and identified
+as ``edgeops plan`` does (``scan_hooks``), and their thumbnails are read through the backend's
+Cloud Storage client only while the object is the one scanned (its URI, generation and MD5),
+so an object deleted or overwritten since reads as "changed since the scan", like a local
+file. Their overrides rows name them by URI and by a prefix of that identity key.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from edgeops.review.problems import (
     changes_file,
     read_only_reason,
     review_dataset,
+    scan_hooks,
 )
 
 THUMB_PX = 256
@@ -78,10 +85,17 @@ class ReviewSession:
         self._lock = threading.Lock()
         self._thumbs: OrderedDict[str, bytes] = OrderedDict()
         self._thumb_lock = threading.Lock()
+        self._remote, self._rules = scan_hooks(backend)  # gs:// csv rows on the google backend
         self._review = self._scan()
 
     def _scan(self) -> DatasetReview:
-        return review_dataset(self.spec, root=self.root, cache_path=self.cache_path)
+        return review_dataset(
+            self.spec,
+            root=self.root,
+            cache_path=self.cache_path,
+            remote=self._remote,
+            rules=self._rules,
+        )
 
     @property
     def review(self) -> DatasetReview:
@@ -190,28 +204,39 @@ class ReviewSession:
         image = next((im for im in self._review.images if im.sha256 == sha256), None)
         if image is None:
             return None
-        data = self._read(image.file)
+        data = self._read(image)
         if data is None:
             return None
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if not self._is_remote(image) and hashlib.sha256(data).hexdigest() != sha256:
             return None  # changed since the scan: the page reloads the state
-        thumb = make_thumbnail(data)
+        from PIL import Image
+
+        try:
+            thumb = make_thumbnail(data)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            return None  # a gs:// object was judged by its content type, never decoded
         with self._thumb_lock:
             self._thumbs[sha256] = thumb
             while len(self._thumbs) > THUMB_CACHE:
                 self._thumbs.popitem(last=False)
         return thumb
 
-    def _read(self, locator: str) -> bytes | None:
-        """An image's bytes from the source (a file or a zip member); None if unreadable."""
+    def _is_remote(self, image: ReviewImage) -> bool:
+        return self._remote is not None and image.file.lower().startswith(self._remote.scheme)
+
+    def _read(self, image: ReviewImage) -> bytes | None:
+        """An image's bytes from the source (a file, a zip member, or a gs:// object still
+        the one scanned); None if unreadable."""
         from edgeops.datasets.readback import source_reader
 
+        if self._remote is not None and self._is_remote(image):
+            return self._remote.read(image.file, image.sha256)
         with source_reader(self.spec) as read:
-            return read(locator)
+            return read(image.file)
 
     def image_bytes(self, sha256: str) -> bytes | None:
         image = next((im for im in self._review.images if im.sha256 == sha256), None)
-        return None if image is None else self._read(image.file)
+        return None if image is None else self._read(image)
 
     def state(self) -> dict[str, Any]:
         return state_json(self._review)

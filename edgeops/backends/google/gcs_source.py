@@ -14,6 +14,9 @@ composite objects) pins the content. So for gs:// rows the dataset fingerprint c
 the same image under two URIs counts twice. The import CSV references these URIs directly
 (nothing is copied into edgeops' bucket); Vertex AI's service agent needs read access to their
 buckets.
+
+``GcsRows.read`` is the one place the bytes are read: ``edgeops review`` shows a gs:// row's
+thumbnail from them, and only while the object still has the identity it was scanned with.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from edgeops.backends.google.rules import format_problem
 from edgeops.datasets.csv_index import Row
-from edgeops.datasets.images import Inspection, size_error
+from edgeops.datasets.images import MAX_IMAGE_BYTES, Inspection, size_error
 from edgeops.datasets.problems import Problems
 
 # content type -> the format name a local scan would report (Pillow's), for the formats Vertex AI
@@ -97,6 +100,28 @@ class GcsRows:
                     accepted[row.path] = insp
         return accepted
 
+    def read(self, uri: str, key: str) -> bytes | None:
+        """The object's bytes while its identity is still ``key`` (``object_key``); None when
+        it is gone, unreadable or overwritten since the scan (the caller rescans)."""
+        from google.api_core import exceptions as gexc
+        from google.auth import exceptions as auth_exc
+
+        bucket, _, name = _split(uri)
+        if not bucket or not name:
+            return None
+        try:
+            blob = self._client_factory().bucket(bucket).get_blob(name)
+            if blob is None or self._key(uri, blob) != key or int(blob.size or 0) > MAX_IMAGE_BYTES:
+                return None
+            data: bytes = blob.download_as_bytes(if_generation_match=blob.generation)
+        except (gexc.GoogleAPIError, auth_exc.GoogleAuthError, OSError):
+            return None  # missing, forbidden, overwritten meanwhile (412), or the network
+        return data
+
+    @staticmethod
+    def _key(uri: str, blob: Any) -> str:
+        return object_key(uri, int(blob.generation), blob.md5_hash or blob.crc32c or "")
+
     @staticmethod
     def _check(uri: str, blob: Any) -> tuple[Inspection | None, str]:
         if blob is None:
@@ -114,6 +139,4 @@ class GcsRows:
         fmt = FORMATS.get(ctype)
         if fmt is None:
             return None, f"{uri}: {format_problem(ctype)}"
-        digest = blob.md5_hash or blob.crc32c or ""
-        key = object_key(uri, int(blob.generation), digest)
-        return Inspection(size=size, sha256=key, format=fmt), ""
+        return Inspection(size=size, sha256=GcsRows._key(uri, blob), format=fmt), ""
