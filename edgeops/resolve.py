@@ -109,6 +109,7 @@ def _desired_model(backend: Backend, spec: ModelSpec, dataset: DesiredDataset) -
         inputs=inputs,
         n_images=len(dataset.images),
         estimate_seconds=facts.estimate_seconds,
+        estimate_basis=facts.estimate_basis,
         cost_ceiling=facts.cost_ceiling,
     )
 

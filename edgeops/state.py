@@ -59,6 +59,7 @@ class DesiredModel:
     inputs: dict[str, Any] = field(default_factory=dict)  # what the fingerprint covers, for reasons
     n_images: int = 0
     estimate_seconds: float = 0.0
+    estimate_basis: str = ""  # how the estimate was made, for people
     cost_ceiling: str | None = None  # "$36.00": budget x price per node hour (google backend)
 
 

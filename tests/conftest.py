@@ -34,6 +34,17 @@ def write_noise_png(path: Path, seed: int) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def machine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A machine cache of the test session's own (``$EDGEOPS_CACHE_DIR``, inherited by the
+    CLI subprocesses): what earlier runs recorded on this machine (throughput, converted
+    backbones) never changes a test's estimates; tests that set it themselves still win."""
+    folder = tmp_path_factory.mktemp("machine-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGEOPS_CACHE_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def make_images(request: pytest.FixtureRequest) -> MakeImages:
     """``make_images(folder, {"cat": 12})`` writes ``folder/cat/NNN.png`` (appending after any).

@@ -34,9 +34,9 @@ def get_backend(config: Config) -> Backend:
 def local_training_estimate(n_images: int, optimize_for: str) -> float:
     """The local trainer's wall-time estimate for ``n_images`` (the one ``edgeops plan``
     shows), for callers that have no config yet (``edgeops init`` sizing a first budget)."""
-    from edgeops.backends.local.ml import estimate_seconds
+    from edgeops.backends.local.ml import machine_estimate
 
-    return estimate_seconds(n_images, optimize_for)
+    return machine_estimate(n_images, optimize_for).seconds
 
 
 def data_rules_of(kind: str) -> DataRules | None:

@@ -39,6 +39,7 @@ class TrainerFacts:
     trainer_version: str  # part of every training fingerprint: a new trainer retrains
     estimate_seconds: float  # expected wall time
     cost_ceiling: str | None = None  # "$36.00": the most the budget can cost (paid training)
+    estimate_basis: str = ""  # how the estimate was made ("estimated from 3 earlier runs …")
 
 
 class Backend(Protocol):

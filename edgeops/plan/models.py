@@ -30,6 +30,8 @@ def plan_model(
         "images": m.n_images,
         "estimate_seconds": round(m.estimate_seconds, 1),
     }
+    if m.estimate_basis:
+        budget["estimate_basis"] = m.estimate_basis
     if m.cost_ceiling:
         budget["cost_ceiling"] = m.cost_ceiling
     after = {"fingerprint": m.fingerprint, "eval_fingerprint": m.eval_fingerprint}

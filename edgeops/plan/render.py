@@ -88,6 +88,7 @@ def _change_lines(c: Change) -> list[str]:
             lines.append(
                 f"estimated wall time ~{fmt_seconds(min(cap, d.get('estimate_seconds', 0)))} "
                 f"for {d['images']} images"
+                + (f" ({d['estimate_basis']})" if d.get("estimate_basis") else "")
             )
         if d.get("cost_ceiling") is not None:
             lines.append(f"cost ceiling {d['cost_ceiling']}")

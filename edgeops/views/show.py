@@ -16,6 +16,7 @@ from edgeops.views.text import (
     num,
     num_ci,
     text_console,
+    timing_lines,
 )
 
 
@@ -95,6 +96,9 @@ def render_live(live: LiveState, *, width: int = 100) -> str:
         console.print(t)
         cv = [(v.version, v.metrics.get("cross_validation")) for v in m.versions]
         for line in cross_validation_lines(cv):
+            console.print(line, soft_wrap=True)
+        timed = [(v.version, v.cost_node_hours, v.metrics.get("estimate")) for v in m.versions]
+        for line in timing_lines(timed):
             console.print(line, soft_wrap=True)
     if live.publish:
         t = Table(title="publish targets")

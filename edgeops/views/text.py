@@ -51,6 +51,20 @@ def cross_validation_lines(versions: list[tuple[int, Any]]) -> list[str]:
     return [f"v{n}: also {summary_line(cv)}" for n, cv in versions if cv]
 
 
+def timing_lines(versions: list[tuple[int, float, Any]]) -> list[str]:
+    """Under a table of versions: the actual training time beside the plan's estimate, one line
+    per version that recorded it (``versions``: (number, node hours, ``metrics["estimate"]``))."""
+    from edgeops.plan.render import fmt_seconds
+
+    return [
+        f"v{n}: trained in {fmt_seconds(hours * 3600)}; the plan estimated "
+        f"~{fmt_seconds(float(est.get('seconds', 0)))}"
+        + (f" ({est['basis']})" if est.get("basis") else "")
+        for n, hours, est in versions
+        if isinstance(est, dict) and est.get("seconds")
+    ]
+
+
 def size(n: int | None) -> str:
     if n is None:
         return "-"

@@ -198,9 +198,10 @@ class LocalBackend:
         return []
 
     def trainer_facts(self, spec: ModelSpec, n_images: int) -> TrainerFacts:
-        from edgeops.backends.local.ml import TRAINER_VERSION, estimate_seconds
+        from edgeops.backends.local.ml import TRAINER_VERSION, machine_estimate
 
-        return TrainerFacts(TRAINER_VERSION, estimate_seconds(n_images, spec.optimize_for))
+        estimate = machine_estimate(n_images, spec.optimize_for)
+        return TrainerFacts(TRAINER_VERSION, estimate.seconds, estimate_basis=estimate.basis)
 
     def remote_rows(self) -> None:
         return None  # gs:// rows of csv sources stay an error here
@@ -328,6 +329,7 @@ class LocalBackend:
         gate = against_published(outcome.gate, comparison, model)
         metrics = version_metrics(model, outcome.evaluation, outcome.threshold, gate)
         metrics["timings"] = outcome.timings
+        metrics["estimate"] = {"seconds": model.estimate_seconds, "basis": model.estimate_basis}
         if comparison is not None:
             metrics["comparison"] = {"champion": champion, **comparison}
         return self.record_ready(

@@ -78,6 +78,7 @@ def model_card(
     labels: Sequence[str],
     examples: Mapping[str, int],
     head: HeadResult,
+    images_used: Mapping[str, int] | None = None,
     calibration: Calibration,
     fine: FineTuneOutcome,
     evaluated: Evaluated,
@@ -87,7 +88,8 @@ def model_card(
     timings: Mapping[str, float],
     sha256: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The content of :data:`MODEL_CARD`; ``examples``: images per split."""
+    """The content of :data:`MODEL_CARD`; ``examples``: images per split; ``images_used``: what
+    training used of them (fewer when the budget ended feature extraction)."""
     opts = spec.training
     evaluation, choice = evaluated.evaluation, evaluated.choice
     return {
@@ -114,6 +116,7 @@ def model_card(
             "best_val_loss": head.best_val_loss,
             "calibration": calibration.to_dict(),
             "examples": dict(examples),
+            "images_used": dict(images_used if images_used is not None else examples),
         },
         "budget_node_hours": spec.budget.node_hours,
         "early_stopping": spec.budget.early_stopping,

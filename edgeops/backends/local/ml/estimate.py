@@ -3,10 +3,15 @@
 Pure and cheap to import (no numpy, no torch): ``edgeops plan`` shows these estimates, and the
 trainer uses them to keep export and evaluation inside the budget and to decide whether
 fine-tuning fits in what is left of it (with the top blocks' cost measured on this machine).
+Where earlier runs on this machine recorded their throughput (:mod:`.throughput`), the medians
+of those replace the reference figures below (:func:`machine_estimate`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from edgeops.backends.local.ml import throughput
 from edgeops.backends.local.ml.hparams import HParams
 
 # Measured on the reference machine (2 cores), per optimize_for:
@@ -18,13 +23,32 @@ INT8_MS = {"latency": 12.0, "balanced": 16.0, "accuracy": 22.0}  # the int8 clas
 UPPER_MS = {"latency": 6.0, "balanced": 7.0, "accuracy": 9.0}
 
 
-def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = None) -> float:
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    basis: str  # "estimated from 3 earlier runs on this machine" | "no earlier run here: ..."
+
+
+def machine_estimate(n_images: int, optimize_for: str) -> Estimate:
+    """:func:`estimate_seconds` from this machine's recorded runs, else the reference figures."""
+    m = throughput.measured(optimize_for)
+    return Estimate(estimate_seconds(n_images, optimize_for, measured=m.medians), m.basis)
+
+
+def estimate_seconds(
+    n_images: int,
+    optimize_for: str,
+    fine_tune: bool | None = None,
+    measured: dict[str, float] | None = None,
+) -> float:
     """Wall time of ``train_and_export`` on this machine without a warm cache.
 
     ``fine_tune``: whether to count fine-tuning the top blocks; by default when the family's
     hyperparameters fine-tune (``accuracy``, under ``training.fine_tune: auto``), as its models
-    do when the budget allows it.
+    do when the budget allows it. ``measured``: this machine's medians per phase
+    (:mod:`.throughput`), each replacing its reference figure.
     """
+    m = measured or {}
     if optimize_for not in VIEW_MS:
         raise ValueError(f"unknown optimize_for {optimize_for!r}")
     hp = HParams.for_optimize_for(optimize_for)
@@ -33,20 +57,23 @@ def estimate_seconds(n_images: int, optimize_for: str, fine_tune: bool | None = 
     views_per_image = 2 + hp.crops  # plain, mirror and the crops (training.augment)
     n_train = 0.8 * n_images
     views = n_train * views_per_image + (n_images - n_train)
-    features = (
-        CONVERT_S[optimize_for]
-        + n_images * DECODE_MS / 1000
-        + (views * VIEW_MS[optimize_for] / 1000)
-    )
-    train = 5.0 + n_train * views_per_image * 0.004
-    export = 2 * CONVERT_S[optimize_for] + 8.0
-    evaluate = 2.0 + 0.1 * n_images * (INT8_MS[optimize_for] + VIEW_MS[optimize_for]) / 1000
+    if "view_s" in m:
+        features = CONVERT_S[optimize_for] + views * m["view_s"]
+    else:
+        features = (
+            CONVERT_S[optimize_for]
+            + n_images * DECODE_MS / 1000
+            + (views * VIEW_MS[optimize_for] / 1000)
+        )
+    train = 5.0 + n_train * views_per_image * m.get("head_s", 0.004)
+    export = m.get("export_s", _reference_export_seconds(optimize_for))
+    evaluate = evaluate_seconds(0.1 * n_images, optimize_for, m)
     tune = 0.0
     if fine_tune:
         tune = fine_tune_seconds(
             n_train_views=int(n_train * views_per_image),
             n_val=int(0.1 * n_images),
-            view_ms=VIEW_MS[optimize_for],
+            view_ms=m["view_s"] * 1000 if "view_s" in m else VIEW_MS[optimize_for],
             upper_ms=UPPER_MS[optimize_for],
             convert_s=CONVERT_S[optimize_for],
             epochs=hp.fine_tune_epochs,
@@ -69,6 +96,22 @@ def fine_tune_seconds(
     return convert_s + activations + epochs * per_epoch
 
 
-def export_reserve_seconds(optimize_for: str) -> float:
-    """What training leaves of the budget for export (two conversions) and evaluation."""
-    return 2 * CONVERT_S[optimize_for] + 10.0
+def _reference_export_seconds(optimize_for: str) -> float:
+    return 2 * CONVERT_S[optimize_for] + 8.0
+
+
+def evaluate_seconds(n_test: float, optimize_for: str, measured: dict[str, float]) -> float:
+    """The test evaluation of ``n_test`` images: measured per image here, else reference."""
+    if "evaluate_s" in measured:
+        return 2.0 + n_test * measured["evaluate_s"]
+    return 2.0 + n_test * (INT8_MS[optimize_for] + VIEW_MS[optimize_for]) / 1000
+
+
+def export_reserve_seconds(
+    optimize_for: str, n_test: int = 0, measured: dict[str, float] | None = None
+) -> float:
+    """What training leaves of the budget for export (two conversions) and evaluation of
+    ``n_test`` images: this machine's measured figures when given, else the reference ones."""
+    m = measured or {}
+    export = m.get("export_s", _reference_export_seconds(optimize_for))
+    return export + evaluate_seconds(n_test, optimize_for, m)

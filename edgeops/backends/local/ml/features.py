@@ -9,13 +9,17 @@ and ``crop<seed>_<k>`` (a random resized crop, possibly mirrored, drawn from a g
 by the training seed and the image hash, so the same seed gives the same crops).
 
 The features phase (:func:`training_data`) gives the head its inputs: the train images' views and
-the validation images' plain view as feature rows, with their 0/1 label rows.
+the validation images' plain view as feature rows, with their 0/1 label rows. It stops computing
+at the budget's deadline (cached features are still read): the validation images first, then the
+train images taken in turn from each label, so what was extracted by then covers every label;
+``TrainingData`` says how much was used and what it cost.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -82,8 +86,13 @@ def extract_features(
     backbone_tflite: Path,
     cache_dir: Path | None,
     advance: Callable[[int], None] = lambda n: None,
+    deadline: float | None = None,
+    counter: list[int] | None = None,
 ) -> list[np.ndarray]:
-    """For each (path, sha256, views): an array (len(views), feature_dim) of float32 features."""
+    """For each (path, sha256, views): an array (len(views), feature_dim) of float32 features.
+
+    ``deadline`` (a ``time.monotonic()`` value): no image is computed after it, so the list may
+    be shorter than ``images`` (a prefix of them). ``counter``: [views computed] is added to."""
     runner: LiteRTRunner | None = None
     out: list[np.ndarray] = []
     root = cache_dir / "features" / backbone.name if cache_dir is not None else None
@@ -93,6 +102,10 @@ def extract_features(
             cached = root / sha[:2] / f"{sha}.{view}.npy" if root is not None else None
             rows.append(np.load(cached) if cached is not None and cached.exists() else None)
         if any(r is None for r in rows):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if counter is not None:
+                counter[0] += sum(r is None for r in rows)
             image = load_rgb(path)
             for i, view in enumerate(views):
                 if rows[i] is not None:
@@ -119,6 +132,9 @@ class TrainingData:
     y_per_image: np.ndarray  # per train image: its 0/1 label row
     x_val: np.ndarray | None  # (n_validation, feature_dim); None without validation images
     y_val: np.ndarray | None
+    complete: bool = True  # False: the deadline stopped extraction; the splits are what was used
+    computed_views: int = 0  # views computed (not read from the cache)
+    extract_seconds: float = 0.0  # computing and reading the views (the conversion not included)
 
     @cached_property
     def x_train(self) -> np.ndarray:
@@ -152,6 +168,7 @@ def training_data(
     work: Path,
     trainer_version: str,
     reporter: Reporter,
+    deadline: float | None = None,
 ) -> TrainingData:
     """The features phase: the backbone converted (or cached), then every view's features.
 
@@ -164,16 +181,45 @@ def training_data(
         backbone_path = feature_backbone(backbone, cache_dir, work, trainer_version)
     train_jobs = tuple((e.image_path, sha256_file(e.image_path), views) for e in train)
     val_jobs = tuple((e.image_path, sha256_file(e.image_path), ("plain",)) for e in validation)
-    jobs = train_jobs + val_jobs
-    with reporter.task("computing backbone features", len(jobs)) as task:
-        feats = extract_features(jobs, backbone, backbone_path, cache_dir, task.advance)
-    n_train = len(train_jobs)
-    x_val = np.concatenate(feats[n_train:]) if len(feats) > n_train else None
+    order = label_turns(train)
+    counter = [0]
+    t = time.monotonic()
+    with reporter.task("computing backbone features", len(train_jobs) + len(val_jobs)) as task:
+        val_feats = extract_features(
+            val_jobs, backbone, backbone_path, cache_dir, task.advance, deadline, counter
+        )
+        got = extract_features(
+            [train_jobs[i] for i in order],
+            backbone,
+            backbone_path,
+            cache_dir,
+            task.advance,
+            deadline,
+            counter,
+        )
+    by_index = dict(zip(order, got, strict=False))
+    used = sorted(by_index)  # the train images extracted, in their given order
+    val_used = validation[: len(val_feats)]
     return TrainingData(
-        train=train_jobs,
-        validation=val_jobs,
-        per_image=feats[:n_train],
-        y_per_image=label_rows(train, labels),
-        x_val=x_val,
-        y_val=label_rows(validation, labels) if x_val is not None else None,
+        train=tuple(train_jobs[i] for i in used),
+        validation=val_jobs[: len(val_feats)],
+        per_image=[by_index[i] for i in used],
+        y_per_image=label_rows([train[i] for i in used], labels),
+        x_val=np.concatenate(val_feats) if val_feats else None,
+        y_val=label_rows(val_used, labels) if val_feats else None,
+        complete=len(used) == len(train_jobs) and len(val_feats) == len(val_jobs),
+        computed_views=counter[0],
+        extract_seconds=time.monotonic() - t,
     )
+
+
+def label_turns(examples: Sequence[TrainingExample]) -> list[int]:
+    """Indices of ``examples`` taking one from each label in turn (by first label, in order),
+    so that any prefix covers the labels as evenly as the data allows."""
+    queues: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        queues.setdefault(e.labels[0] if e.labels else "", []).append(i)
+    out: list[int] = []
+    for k in range(max((len(q) for q in queues.values()), default=0)):
+        out += [q[k] for q in queues.values() if k < len(q)]
+    return out

@@ -27,6 +27,14 @@ when it changes), one phase per step, each a function of its own:
 7. card (``card``): evaluation.json, report.html and model_card.json beside the models.
 The version folder is built in a temporary folder and moved into place at the end.
 
+``budget.node_hours`` bounds all of it: one deadline from the start, minus the time export and
+evaluation take (this machine's measured figures, else reference ones: they must finish once
+started), stops feature extraction, head training, calibration, cross-validation and
+fine-tuning. When it stops feature extraction, the head trains on the images extracted by then
+if every label has :data:`MIN_TRAIN_PER_LABEL` of them (stop reason ``BUDGET_REACHED``; the
+images used are recorded), else a ``BudgetError`` names the budget that would do. After a
+training, its measured throughput is recorded for the next estimates (:mod:`.throughput`).
+
 Importing this module is cheap: numpy, torch, LiteRT and the converters are imported inside
 functions.
 """
@@ -35,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -48,15 +57,17 @@ from edgeops.addresses import model_address
 from edgeops.backends.layout import EVALUATION_JSON, LABELS_TXT, MODEL_CARD, MODEL_FLOAT, MODEL_INT8
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams
 from edgeops.config.model import ModelSpec
-from edgeops.errors import DatasetError
+from edgeops.errors import DatasetError, EdgeopsError
 from edgeops.evaluation import crossval
 from edgeops.files import sha256_file
 from edgeops.progress import Reporter
 
 if TYPE_CHECKING:
+    from edgeops.backends.local.ml.features import TrainingData
     from edgeops.evaluation import Evaluation, GateResult
 
 SPLITS = ("train", "validation", "test")
+MIN_TRAIN_PER_LABEL = 3  # train images per label a head trained on part of the data needs
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class TrainOutcome:
     threshold_note: str = ""  # set when the threshold rule's target could not be met
     fine_tune_applied: bool = False
     notes: tuple[str, ...] = ()  # e.g. why fine-tuning was applied or skipped
+    images_used: dict[str, int] = field(default_factory=dict)  # per split, what training used
 
 
 def re_evaluate(out_dir: Path, spec: ModelSpec) -> tuple[float, GateResult]:
@@ -159,7 +171,7 @@ def train_and_export(
     ``hparams`` (for tests and benchmarks): the recipe's hyperparameters instead of
     ``HParams.for_optimize_for(spec.optimize_for)``; ``training.fine_tune: never`` still wins.
     """
-    from edgeops.backends.local.ml import card
+    from edgeops.backends.local.ml import card, throughput
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.calibrate import calibrate
     from edgeops.backends.local.ml.crossval import cross_validate_training_data
@@ -178,9 +190,11 @@ def train_and_export(
     address = model_address(spec.name)
     backbone = backbone_for(spec.optimize_for)
     budget_s = spec.budget.node_hours * 3600.0
-    # keep time for export and evaluation inside the budget
-    deadline = start + max(budget_s - export_reserve_seconds(spec.optimize_for), 0.0)
     by_split = {s: [e for e in examples if e.split == s] for s in SPLITS}
+    # keep time for export and evaluation inside the budget: they finish once started
+    measured = throughput.measured(spec.optimize_for).medians
+    reserve = export_reserve_seconds(spec.optimize_for, len(by_split["test"]), measured)
+    deadline = start + max(budget_s - reserve, 0.0)
     timings: dict[str, float] = {}
     notes: list[str] = []
     out_dir = Path(out_dir)
@@ -197,7 +211,21 @@ def train_and_export(
                 work=work,
                 trainer_version=TRAINER_VERSION,
                 reporter=reporter,
+                deadline=deadline,
             )
+        used = {
+            "train": len(data.train),
+            "validation": len(data.validation),
+            "test": len(by_split["test"]),
+        }
+        if not data.complete:
+            _check_partial(data, labels, len(by_split["train"]), spec, start, reserve)
+            notes.append(
+                f"the budget ended feature extraction: trained on {used['train']} of "
+                f"{len(by_split['train'])} train and {used['validation']} of "
+                f"{len(by_split['validation'])} validation images"
+            )
+            reporter.warn(f"{address}: {notes[-1]}")
 
         with _timed(timings, "train"):
             with reporter.task("training classifier head", None):
@@ -257,7 +285,7 @@ def train_and_export(
                 )
 
         t = time.monotonic()
-        stop_reason = head.stop_reason
+        stop_reason = "BUDGET_REACHED" if not data.complete else head.stop_reason
         tuned_net = None
         fine = maybe_fine_tune(
             spec,
@@ -333,6 +361,7 @@ def train_and_export(
             multi_label=multi_label,
             labels=labels,
             examples={s: len(v) for s, v in by_split.items()},
+            images_used=used,
             head=head,
             calibration=calibration,
             fine=fine,
@@ -346,6 +375,7 @@ def train_and_export(
         if "cross_validation" in model_card:
             model_card["cross_validation"]["seconds"] = cv_timing.get("seconds")
         card.write_json(work / MODEL_CARD, model_card)
+    throughput.record(spec.optimize_for, _figures(timings, data, used["test"]))
     return TrainOutcome(
         out_dir=out_dir,
         labels=labels,
@@ -360,4 +390,55 @@ def train_and_export(
         threshold_note=choice.note,
         fine_tune_applied=fine.applied,
         notes=tuple(notes),
+        images_used=used,
     )
+
+
+class BudgetError(EdgeopsError):
+    """The budget ended feature extraction before every label had enough train images."""
+
+
+def _check_partial(
+    data: TrainingData,
+    labels: Sequence[str],
+    n_train: int,
+    spec: ModelSpec,
+    start: float,
+    reserve: float,
+) -> None:
+    """Raises :class:`BudgetError` unless every label has MIN_TRAIN_PER_LABEL extracted train
+    images, naming the budget that would do at the throughput measured so far."""
+    counts = data.y_per_image.sum(axis=0) if len(data.per_image) else None
+    short = [
+        lab for i, lab in enumerate(labels) if counts is None or counts[i] < MIN_TRAIN_PER_LABEL
+    ]
+    if not short:
+        return
+    done = len(data.train) + len(data.validation)
+    total = n_train + len(data.validation)
+    per_image = data.extract_seconds / done if done else None
+    spent = time.monotonic() - start
+    if per_image is None:  # not one image computed: the conversion alone took the budget
+        per_image = data.extract_seconds or 1.0
+    wanted = (spent + per_image * max(total - done, 1) + reserve + 30.0) * 1.5 / 3600
+    wanted = max(math.ceil(wanted * 100) / 100, spec.budget.node_hours + 0.01)
+    raise BudgetError(
+        f"{model_address(spec.name)}: budget.node_hours {spec.budget.node_hours:g} ran out while "
+        f"computing backbone features ({len(data.train)} of {n_train} train images done; "
+        f"label(s) {', '.join(short[:5])}{' …' if len(short) > 5 else ''} have fewer than "
+        f"{MIN_TRAIN_PER_LABEL}). At the throughput measured here, budget.node_hours: "
+        f"{wanted:g} would do"
+    )
+
+
+def _figures(timings: dict[str, float], data: TrainingData, n_test: int) -> dict[str, float]:
+    """This run's throughput for :mod:`.throughput` (phases whose measure is meaningful)."""
+    out = {"export_s": timings["export"]}
+    if data.computed_views >= 10:  # a mostly cached run says little about the backbone
+        out["view_s"] = data.extract_seconds / data.computed_views
+    rows = sum(len(f) for f in data.per_image)
+    if rows:
+        out["head_s"] = (timings["train"] + timings["calibrate"]) / rows
+    if n_test:
+        out["evaluate_s"] = max(timings["evaluate"] - 2.0, 0.0) / n_test
+    return out
