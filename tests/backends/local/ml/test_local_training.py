@@ -190,8 +190,11 @@ def test_same_seed_same_head(trained, objects, cache_dir) -> None:
     assert not np.array_equal(runs[0].weight, runs[2].weight)
 
 
-def test_multi_label_with_exhausted_budget(objects, cache_dir, spec, tmp_path: Path) -> None:
-    """Sigmoid head, per-label thresholds, BUDGET_REACHED; features come from the cache."""
+def test_multi_label_with_exhausted_budget(
+    trained, objects, cache_dir, spec, tmp_path: Path
+) -> None:
+    """Sigmoid head, per-label thresholds, BUDGET_REACHED; features come from the cache
+    (``trained`` filled it: the budget ends feature extraction at once)."""
     from edgeops.backends.local.ml import train_and_export
     from edgeops.progress import NullReporter
 
@@ -215,6 +218,90 @@ def test_multi_label_with_exhausted_budget(objects, cache_dir, spec, tmp_path: P
     assert outcome.evaluation.top1_accuracy > 1 / 6  # one epoch on features beats chance
     card = json.loads((outcome.out_dir / "model_card.json").read_text())
     assert card["multi_label"] and card["training"]["epochs"] == 1
+
+
+def _cache_without_features(cache_dir: Path, dest: Path, images: list[Path]) -> Path:
+    """A copy of the session's cache without the cached features of ``images``."""
+    import shutil
+
+    shutil.copytree(cache_dir, dest)
+    for path in images:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        for f in dest.glob(f"features/*/{sha[:2]}/{sha}.*.npy"):
+            f.unlink()
+    return dest
+
+
+def test_budget_ends_feature_extraction_trains_on_what_was_extracted(
+    trained, objects, cache_dir, spec, tmp_path: Path
+) -> None:
+    """Features of 4 train images per label are cached, the rest are not, and the budget ends
+    extraction at once: the head trains on those, BUDGET_REACHED, the images used recorded."""
+    from edgeops.backends.local.ml import train_and_export
+    from edgeops.progress import NullReporter
+
+    train = [e for e in objects.examples if e.split == "train"]
+    kept: dict[str, int] = {}
+    dropped = []
+    for e in train:
+        if kept.get(e.labels[0], 0) < 4:
+            kept[e.labels[0]] = kept.get(e.labels[0], 0) + 1
+        else:
+            dropped.append(e.image_path)
+    cache = _cache_without_features(cache_dir, tmp_path / "cache", dropped)
+    reporter = NullReporter()
+    outcome = train_and_export(
+        objects.examples,
+        objects.labels,
+        False,
+        dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
+        tmp_path / "v4",
+        version=4,
+        dataset_fingerprint="sha256:partial",
+        reporter=reporter,
+        cache_dir=cache,
+    )
+    n_val = sum(e.split == "validation" for e in objects.examples)
+    assert outcome.stop_reason == "BUDGET_REACHED"
+    assert outcome.images_used["train"] == 4 * len(objects.labels) < len(train)
+    assert outcome.images_used["validation"] == n_val
+    assert any("trained on 24 of" in n for n in outcome.notes)
+    assert any("ended feature extraction" in w for w in reporter.warnings)
+    card = json.loads((outcome.out_dir / "model_card.json").read_text())
+    assert card["training"]["images_used"]["train"] == 4 * len(objects.labels)
+    assert card["stop_reason"] == "BUDGET_REACHED"
+    assert (outcome.out_dir / "model_int8.tflite").exists()  # export and evaluation completed
+
+
+def test_budget_too_small_for_any_features_is_a_clear_error(
+    trained, objects, cache_dir, spec, tmp_path: Path
+) -> None:
+    from edgeops.backends.local.ml import train_and_export
+    from edgeops.backends.local.ml.trainer import BudgetError
+    from edgeops.errors import EdgeopsError
+    from edgeops.progress import NullReporter
+
+    train = [e.image_path for e in objects.examples if e.split == "train"]
+    cache = _cache_without_features(cache_dir, tmp_path / "cache", train)
+    with pytest.raises(BudgetError) as caught:
+        train_and_export(
+            objects.examples,
+            objects.labels,
+            False,
+            dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
+            tmp_path / "v5",
+            version=5,
+            dataset_fingerprint="sha256:none",
+            reporter=NullReporter(),
+            cache_dir=cache,
+        )
+    assert isinstance(caught.value, EdgeopsError)  # a user error: exit 1, no traceback
+    message = str(caught.value)
+    assert "budget.node_hours 0.001 ran out while computing backbone features" in message
+    assert f"0 of {len(train)} train images" in message
+    wanted = float(message.rsplit("budget.node_hours: ", 1)[1].split()[0])
+    assert wanted > 0.001
+    assert not (tmp_path / "v5").exists()
 
 
 def test_failed_training_leaves_nothing(objects, cache_dir, spec, tmp_path: Path) -> None:
