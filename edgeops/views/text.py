@@ -51,13 +51,15 @@ def cross_validation_lines(versions: list[tuple[int, Any]]) -> list[str]:
     return [f"v{n}: also {summary_line(cv)}" for n, cv in versions if cv]
 
 
-def timing_lines(versions: list[tuple[int, float, Any]]) -> list[str]:
-    """Under a table of versions: the actual training time beside the plan's estimate, one line
-    per version that recorded it (``versions``: (number, node hours, ``metrics["estimate"]``))."""
+def timing_lines(versions: list[tuple[int, float, Any]], address: str = "") -> list[str]:
+    """Under a table of versions (or after a training of ``address``): the actual training time
+    beside the plan's estimate, one line per version that recorded it (``versions``: (number,
+    node hours, ``metrics["estimate"]``))."""
     from edgeops.plan.render import fmt_seconds
 
+    prefix = f"{address} " if address else ""
     return [
-        f"v{n}: trained in {fmt_seconds(hours * 3600)}; the plan estimated "
+        f"{prefix}v{n}: trained in {fmt_seconds(hours * 3600)}; the plan estimated "
         f"~{fmt_seconds(float(est.get('seconds', 0)))}"
         + (f" ({est['basis']})" if est.get("basis") else "")
         for n, hours, est in versions

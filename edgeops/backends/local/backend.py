@@ -330,6 +330,11 @@ class LocalBackend:
         metrics = version_metrics(model, outcome.evaluation, outcome.threshold, gate)
         metrics["timings"] = outcome.timings
         metrics["estimate"] = {"seconds": model.estimate_seconds, "basis": model.estimate_basis}
+        if model.estimate_seconds:
+            from edgeops.views.text import timing_lines
+
+            timed = [(version, outcome.cost_node_hours, metrics["estimate"])]
+            reporter.info(timing_lines(timed, model.address)[0])
         if comparison is not None:
             metrics["comparison"] = {"champion": champion, **comparison}
         return self.record_ready(

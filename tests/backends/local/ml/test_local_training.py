@@ -232,13 +232,31 @@ def _cache_without_features(cache_dir: Path, dest: Path, images: list[Path]) -> 
     return dest
 
 
+def _train_on_a_tiny_budget(objects, spec, cache: Path, out: Path):  # noqa: ANN202
+    """3.6 s of budget: less than export and evaluation take, so no feature is computed."""
+    from edgeops.backends.local.ml import train_and_export
+    from edgeops.progress import NullReporter
+
+    reporter = NullReporter()
+    outcome = train_and_export(
+        objects.examples,
+        objects.labels,
+        False,
+        dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
+        out,
+        version=4,
+        dataset_fingerprint="sha256:tiny",
+        reporter=reporter,
+        cache_dir=cache,
+    )
+    return outcome, reporter
+
+
 def test_budget_ends_feature_extraction_trains_on_what_was_extracted(
     trained, objects, cache_dir, spec, tmp_path: Path
 ) -> None:
     """Features of 4 train images per label are cached, the rest are not, and the budget ends
     extraction at once: the head trains on those, BUDGET_REACHED, the images used recorded."""
-    from edgeops.backends.local.ml import train_and_export
-    from edgeops.progress import NullReporter
 
     train = [e for e in objects.examples if e.split == "train"]
     kept: dict[str, int] = {}
@@ -249,18 +267,7 @@ def test_budget_ends_feature_extraction_trains_on_what_was_extracted(
         else:
             dropped.append(e.image_path)
     cache = _cache_without_features(cache_dir, tmp_path / "cache", dropped)
-    reporter = NullReporter()
-    outcome = train_and_export(
-        objects.examples,
-        objects.labels,
-        False,
-        dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
-        tmp_path / "v4",
-        version=4,
-        dataset_fingerprint="sha256:partial",
-        reporter=reporter,
-        cache_dir=cache,
-    )
+    outcome, reporter = _train_on_a_tiny_budget(objects, spec, cache, tmp_path / "v4")
     n_val = sum(e.split == "validation" for e in objects.examples)
     assert outcome.stop_reason == "BUDGET_REACHED"
     assert outcome.images_used["train"] == 4 * len(objects.labels) < len(train)
@@ -276,25 +283,13 @@ def test_budget_ends_feature_extraction_trains_on_what_was_extracted(
 def test_budget_too_small_for_any_features_is_a_clear_error(
     trained, objects, cache_dir, spec, tmp_path: Path
 ) -> None:
-    from edgeops.backends.local.ml import train_and_export
     from edgeops.backends.local.ml.trainer import BudgetError
     from edgeops.errors import EdgeopsError
-    from edgeops.progress import NullReporter
 
     train = [e.image_path for e in objects.examples if e.split == "train"]
     cache = _cache_without_features(cache_dir, tmp_path / "cache", train)
     with pytest.raises(BudgetError) as caught:
-        train_and_export(
-            objects.examples,
-            objects.labels,
-            False,
-            dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
-            tmp_path / "v5",
-            version=5,
-            dataset_fingerprint="sha256:none",
-            reporter=NullReporter(),
-            cache_dir=cache,
-        )
+        _train_on_a_tiny_budget(objects, spec, cache, tmp_path / "v5")
     assert isinstance(caught.value, EdgeopsError)  # a user error: exit 1, no traceback
     message = str(caught.value)
     assert "budget.node_hours 0.001 ran out while computing backbone features" in message

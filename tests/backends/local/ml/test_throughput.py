@@ -3,7 +3,6 @@ and the actual time shown beside the estimate (fast: no training)."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -88,30 +87,24 @@ def test_timing_lines_show_the_estimate_beside_the_actual_time() -> None:
     assert lines == [
         "v1: trained in 1m12s; the plan estimated ~58s (no earlier run here: reference figures)"
     ]
+    assert timing_lines([(3, 0.001, {"seconds": 4.0, "basis": ""})], "model.pets") == [
+        "model.pets v3: trained in 4s; the plan estimated ~4s"
+    ]
 
 
-CONFIG = """
-    version: 1
-    backend:
-      local:
-        path: .edgeops
-    datasets:
-      pets:
-        source:
-          folder: data
-    models:
-      pets:
-        dataset: pets
-        optimize_for: latency
-        budget:
-          node_hours: 0.05
+MODEL = """\
+models:
+  pets:
+    dataset: pets
+    budget: {node_hours: 0.05}
 """
 
 
 def test_plan_says_what_its_estimate_comes_from(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (repo / "edgeops.yaml").write_text(textwrap.dedent(CONFIG))
+    with (repo / "edgeops.yaml").open("a") as f:  # the repo's dataset, and a model of it
+        f.write(MODEL)
     assert cli.main(["-C", str(repo), "plan"]) == 0
     out = capsys.readouterr().out
     assert "(no earlier run here: reference figures)" in out
