@@ -3,8 +3,8 @@
 After each training the trainer records, per backbone (one per ``optimize_for``), what its phases
 cost here: ``view_s`` (backbone features: seconds per computed image view, decode included),
 ``head_s`` (head training and calibration: seconds per training row), ``export_s`` (the export,
-seconds) and ``evaluate_s`` (the test evaluation: seconds per test image). The last
-:data:`KEEP` runs are kept in a small JSON file in the machine cache
+seconds) and ``evaluate_s`` (the test evaluation, fixed costs included: seconds per test
+image). The last :data:`KEEP` runs are kept in a small JSON file in the machine cache
 (``<cache_dir>/trainer/throughput.json``, written atomically); estimates use the median of each.
 Losing the file costs only the precision of the next estimate (reference figures are used).
 
