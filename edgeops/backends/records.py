@@ -43,11 +43,12 @@ def against_published(
     """``gate`` with the ``vs_published`` row when the config sets one and there is a comparison
     with a served version (``Comparison.to_dict()``, as a version records it): a version
     significantly worse than the served one is blocked."""
-    if model.spec.gate.vs_published is None or not comparison or "metrics" not in comparison:
+    if model.spec.gate.vs_published is None:
         return gate
-    from edgeops.evaluation.compare import Comparison, with_vs_published
+    from edgeops.evaluation.compare import comparison_of, with_vs_published
 
-    return with_vs_published(gate, Comparison.from_dict(comparison), model.spec.gate)
+    c = comparison_of(comparison)
+    return gate if c is None else with_vs_published(gate, c, model.spec.gate)
 
 
 def verdict(

@@ -186,13 +186,19 @@ class Comparison:
         )
 
 
+def comparison_of(recorded: dict[str, Any] | None) -> Comparison | None:
+    """A recorded comparison (``Comparison.to_dict()``, maybe with the champion's version beside
+    it), or None when there is none or it is only a note (nothing was served, or the labels had
+    changed since the served version)."""
+    if not recorded or "metrics" not in recorded:
+        return None
+    return Comparison.from_dict(recorded)
+
+
 def stored_comparison(metrics: dict[str, Any]) -> Comparison | None:
     """The comparison with the published version that a version's metrics carry (recorded when it
-    was trained or adopted), or None: none was served then, or the labels had changed."""
-    stored = metrics.get("comparison")
-    if not stored or "metrics" not in stored:
-        return None
-    return Comparison.from_dict(stored)
+    was trained or adopted), or None."""
+    return comparison_of(metrics.get("comparison"))
 
 
 def compare(

@@ -444,18 +444,14 @@ class LocalBackend:
     def evaluation_of(self, address: str, version: int) -> tuple[Evaluation, dict[str, str]]:
         """The stored evaluation of a version and thumbnails of its worst mistakes and of the
         test images it fixed or broke against the version served when it was trained."""
-        from edgeops.backends.local.ml.card import thumbnail
+        from edgeops.backends.local.ml.card import thumbnail, thumbnail_ids
         from edgeops.evaluation.compare import stored_comparison
-        from edgeops.evaluation.report import MAX_CHANGED
 
         evaluation = self._evaluation(address, version)
-        ids = [m.image_id for m in evaluation.mistakes[:12]]
         row = self.registry.version(address, version)
         comparison = stored_comparison(row.metrics) if row is not None else None
-        if comparison is not None:
-            ids += [*comparison.fixed[:MAX_CHANGED], *comparison.broken[:MAX_CHANGED]]
         thumbs = {}
-        for image_id in dict.fromkeys(ids):
+        for image_id in thumbnail_ids(evaluation, comparison):
             path = self.store.path(image_id)
             if path.exists():
                 thumbs[image_id] = thumbnail(path)

@@ -48,16 +48,14 @@ def _report(
 ) -> None:
     """report.html again, now with the gate against the served version and the comparison with
     it: every metric of both, and thumbnails of the images the candidate fixes and breaks."""
-    from edgeops.backends.local.ml.card import THUMBNAILS, thumbnail
+    from edgeops.backends.local.ml.card import thumbnail, thumbnail_ids
     from edgeops.evaluation import render_html
-    from edgeops.evaluation.compare import Comparison
+    from edgeops.evaluation.compare import comparison_of
 
-    c = Comparison.from_dict(comparison) if "metrics" in comparison else None
+    c = comparison_of(comparison)
     evaluation = outcome.evaluation
     paths = {Path(e.image_path).name: Path(e.image_path) for e in examples if e.split == "test"}
-    shown = [m.image_id for m in evaluation.mistakes[:THUMBNAILS]]
-    shown += [*c.fixed, *c.broken] if c is not None else []
-    thumbs = {i: thumbnail(paths[i]) for i in shown if i in paths}
+    thumbs = {i: thumbnail(paths[i]) for i in thumbnail_ids(evaluation, c) if i in paths}
     (out / REPORT_HTML).write_text(
         render_html(
             evaluation,

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from edgeops.backends.local.ml.finetune import FineTuneOutcome
     from edgeops.backends.local.ml.head import HeadResult
     from edgeops.config.model import ModelSpec
+    from edgeops.evaluation.compare import Comparison
+    from edgeops.evaluation.metrics import Evaluation
 
 THUMBNAILS = 12  # worst mistakes shown with a thumbnail in report.html
 
@@ -44,6 +46,17 @@ def thumbnail(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def thumbnail_ids(evaluation: Evaluation, comparison: Comparison | None = None) -> list[str]:
+    """The test images report.html shows with a thumbnail, each once: the worst mistakes and,
+    against a served version, the images fixed and broken."""
+    from edgeops.evaluation.report import MAX_CHANGED
+
+    ids = [m.image_id for m in evaluation.mistakes[:THUMBNAILS]]
+    if comparison is not None:
+        ids += [*comparison.fixed[:MAX_CHANGED], *comparison.broken[:MAX_CHANGED]]
+    return list(dict.fromkeys(ids))
+
+
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
@@ -56,7 +69,7 @@ def write_evaluation(
 
     evaluation = evaluated.evaluation
     write_json(out_dir / EVALUATION_JSON, evaluation.to_dict())
-    thumbs = {m.image_id: thumbnail(images[m.image_id]) for m in evaluation.mistakes[:THUMBNAILS]}
+    thumbs = {i: thumbnail(images[i]) for i in thumbnail_ids(evaluation)}
     (out_dir / REPORT_HTML).write_text(
         render_html(
             evaluation,
