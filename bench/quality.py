@@ -28,7 +28,8 @@ optimize_for, or ``'{"accuracy": {"fine_tune_blocks": 4}}'`` per optimize_for (J
 .json file). The backbones are converted before the timed trainings (reported apart), so every
 row's wall time is features + head + calibration + fine-tuning + export + evaluation.
 
-Prints one table and a ``BENCH {json}`` line; ``--out`` also writes the JSON.
+Prints one table and a ``BENCH {json}`` line; ``--out`` also writes the JSON, and ``--show
+FILE`` prints the table of such a JSON again (no run).
 """
 
 from __future__ import annotations
@@ -465,6 +466,7 @@ def table(rows: Sequence[dict[str, Any]], sets: dict[str, dict[str, Any]]) -> st
         "probe [95% CI]",
         "Δ vs latency (p)",
         "Δ vs probe (p)",
+        "int8−float (p)",
         "wall s",
         "int8/float MB",
         "ms int8/float",
@@ -483,6 +485,7 @@ def table(rows: Sequence[dict[str, Any]], sets: dict[str, dict[str, Any]]) -> st
                 _ci(sets[r["set"]]["probe_top1"]),
                 _vs(r.get("vs_latency")),
                 _vs(r["vs_probe"]),
+                _vs(r["int8_vs_float"]),
                 f"{r['wall_s']:.0f}",
                 f"{r['size_bytes']['int8'] / 1e6:.1f}/{r['size_bytes']['float32'] / 1e6:.1f}",
                 f"{lat['int8']:.0f}/{lat['float32']:.0f}",
@@ -491,7 +494,15 @@ def table(rows: Sequence[dict[str, Any]], sets: dict[str, dict[str, Any]]) -> st
     widths = [max(len(str(x[i])) for x in (head, *body)) for i in range(len(head))]
     lines = ["  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)) for line in body]
     top = "  ".join(f"{c:<{w}}" for c, w in zip(head, widths, strict=True))
-    return "\n".join([top, "-" * len(top), *lines])
+    return "\n".join([top, "-" * len(top), *lines, *LEGEND])
+
+
+LEGEND = (
+    "top-1 on the held-out images with its 95% Wilson interval; probe: LogisticRegression on "
+    "frozen Lite0 features of train+validation;",
+    "Δ: int8 top-1 minus the other's on the same images, p: exact McNemar; +ft: fine-tuned; "
+    "wall: train_and_export (backbones converted before); ms: LiteRT, 2 threads.",
+)
 
 
 def _list(text: str, known: Sequence[str], option: str) -> list[str]:
@@ -513,11 +524,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--hparams-json", default=None, help="HParams overrides (JSON or .json file)")
     ap.add_argument("--cache", type=Path, default=None, help="cache folder reused between runs")
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    ap.add_argument(
+        "--show", type=Path, default=None, help="print the table of a JSON --out wrote; no run"
+    )
     return ap.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.show is not None:
+        try:
+            saved = json.loads(args.show.read_text())
+            print(table(saved["rows"], saved["sets"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(
+                f"error: --show {args.show}: not a JSON that --out wrote ({e!r})", file=sys.stderr
+            )
+            return 1
+        return 0
     try:
         sets = _list(args.sets, SETS, "--sets")
         families = _list(args.optimize_for, FAMILIES, "--optimize-for")

@@ -5,6 +5,7 @@ errors. The full benchmark trains 3 models per set (minutes); it is run by hand.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import zipfile
@@ -121,3 +122,49 @@ def test_bad_options_are_one_line_errors(argv: list[str], message: str) -> None:
     assert proc.returncode == 1
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+def test_table_shows_every_figure_and_show_reprints_it(tmp_path: Path) -> None:
+    iv = {"value": 0.9, "lo": 0.8, "hi": 0.95, "k": 45, "n": 50}
+    row = {
+        "set": "digits",
+        "optimize_for": "accuracy",
+        "fine_tune_applied": True,
+        "int8_top1": iv,
+        "float_top1": {**iv, "value": 0.92},
+        "vs_latency": {"diff": 0.02, "p": 0.5},
+        "vs_probe": {"diff": -0.04, "p": 0.03125},
+        "int8_vs_float": {"diff": -0.02, "p": 1.0},
+        "wall_s": 123.4,
+        "size_bytes": {"int8": 5_700_000, "float32": 19_300_000},
+        "litert_latency_ms_2threads": {"int8": 19.2, "float32": 40.4},
+    }
+    sets = {"digits": {"images": {"train": 800, "validation": 200, "held_out": 2000}}}
+    sets["digits"]["probe_top1"] = {**iv, "value": 0.94}
+    text = q.table([row], sets)
+    line = text.splitlines()[2]
+    for cell in (
+        "accuracy +ft",
+        "800/200/2000",
+        "0.900 [0.800–0.950]",
+        "0.920 [0.800–0.950]",
+        "0.940 [0.800–0.950]",
+        "+0.020 (p=0.5)",
+        "-0.040 (p=0.0312)",
+        "-0.020 (p=1)",
+        "123",
+        "5.7/19.3",
+        "19/40",
+    ):
+        assert cell in line, cell
+    saved = tmp_path / "quality.json"
+    saved.write_text(json.dumps({"rows": [row], "sets": sets}))
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--show", str(saved)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == text
+    saved.write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--show", str(saved)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and "not a JSON that --out wrote" in proc.stderr
