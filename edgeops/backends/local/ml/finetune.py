@@ -177,6 +177,7 @@ def fine_tune(
     import torch
 
     from edgeops.backends.local.ml.backbone import load_torch_backbone
+    from edgeops.backends.local.ml.head import weighted_loss
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -208,10 +209,7 @@ def fine_tune(
     yv = torch.from_numpy(np.asarray(y_val, np.float32))
     n_labels = yt.shape[1]
 
-    def loss_fn(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if multi_label:
-            return torch.nn.functional.binary_cross_entropy_with_logits(z, y)
-        return -(y * torch.log_softmax(z, dim=-1)).sum(-1).mean()
+    loss_fn = weighted_loss(torch, multi_label, hp.class_weight)
 
     def smooth(y: torch.Tensor) -> torch.Tensor:
         if label_smoothing <= 0:

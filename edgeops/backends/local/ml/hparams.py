@@ -45,6 +45,10 @@ class HParams:
     fine_tune_weight_decay: float = 1e-5
     fine_tune_dropout: float = 0.2
 
+    # per label, set for each run by the trainer (weights.class_weights: training.class_weights
+    # and the train split's label counts); None: every row weighs the same
+    class_weight: tuple[float, ...] | None = None
+
     @classmethod
     def for_latency(cls) -> HParams:
         """EfficientNet-Lite0: a head on frozen features."""
