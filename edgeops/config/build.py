@@ -178,7 +178,7 @@ def _model(name: str, spec: dict[str, Any], line: int) -> ModelSpec:
         options["gate"] = GateSpec(**bars, **_pick(gate, "evaluate_on"))
     if "training" in spec:
         training = spec["training"]
-        training_options = _pick(training, "augment", "fine_tune")
+        training_options = _pick(training, "augment", "fine_tune", "class_weights")
         training_options.update(_floats(training, "label_smoothing"))
         if "seed" in training:
             training_options["seed"] = int(training["seed"])

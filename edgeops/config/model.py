@@ -195,6 +195,7 @@ class TrainingOptions:
     augment: bool = True
     label_smoothing: float = 0.1
     fine_tune: Literal["auto", "never"] = "auto"
+    class_weights: Literal["auto", "none"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ models:
     budget: {node_hours: 2, early_stopping: false}
     threshold: {target_precision: 0.9}
     gate: {min_precision: 0.8, min_recall: 0.7, min_au_prc: 0.85}
-    training: {seed: 7, augment: false, label_smoothing: 0, fine_tune: never}
+    training: {seed: 7, augment: false, label_smoothing: 0, fine_tune: never, class_weights: none}
     keep: 5
 publish:
   pets:
@@ -147,6 +147,7 @@ def test_full_google_config(write: Write, tmp_path: Path) -> None:
     assert model.threshold == ThresholdRule(target_precision=0.9)
     assert model.gate.min_au_prc == 0.85
     assert model.training.fine_tune == "never" and model.training.seed == 7
+    assert model.training.class_weights == "none"
     assert model.keep == 5
     (publish,) = config.publish
     # Targets come in a fixed order whatever the YAML order, so reordering changes nothing.

@@ -86,6 +86,17 @@ def test_enum_lists_valid_values(write: Write) -> None:
     ]
 
 
+def test_class_weights_lists_its_values(write: Write) -> None:
+    path = write(
+        MINIMAL.replace(
+            "dataset: flowers", "dataset: flowers\n    training: {class_weights: balanced}"
+        )
+    )
+    (line,) = problems(path)
+    assert line.startswith("edgeops.yaml:8: models.flowers.training.class_weights: 'balanced'")
+    assert "is not one of: auto, none" in line
+
+
 def test_enum_suggests_close_value(write: Write) -> None:
     path = write(
         MINIMAL.replace(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from edgeops.backends.local.ml.evaluate import Evaluated
     from edgeops.backends.local.ml.finetune import FineTuneOutcome
     from edgeops.backends.local.ml.head import HeadResult
+    from edgeops.backends.local.ml.weights import ClassWeights
     from edgeops.config.model import ModelSpec
     from edgeops.evaluation.compare import Comparison
     from edgeops.evaluation.metrics import Evaluation
@@ -93,6 +94,7 @@ def model_card(
     head: HeadResult,
     images_used: Mapping[str, int] | None = None,
     calibration: Calibration,
+    weighing: ClassWeights,
     fine: FineTuneOutcome,
     evaluated: Evaluated,
     stop_reason: str,
@@ -121,6 +123,7 @@ def model_card(
             "augment": opts.augment,
             "label_smoothing": opts.label_smoothing,
             "fine_tune": opts.fine_tune,
+            "class_weights": weighing.to_dict(opts.class_weights),
             "fine_tune_applied": fine.applied,
             "fine_tune_reason": fine.reason,
             "fine_tune_details": fine.details,

@@ -1,24 +1,30 @@
-"""Fine-tuning the top blocks of the backbone together with the head (``optimize_for: accuracy``).
+"""Fine-tuning the top blocks of the backbone together with the head.
 
-After the head is trained on frozen features, the last ``fine_tune_blocks`` MBConv blocks, the final
-1x1 convolution (+ its batch norm's affine parameters) and the head are trained together for a
-few epochs at a low learning rate, early-stopped on validation loss (best weights restored).
+After the head is trained on frozen features, the last ``fine_tune_blocks`` MBConv blocks, the
+final 1x1 convolution (+ its batch norm's affine parameters) and the head are trained together,
+early-stopped on validation loss (best weights restored): AdamW, a linear warm-up then cosine
+decay over ``fine_tune_epochs``. ``optimize_for: accuracy`` tunes Lite2's whole last stage
+(6 blocks), ``balanced`` Lite1's top 2 blocks (:class:`~.hparams.HParams`).
 
 Cost: the frozen lower part of the network (stem + all but the last blocks) never changes, so
 its activations are computed once per image view, by a float ``.tflite`` of that lower part run
 in LiteRT (converted once and cached, like the feature backbone); only the top blocks run in
-torch eager, forward and backward, each epoch. The views are the head's (plain, mirror and the
-seeded random resized crops when ``training.augment``): the same augmentation. Batch norm keeps
-its ImageNet statistics (eval mode) and drop-connect is off: with a few hundred images, updating
-running statistics hurts, and it keeps the run deterministic for a given machine.
+torch eager, forward and backward, each epoch. Each train image contributes
+``fine_tune_views`` of the head's views (plain, then the seeded random resized crops when
+``training.augment``). Batch norm keeps its ImageNet statistics (eval mode) and drop-connect is
+off: with a few hundred images, updating running statistics hurts, and it keeps the run
+deterministic for a given machine.
 
 The fine-tune phase (:func:`maybe_fine_tune`) predicts the wall time from measured per-view costs
 (:func:`~.estimate.fine_tune_seconds`) and skips fine-tuning, with a recorded reason, when the
-remaining budget does not allow it. Hyperparameters: ``fine_tune_*`` in :class:`~.hparams.HParams`.
+remaining budget does not allow it; the tuned network is exported only when it beat the
+frozen-feature head's validation loss. Hyperparameters: ``fine_tune_*`` in
+:class:`~.hparams.HParams`.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +120,14 @@ def measure_upper_ms(backbone: Backbone, blocks: int, batch: int = 8) -> float:
     return (time.perf_counter() - t) / batch * 1000
 
 
+def tuning_views(views: Sequence[str], n: int) -> tuple[str, ...]:
+    """The ``n`` views of a train image fine-tuning sees, of the head's ``views``: the plain one,
+    then the random resized crops, then the mirror."""
+    ordered = [v for v in views if v == "plain"] + [v for v in views if v.startswith("crop")]
+    ordered += [v for v in views if v not in ordered]
+    return tuple(ordered[: max(n, 1)])
+
+
 def lower_activations(
     jobs: Sequence[ImageViews],
     backbone: Backbone,
@@ -177,6 +191,7 @@ def fine_tune(
     import torch
 
     from edgeops.backends.local.ml.backbone import load_torch_backbone
+    from edgeops.backends.local.ml.head import weighted_loss
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
@@ -193,13 +208,14 @@ def fine_tune(
         fc.bias.copy_(torch.from_numpy(np.asarray(bias, np.float32)))
     drop = torch.nn.Dropout(hp.fine_tune_dropout)
     lr = hp.fine_tune_learning_rate
-    opt = torch.optim.Adam(
+    opt = torch.optim.AdamW(
         [
             {"params": tuned, "lr": lr},
             {"params": fc.parameters(), "lr": lr * hp.fine_tune_head_lr_factor},
         ],
         weight_decay=hp.fine_tune_weight_decay,
     )
+    base_lrs = [group["lr"] for group in opt.param_groups]
 
     counts = [len(a) for a in train_acts]
     xt = torch.from_numpy(np.concatenate(train_acts).astype(np.float32))
@@ -208,10 +224,7 @@ def fine_tune(
     yv = torch.from_numpy(np.asarray(y_val, np.float32))
     n_labels = yt.shape[1]
 
-    def loss_fn(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if multi_label:
-            return torch.nn.functional.binary_cross_entropy_with_logits(z, y)
-        return -(y * torch.log_softmax(z, dim=-1)).sum(-1).mean()
+    loss_fn = weighted_loss(torch, multi_label, hp.class_weight)
 
     def smooth(y: torch.Tensor) -> torch.Tensor:
         if label_smoothing <= 0:
@@ -228,6 +241,15 @@ def fine_tune(
         state["w"], state["b"] = fc.weight.detach().clone(), fc.bias.detach().clone()
         return state
 
+    steps = hp.fine_tune_epochs * math.ceil(len(xt) / hp.fine_tune_batch_size)
+    warmup = max(1, round(hp.fine_tune_warmup * steps))
+    step = 0
+
+    def schedule() -> None:  # linear warm-up, then cosine decay to 0 at the last epoch's end
+        f = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1)))
+        for group, base in zip(opt.param_groups, base_lrs, strict=True):
+            group["lr"] = base * f
+
     initial = val_loss()
     best, best_loss, best_epoch = snapshot(), initial, 0
     history: list[tuple[float, float]] = []
@@ -242,6 +264,8 @@ def fine_tune(
         total = 0.0
         for i in range(0, len(xt), hp.fine_tune_batch_size):
             idx = perm[i : i + hp.fine_tune_batch_size]
+            schedule()
+            step += 1
             opt.zero_grad()
             loss = loss_fn(fc(drop(split.upper(xt[idx]))), smooth(yt[idx]))
             loss.backward()
@@ -314,7 +338,7 @@ def maybe_fine_tune(
     cached = cache_dir is not None and (cache_dir / "backbones" / lower_name).exists()
     upper_ms = measure_upper_ms(backbone, blocks)
     seconds = estimate.fine_tune_seconds(
-        n_train_views=sum(len(views) for _, _, views in data.train),
+        n_train_views=sum(len(tuning_views(v, hp.fine_tune_views)) for _, _, v in data.train),
         n_val=len(data.validation),
         view_ms=estimate.VIEW_MS[spec.optimize_for],
         upper_ms=upper_ms,
@@ -337,7 +361,8 @@ def maybe_fine_tune(
         )
     with reporter.task(f"converting {backbone.name} lower blocks", None):
         lower = cached_model(lower_name, cache_dir, work, lambda: lower_model(backbone, blocks))
-    jobs = data.train + data.validation
+    jobs = [(p, sha, tuning_views(views, hp.fine_tune_views)) for p, sha, views in data.train]
+    jobs += data.validation
     with reporter.task("computing activations for fine-tuning", len(jobs)) as task:
         acts = lower_activations(jobs, backbone, lower, task.advance)
     assert data.y_val is not None  # there are validation images

@@ -104,10 +104,7 @@ def _train(
             return y * (1 - label_smoothing) + label_smoothing / 2
         return y * (1 - label_smoothing) + label_smoothing / n_labels
 
-    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if multi_label:
-            return torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-        return -(y * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+    loss_fn = weighted_loss(torch, multi_label, hp.class_weight)
 
     has_val = x_val is not None and y_val is not None and len(x_val) > 0
     if has_val:
@@ -162,6 +159,25 @@ def _train(
         stop_reason=stop_reason,
         history=tuple(history),
     )
+
+
+def weighted_loss(torch: Any, multi_label: bool, class_weight: tuple[float, ...] | None) -> Any:
+    """The loss of logits against (smoothed) 0/1 rows: cross-entropy (softmax), or binary
+    cross-entropy per label (multi-label). ``class_weight`` (single-label, see
+    :mod:`.weights`): each row's loss is scaled by its label's weight, and the mean is taken
+    over those weights, so the validation loss early stopping watches is the balanced one too."""
+    cw = None if class_weight is None else torch.tensor(class_weight, dtype=torch.float32)
+
+    def loss(z: Any, y: Any) -> Any:
+        if multi_label:
+            return torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+        per_row = -(y * torch.log_softmax(z, dim=-1)).sum(-1)
+        if cw is None:
+            return per_row.mean()
+        w = cw[y.argmax(dim=-1)]  # the row's label: smoothing keeps it the largest entry
+        return (per_row * w).sum() / w.sum()
+
+    return loss
 
 
 def logits(weight: np.ndarray, bias: np.ndarray, x: np.ndarray) -> np.ndarray:

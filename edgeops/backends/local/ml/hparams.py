@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TRAINER_VERSION = "local-effnetlite-linear-2"
+TRAINER_VERSION = "local-effnetlite-linear-3"
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,18 @@ class HParams:
     fine_tune_epochs: int = 5
     fine_tune_patience: int = 2
     fine_tune_batch_size: int = 16
+    # views per train image fine-tuning sees: the plain view, then the random resized crops
+    # (each mirrored or not), then the mirror; the cost is per view per epoch
+    fine_tune_views: int = 2
+    fine_tune_warmup: float = 0.05  # share of the steps with a linear warm-up, then cosine decay
     fine_tune_learning_rate: float = 1e-4  # backbone blocks; the head gets head_lr_factor times it
     fine_tune_head_lr_factor: float = 2.0
     fine_tune_weight_decay: float = 1e-5
     fine_tune_dropout: float = 0.2
+
+    # per label, set for each run by the trainer (weights.class_weights: training.class_weights
+    # and the train split's label counts); None: every row weighs the same
+    class_weight: tuple[float, ...] | None = None
 
     @classmethod
     def for_latency(cls) -> HParams:
@@ -52,13 +60,26 @@ class HParams:
 
     @classmethod
     def for_balanced(cls) -> HParams:
-        """EfficientNet-Lite1: a head on frozen features."""
-        return cls()
+        """EfficientNet-Lite1: a head on frozen features, then its top 2 blocks with the head,
+        when the budget allows it and validation says it helps."""
+        return cls(fine_tune=True)
 
     @classmethod
     def for_accuracy(cls) -> HParams:
-        """EfficientNet-Lite2: then the top blocks with the head, when the budget allows it."""
-        return cls(fine_tune=True)
+        """EfficientNet-Lite2: a head on frozen features, then its whole last stage (6 blocks
+        at 9x9, the final 1x1 convolution) with the head, longer and at a higher rate, when the
+        budget allows it and validation says it helps.
+
+        Measured (handwritten digits, 800 train / 200 validation / 1,000 held-out, plain views,
+        float32): frozen Lite2 head 0.940 [0.929, 0.950]; top 2 blocks, 2 epochs 0.944; the last
+        stage (6 blocks), 2 epochs at 3e-4 with cosine decay 0.966 [0.957, 0.973].
+        """
+        return cls(
+            fine_tune=True,
+            fine_tune_blocks=6,
+            fine_tune_epochs=8,
+            fine_tune_learning_rate=3e-4,
+        )
 
     @classmethod
     def for_optimize_for(cls, optimize_for: str) -> HParams:

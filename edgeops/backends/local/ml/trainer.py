@@ -42,6 +42,7 @@ functions.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -181,6 +182,7 @@ def train_and_export(
     from edgeops.backends.local.ml.features import training_data, view_names
     from edgeops.backends.local.ml.finetune import maybe_fine_tune
     from edgeops.backends.local.ml.head import train_head
+    from edgeops.backends.local.ml.weights import class_weights
 
     start = time.monotonic()
     labels = tuple(labels)
@@ -226,6 +228,11 @@ def train_and_export(
                 f"{len(by_split['validation'])} validation images"
             )
             reporter.warn(f"{address}: {notes[-1]}")
+
+        weighing = class_weights(opts.class_weights, data.y_per_image, labels, multi_label)
+        hp = dataclasses.replace(hp, class_weight=weighing.weights)
+        if weighing.weights is not None:
+            notes.append(f"class weights: {weighing.reason}")
 
         with _timed(timings, "train"):
             with reporter.task("training classifier head", None):
@@ -364,6 +371,7 @@ def train_and_export(
             images_used=used,
             head=head,
             calibration=calibration,
+            weighing=weighing,
             fine=fine,
             evaluated=evaluated,
             stop_reason=stop_reason,

@@ -98,7 +98,7 @@ def test_fine_tune_is_skipped_with_a_reason(objects, cache_dir, spec, tmp_path) 
     skipped = run(never, True, 3600)
     assert not skipped.applied and skipped.reason == "training.fine_tune is never"
     skipped = run(spec, False, 3600)  # latency
-    assert not skipped.applied and "optimize_for: accuracy" in skipped.reason
+    assert not skipped.applied and "optimize_for: balanced, accuracy" in skipped.reason
     skipped = run(spec, True, 1.0)  # measured cost, then too little budget left
     assert not skipped.applied and "exceeds" in skipped.reason
     assert skipped.details["estimate_s"] > skipped.details["remaining_budget_s"]

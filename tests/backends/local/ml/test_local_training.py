@@ -43,6 +43,15 @@ def test_version_folder_is_complete(trained, objects) -> None:
     calibration = card["training"]["calibration"]
     assert 0.2 < calibration["temperature"] < 1.0
     assert calibration["held_out"] == ["validation (31)", "train out-of-fold (150)"]
+    # class weights: `auto` weighs exactly when the train split's labels are imbalanced
+    weighing = card["training"]["class_weights"]
+    train_labels = [e.labels[0] for e in objects.examples if e.split == "train"]
+    counts = [train_labels.count(lab) for lab in objects.labels]
+    assert weighing["mode"] == "auto"
+    assert weighing["imbalance"] == pytest.approx(max(counts) / min(counts), abs=0.01)
+    assert weighing["applied"] == (max(counts) / min(counts) >= 1.5)
+    if weighing["applied"]:
+        assert set(weighing["weights"]) == set(objects.labels)
     # atomic: no temporary folder left beside the version
     assert [p.name for p in out.parent.iterdir()] == ["v1"]
 
@@ -218,6 +227,7 @@ def test_multi_label_with_exhausted_budget(
     assert outcome.evaluation.top1_accuracy > 1 / 6  # one epoch on features beats chance
     card = json.loads((outcome.out_dir / "model_card.json").read_text())
     assert card["multi_label"] and card["training"]["epochs"] == 1
+    assert card["training"]["class_weights"]["applied"] is False
 
 
 def _cache_without_features(cache_dir: Path, dest: Path, images: list[Path]) -> Path:
