@@ -69,7 +69,6 @@ def main() -> int:
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
     from edgeops.backends.local.ml.features import extract_features
-    from edgeops.backends.local.ml.trainer import TRAINER_VERSION
     from edgeops.files import sha256_file as file_sha256
 
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -107,7 +106,7 @@ def main() -> int:
 
         # Linear probe on the same (cached) backbone features, plain views only.
         bb = backbone_for(args.optimize_for)
-        path = feature_backbone(bb, cache, tmp, TRAINER_VERSION)
+        path = feature_backbone(bb)
 
         def feats(split: str) -> tuple[np.ndarray, list[TrainingExample]]:
             rows = [e for e in examples if e.split == split]

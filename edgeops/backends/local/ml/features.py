@@ -165,20 +165,19 @@ def training_data(
     views: tuple[str, ...],
     *,
     cache_dir: Path | None,
-    work: Path,
-    trainer_version: str,
     reporter: Reporter,
     deadline: float | None = None,
 ) -> TrainingData:
-    """The features phase: the backbone converted (or cached), then every view's features.
+    """The features phase: the backbone converted (or taken from the machine cache), then every
+    view's features.
 
     ``views``: of each train image (validation images get the plain view). Features are
-    cached in ``cache_dir`` by image content hash; the converted backbone too (else in ``work``).
+    cached in ``cache_dir`` by image content hash.
     """
     from edgeops.backends.local.ml.export import feature_backbone
 
     with reporter.task(f"converting {backbone.name} backbone", None):
-        backbone_path = feature_backbone(backbone, cache_dir, work, trainer_version)
+        backbone_path = feature_backbone(backbone)
     train_jobs = tuple((e.image_path, sha256_file(e.image_path), views) for e in train)
     val_jobs = tuple((e.image_path, sha256_file(e.image_path), ("plain",)) for e in validation)
     order = label_turns(train)

@@ -208,8 +208,6 @@ def train_and_export(
                 backbone,
                 view_names(opts.augment, opts.seed, hp.crops),
                 cache_dir=cache_dir,
-                work=work,
-                trainer_version=TRAINER_VERSION,
                 reporter=reporter,
                 deadline=deadline,
             )
