@@ -4,7 +4,9 @@
   ``backbones/``, keyed by a hash of what determines its bytes); it computes the training
   features.
 - float32 classifier: backbone + head + softmax/sigmoid, NHWC float input (normalized), with
-  metadata declaring the normalization.
+  metadata declaring the normalization. With the pretrained backbone, the head is grafted on
+  the converted features backbone (``tflite_io.graft_linear_head``, no second conversion); a
+  fine-tuned backbone is converted with its head.
 - int8 classifier: ai-edge-quantizer's static int8 (weights per channel, activations int8)
   calibrated on a representative set of train images, the input range pinned to
   [-127/128, 1] and the output range to [0, 1]; then uint8 input/output (see ``tflite_io``).
@@ -142,8 +144,12 @@ def converted_backbone(backbone: Backbone, kind: str, build: Callable[[], bytes]
 def classifier_float(
     backbone: Backbone, weight: np.ndarray, bias: np.ndarray, multi_label: bool, net: Any = None
 ) -> bytes:
-    """``net``: a (fine-tuned) torch backbone; the pretrained one when None."""
-    net = load_torch_backbone(backbone) if net is None else net
+    """``net``: a fine-tuned torch backbone, converted with the head; when None, the head is
+    grafted on the pretrained features backbone converted once per machine (no conversion)."""
+    if net is None:
+        return tflite_io.graft_linear_head(
+            feature_backbone(backbone).read_bytes(), weight, bias, multi_label=multi_label
+        )
     return convert(make_classifier_module(net, weight, bias, multi_label), backbone.image_size)
 
 
