@@ -38,9 +38,17 @@ _FILE_TENSOR_AXIS_LABELS = 2
 
 
 def _read(model_bytes: bytes) -> Any:
+    import numpy as np
     from ai_edge_litert.tools import flatbuffer_utils
 
-    return flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+    # Buffers stored after the flatbuffer (ai-edge-quantizer's output) come back as bytearray
+    # slices, which the generated Pack writes one byte per Python call (~8 s for a 4 MB model,
+    # most of the export); as numpy arrays they are written in one copy.
+    for buf in model.buffers:
+        if buf.data is not None and not isinstance(buf.data, np.ndarray):
+            buf.data = np.frombuffer(bytes(buf.data), np.uint8)
+    return model
 
 
 def _write(model: Any) -> bytes:
@@ -369,6 +377,7 @@ def add_metadata(
 
     MediaPipe's ImageClassifier and ML Kit custom models read both.
     """
+    import numpy as np
     from ai_edge_litert import schema_py_generated as fb
 
     labels_txt = "".join(f"{lab}\n" for lab in labels)
@@ -388,7 +397,7 @@ def add_metadata(
     model = _read(model_bytes)
     model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
     buf = fb.BufferT()
-    buf.data = list(meta)
+    buf.data = np.frombuffer(meta, np.uint8)
     model.buffers.append(buf)
     entry = fb.MetadataT()
     entry.name = METADATA_NAME
