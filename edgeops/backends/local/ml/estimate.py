@@ -54,8 +54,8 @@ def estimate_seconds(
     hp = HParams.for_optimize_for(optimize_for)
     if fine_tune is None:
         fine_tune = hp.fine_tune
-    views_per_image = 2 + hp.crops  # plain, mirror and the crops (training.augment)
     n_train = 0.8 * n_images
+    views_per_image = hp.views_per_image(True, int(n_train))  # training.augment's default
     views = n_train * views_per_image + (n_images - n_train)
     if "view_s" in m:
         features = CONVERT_S[optimize_for] + views * m["view_s"]
