@@ -6,9 +6,18 @@ latency with 2 threads, and a baseline on the same backbone features: scikit-lea
 LogisticRegression (a linear probe on the plain, un-augmented views).
 
     python bench/train.py [--optimize-for latency|balanced|accuracy] [--seed 0] [--warm DIR]
+    python bench/train.py --images 1000
 
 Cold by default (a fresh cache: backbone conversion and features included in the timings);
 ``--warm DIR`` reuses a cache folder across runs.
+
+``--images N``: the real CLI (``edgeops apply --auto-approve``, local backend, a folder dataset)
+on N images made deterministically from the example's photos (crops, mirrors, scales, colour
+shifts, saved as JPEG; labels kept), three times: cold (empty machine cache and repo), a cold
+repo with the machine cache warm (backbone already converted), and a head-only retrain
+(``training.label_smoothing`` changed: features cached). Beside each, the floor measured right
+after it in the same run: one pass of every image through the float model (decode + resize +
+invoke, LiteRT, 2 threads), and the ratio.
 """
 
 from __future__ import annotations
@@ -16,6 +25,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,14 +74,18 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--node-hours", type=float, default=0.1)
     ap.add_argument("--warm", type=Path, default=None, help="cache folder to reuse")
+    ap.add_argument(
+        "--images", type=int, default=0, help="run the CLI on this many generated images"
+    )
     args = ap.parse_args()
+    if args.images:
+        return bench_images(args.images, args.optimize_for)
 
     from sklearn.linear_model import LogisticRegression
 
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
     from edgeops.backends.local.ml.features import extract_features
-    from edgeops.backends.local.ml.trainer import TRAINER_VERSION
     from edgeops.files import sha256_file as file_sha256
 
     with tempfile.TemporaryDirectory() as tmp_s:
@@ -107,7 +123,7 @@ def main() -> int:
 
         # Linear probe on the same (cached) backbone features, plain views only.
         bb = backbone_for(args.optimize_for)
-        path = feature_backbone(bb, cache, tmp, TRAINER_VERSION)
+        path = feature_backbone(bb)
 
         def feats(split: str) -> tuple[np.ndarray, list[TrainingExample]]:
             rows = [e for e in examples if e.split == split]
@@ -185,6 +201,170 @@ def main() -> int:
     width = max(len(r[0]) for r in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
+    print("BENCH " + json.dumps(result, sort_keys=True))
+    return 0
+
+
+def make_images(n: int, out: Path) -> dict[str, int]:
+    """``n`` JPEGs in ``out/<label>/``, made from the example's photos in turn: image i is photo
+    ``i % 212`` (by label, then name) with a random resized crop, mirror, scale and colour shift
+    drawn from a generator seeded by i (the first pass keeps the whole photo)."""
+    from PIL import Image, ImageEnhance
+
+    with tempfile.TemporaryDirectory() as src_s:
+        src = Path(src_s)
+        with zipfile.ZipFile(REPO / "examples/objects/data/objects.zip") as z:
+            z.extractall(src)
+        photos = sorted(
+            (p.parent.name, p) for p in src.glob("*/*") if p.is_file() and p.parent.is_dir()
+        )
+        counts: dict[str, int] = {}
+        for i in range(n):
+            label, path = photos[i % len(photos)]
+            rng = np.random.default_rng([7, i])
+            with Image.open(path) as im:
+                img = im.convert("RGB")
+            if i >= len(photos):
+                w, h = img.size
+                area = rng.uniform(0.5, 1.0) * w * h
+                ratio = float(np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3))))
+                cw = int(min(w, round(np.sqrt(area * ratio))))
+                ch = int(min(h, round(np.sqrt(area / ratio))))
+                x0 = int(rng.integers(0, w - cw + 1))
+                y0 = int(rng.integers(0, h - ch + 1))
+                img = img.crop((x0, y0, x0 + cw, y0 + ch))
+                if rng.random() < 0.5:
+                    img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+                side = int(rng.integers(240, 640))
+                scale = side / max(img.size)
+                img = img.resize(
+                    (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                    Image.Resampling.BICUBIC,
+                )
+                img = ImageEnhance.Color(img).enhance(float(rng.uniform(0.7, 1.3)))
+                img = ImageEnhance.Brightness(img).enhance(float(rng.uniform(0.8, 1.2)))
+            dest = out / label / f"{i:05d}.jpg"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            img.save(dest, format="JPEG", quality=90)
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+CONFIG = """version: 1
+backend:
+  local:
+    path: .edgeops
+datasets:
+  objects:
+    source:
+      folder: data
+    split: {{train: 80, validation: 10, test: 10}}
+models:
+  objects:
+    dataset: objects
+    optimize_for: {optimize_for}
+    budget:
+      node_hours: 1.0
+      early_stopping: true
+    training:
+      label_smoothing: {label_smoothing}
+    threshold:
+      max_f1: true
+"""
+
+
+def floor_seconds(images: list[Path], model: Path, image_size: int) -> float:
+    """One pass of every image through the float model: decode + resize + invoke (2 threads)."""
+    from edgeops.runtime.images import load_rgb, normalize, to_input
+    from edgeops.runtime.litert import LiteRTRunner
+
+    runner = LiteRTRunner(model, num_threads=2)
+    runner(np.zeros((image_size, image_size, 3), np.float32))  # allocation, first-run costs
+    t = time.monotonic()
+    for p in images:
+        runner(normalize(to_input(load_rgb(p), image_size)))
+    return time.monotonic() - t
+
+
+def bench_images(n: int, optimize_for: str) -> int:
+    from edgeops.backends.local.ml.backbone import backbone_for
+
+    bb = backbone_for(optimize_for)
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        data = tmp / "data"
+        t = time.monotonic()
+        counts = make_images(n, data)
+        make_s = time.monotonic() - t
+        images = sorted(data.glob("*/*.jpg"))
+        machine = tmp / "machine-cache"
+        machine.mkdir()
+        env = {**os.environ, "EDGEOPS_CACHE_DIR": str(machine), "PYTHONPATH": str(REPO)}
+
+        def repo(name: str) -> Path:
+            r = tmp / name
+            r.mkdir()
+            shutil.copytree(data, r / "data")
+            return r
+
+        def apply(r: Path, label_smoothing: float) -> float:
+            (r / "edgeops.yaml").write_text(
+                CONFIG.format(optimize_for=optimize_for, label_smoothing=label_smoothing)
+            )
+            t = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "edgeops", "apply", "--auto-approve"],
+                cwd=r,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            wall = time.monotonic() - t
+            if done.returncode != 0:
+                raise SystemExit(f"edgeops apply failed:\n{done.stdout}\n{done.stderr}")
+            return wall
+
+        def newest_version(r: Path) -> Path:
+            cards = sorted(r.glob(".edgeops/**/model_card.json"), key=lambda p: p.stat().st_mtime)
+            return cards[-1].parent
+
+        def run(name: str, r: Path, label_smoothing: float) -> None:
+            wall = apply(r, label_smoothing)
+            version = newest_version(r)
+            card = json.loads((version / "model_card.json").read_text())
+            # the floor: the float model this run exported, on every image
+            floor = floor_seconds(images, version / "model_float32.tflite", bb.image_size)
+            runs.append(
+                {
+                    "run": name,
+                    "wall_s": round(wall, 1),
+                    "floor_s": round(floor, 1),
+                    "ratio": round(wall / floor, 2),
+                    "version": card["version"],
+                    "timings_s": card.get("timings_s", {}),
+                }
+            )
+
+        cold = repo("cold")
+        run("cold (empty machine cache and repo)", cold, 0.1)
+        warm = repo("warm")
+        run("cold repo, machine cache warm", warm, 0.1)
+        run("head-only retrain (label_smoothing changed)", warm, 0.05)
+
+    width = max(len(r["run"]) for r in runs)
+    print(
+        f"{n} images ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}), made in "
+        f"{make_s:.1f} s; {bb.name} ({optimize_for})"
+    )
+    print(f"{'run':<{width}}  {'wall s':>7}  {'floor s':>7}  {'ratio':>5}  phases (s)")
+    for r in runs:
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in r["timings_s"].items())
+        print(
+            f"{r['run']:<{width}}  {r['wall_s']:>7.1f}  {r['floor_s']:>7.1f}  "
+            f"{r['ratio']:>5.2f}  {phases}"
+        )
+    result = {"images": n, "optimize_for": optimize_for, "backbone": bb.name, "runs": runs}
     print("BENCH " + json.dumps(result, sort_keys=True))
     return 0
 

@@ -62,7 +62,6 @@ def image_features(
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
     from edgeops.backends.local.ml.features import _atomic_save, render_view
-    from edgeops.backends.local.ml.hparams import TRAINER_VERSION
     from edgeops.runtime.images import load_rgb, normalize
     from edgeops.runtime.litert import LiteRTRunner
 
@@ -78,7 +77,7 @@ def image_features(
             misses.append(i)
     if misses:
         with reporter.task(f"converting {backbone.name} backbone", None):
-            tflite = feature_backbone(backbone, cache_dir, cache_dir, TRAINER_VERSION)
+            tflite = feature_backbone(backbone)
         runner = LiteRTRunner(tflite)
         with reporter.task("computing backbone features", len(misses)) as task:
             for i in misses:

@@ -54,8 +54,8 @@ def estimate_seconds(
     hp = HParams.for_optimize_for(optimize_for)
     if fine_tune is None:
         fine_tune = hp.fine_tune
-    views_per_image = 2 + hp.crops  # plain, mirror and the crops (training.augment)
     n_train = 0.8 * n_images
+    views_per_image = hp.views_per_image(True, int(n_train))  # training.augment's default
     views = n_train * views_per_image + (n_images - n_train)
     if "view_s" in m:
         features = CONVERT_S[optimize_for] + views * m["view_s"]
@@ -97,8 +97,14 @@ def fine_tune_seconds(
     return convert_s + activations + epochs * per_epoch
 
 
+QUANTIZE_S = 6.0  # head grafted on the converted backbone, int8 calibration (64 images), metadata
+
+
 def _reference_export_seconds(optimize_for: str) -> float:
-    return 2 * CONVERT_S[optimize_for] + 8.0
+    """The head is grafted on the converted backbone (no conversion), except for a fine-tuned
+    backbone (the families that fine-tune), which is converted with its head."""
+    convert = CONVERT_S[optimize_for] if HParams.for_optimize_for(optimize_for).fine_tune else 0.0
+    return convert + QUANTIZE_S
 
 
 def evaluate_seconds(n_test: float, optimize_for: str, measured: dict[str, float]) -> float:
@@ -111,7 +117,7 @@ def evaluate_seconds(n_test: float, optimize_for: str, measured: dict[str, float
 def export_reserve_seconds(
     optimize_for: str, n_test: int = 0, measured: dict[str, float] | None = None
 ) -> float:
-    """What training leaves of the budget for export (two conversions) and evaluation of
+    """What training leaves of the budget for export and evaluation of
     ``n_test`` images: this machine's measured figures when given, else the reference ones."""
     m = measured or {}
     export = m.get("export_s", _reference_export_seconds(optimize_for))

@@ -54,12 +54,17 @@ def evaluate_on_test(
     """Scores of the version's :data:`MODEL_INT8` on ``test``, threshold and gate by ``spec``
     (with ``cross_validation``, the k-fold cross-validated evaluation kept beside it, which the
     gate reads when ``spec.gate.evaluate_on`` says so)."""
+    from edgeops.backends.local.ml.features import prefetched
+
     int8_run = LiteRTRunner(version_dir / MODEL_INT8)
     float_run = LiteRTRunner(version_dir / MODEL_FLOAT)
     scores, float_top = [], []
+
+    def decode(e: TrainingExample) -> np.ndarray:
+        return to_input(load_rgb(e.image_path), backbone.image_size)
+
     with reporter.task("evaluating int8 model on the test split", len(test)) as task:
-        for e in test:
-            pixels = to_input(load_rgb(e.image_path), backbone.image_size)
+        for pixels in prefetched(decode, test):  # decoding overlaps with the models
             scores.append(int8_run.scores(pixels))
             float_top.append(int(np.argmax(float_run.scores(pixels))))
             task.advance()

@@ -1,9 +1,12 @@
 """Conversion to ``.tflite`` (litert-torch, no TensorFlow) and static int8 quantization.
 
-- float backbone (features only): converted once per optimize_for and cached; it computes the
-  training features.
+- float backbone (features only): converted once per machine (the machine cache's
+  ``backbones/``, keyed by a hash of what determines its bytes); it computes the training
+  features.
 - float32 classifier: backbone + head + softmax/sigmoid, NHWC float input (normalized), with
-  metadata declaring the normalization.
+  metadata declaring the normalization. With the pretrained backbone, the head is grafted on
+  the converted features backbone (``tflite_io.graft_linear_head``, no second conversion); a
+  fine-tuned backbone is converted with its head.
 - int8 classifier: ai-edge-quantizer's static int8 (weights per channel, activations int8)
   calibrated on a representative set of train images, the input range pinned to
   [-127/128, 1] and the output range to [0, 1]; then uint8 input/output (see ``tflite_io``).
@@ -14,6 +17,10 @@ The export phase (:func:`export_models`) writes both classifiers, with their TFL
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
+import json
 import os
 import tempfile
 import warnings
@@ -31,6 +38,8 @@ from edgeops.backends.local.ml.backbone import (
     make_classifier_module,
     make_feature_module,
 )
+from edgeops.backends.local.ml.hparams import TRAINER_VERSION
+from edgeops.files import sha256_file
 from edgeops.runtime.images import NORM_MEAN, NORM_STD, load_rgb, normalize, to_input
 from edgeops.runtime.quiet import captured
 
@@ -64,40 +73,83 @@ def convert(module: Any, image_size: int) -> bytes:
         return path.read_bytes()
 
 
-def feature_backbone(
-    backbone: Backbone, cache_dir: Path | None, work_dir: Path, trainer_version: str
-) -> Path:
-    """Path of the float backbone ``.tflite`` (features), converted now or taken from the cache."""
-    return cached_model(
-        f"{backbone.name}-features-{trainer_version}.tflite",
-        cache_dir,
-        work_dir,
+def feature_backbone(backbone: Backbone) -> Path:
+    """Path of the float backbone ``.tflite`` (features), converted now or taken from the
+    machine cache."""
+    return converted_backbone(
+        backbone,
+        "features",
         lambda: convert(make_feature_module(load_torch_backbone(backbone)), backbone.image_size),
     )
 
 
-def cached_model(
-    name: str, cache_dir: Path | None, work_dir: Path, build: Callable[[], bytes]
-) -> Path:
-    """``cache_dir/backbones/name`` (or ``work_dir/name``), built by ``build`` if missing."""
-    root = cache_dir / "backbones" if cache_dir is not None else work_dir
-    path = root / name
+_CONVERTER_PACKAGES = ("litert-torch", "torch", "efficientnet-lite-pytorch")
+
+
+@functools.lru_cache(maxsize=16)
+def _weights_sha256(path: Path, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+def backbone_key(backbone: Backbone, kind: str) -> str:
+    """A hash of what determines a converted backbone's bytes: the weights file's content, the
+    backbone, the module ``kind`` (``features``, ``lower2``), the converter and torch versions
+    and :data:`TRAINER_VERSION`."""
+    import importlib.metadata
+
+    from edgeops.backends.local.ml.backbone import weights_path
+
+    weights = weights_path(backbone)
+    st = weights.stat()
+    parts = {
+        "weights_sha256": _weights_sha256(weights, st.st_size, st.st_mtime_ns),
+        "backbone": backbone.name,
+        "image_size": backbone.image_size,
+        "kind": kind,
+        "trainer": TRAINER_VERSION,
+        **{p: importlib.metadata.version(p) for p in _CONVERTER_PACKAGES},
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def backbone_path(backbone: Backbone, kind: str) -> Path:
+    """Where the machine cache keeps ``backbone``'s converted ``kind`` module (content-keyed)."""
+    from edgeops.machine import cache_dir
+
+    key = backbone_key(backbone, kind)
+    return cache_dir() / "backbones" / f"{backbone.name}-{kind}-{key}.tflite"
+
+
+def converted_backbone(backbone: Backbone, kind: str, build: Callable[[], bytes]) -> Path:
+    """:func:`backbone_path`, built by ``build`` if missing: converted once per machine, not per
+    backend folder. Written to a temporary file then renamed, so a reader never sees half a
+    file, and two processes converting at once both end with a whole one."""
+    path = backbone_path(backbone, kind)
     if path.exists():
         return path
-    root.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = build()
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return path
 
 
 def classifier_float(
     backbone: Backbone, weight: np.ndarray, bias: np.ndarray, multi_label: bool, net: Any = None
 ) -> bytes:
-    """``net``: a (fine-tuned) torch backbone; the pretrained one when None."""
-    net = load_torch_backbone(backbone) if net is None else net
+    """``net``: a fine-tuned torch backbone, converted with the head; when None, the head is
+    grafted on the pretrained features backbone converted once per machine (no conversion)."""
+    if net is None:
+        return tflite_io.graft_linear_head(
+            feature_backbone(backbone).read_bytes(), weight, bias, multi_label=multi_label
+        )
     return convert(make_classifier_module(net, weight, bias, multi_label), backbone.image_size)
 
 

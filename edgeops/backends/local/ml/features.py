@@ -6,7 +6,12 @@ after a threshold/gate change or a resumed apply recomputes nothing.
 
 Views: ``plain`` (the whole image resized), and for augmented train images ``flip`` (mirror)
 and ``crop<seed>_<k>`` (a random resized crop, possibly mirrored, drawn from a generator seeded
-by the training seed and the image hash, so the same seed gives the same crops).
+by the training seed and the image hash, so the same seed gives the same crops). Augmented views
+are used when the train split is small enough for them to pay (``HParams.augments``).
+
+A worker thread decodes the next images and renders their views while LiteRT runs the backbone
+on the current one (:func:`prefetched`): on 2 cores, 212 photos' plain views took 3.2 s instead
+of 4.5 s one after the other.
 
 The features phase (:func:`training_data`) gives the head its inputs: the train images' views and
 the validation images' plain view as feature rows, with their 0/1 label rows. It stops computing
@@ -20,7 +25,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +45,8 @@ if TYPE_CHECKING:
     from edgeops.progress import Reporter
 
 ImageViews = tuple[Path, str, tuple[str, ...]]  # an image file, its sha256, the views to compute
+
+PREFETCH = 4  # images decoded ahead of the backbone (a few MB of normalized inputs)
 
 
 def view_names(augment: bool, seed: int, crops: int = HParams.crops) -> tuple[str, ...]:
@@ -80,6 +88,30 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def prefetched(
+    fn: Callable[[Any], Any], items: Iterable[Any], depth: int = PREFETCH
+) -> Iterator[Any]:
+    """``fn(item)`` for each item, in order, computed by one worker thread up to ``depth`` items
+    ahead of the consumer. Pillow's decode and resize and numpy release the GIL, so the caller's
+    LiteRT invocations (which release it too) overlap with preparing the next images. Stopping
+    early cancels what was not started."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgeops-decode") as pool:
+        pending: deque[Future[Any]] = deque()
+        it = iter(items)
+        try:
+            for item in it:
+                pending.append(pool.submit(fn, item))
+                if len(pending) > depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
 def extract_features(
     images: Sequence[ImageViews],
     backbone: Backbone,
@@ -92,31 +124,65 @@ def extract_features(
     """For each (path, sha256, views): an array (len(views), feature_dim) of float32 features.
 
     ``deadline`` (a ``time.monotonic()`` value): no image is computed after it, so the list may
-    be shorter than ``images`` (a prefix of them). ``counter``: [views computed] is added to."""
-    runner: LiteRTRunner | None = None
-    out: list[np.ndarray] = []
+    be shorter than ``images`` (a prefix of them). ``counter``: [views computed] is added to.
+    Images are decoded and their views rendered in a worker thread while LiteRT runs the
+    backbone on the previous ones (:func:`prefetched`)."""
     root = cache_dir / "features" / backbone.name if cache_dir is not None else None
-    for path, sha, views in images:
+
+    def cached(sha: str, view: str) -> Path | None:
+        return root / sha[:2] / f"{sha}.{view}.npy" if root is not None else None
+
+    def read(job: ImageViews) -> tuple[ImageViews, list[np.ndarray | None]]:
+        path, sha, views = job
         rows: list[np.ndarray | None] = []
         for view in views:
-            cached = root / sha[:2] / f"{sha}.{view}.npy" if root is not None else None
-            rows.append(np.load(cached) if cached is not None and cached.exists() else None)
+            f = cached(sha, view)
+            rows.append(np.load(f) if f is not None and f.exists() else None)
+        return job, rows
+
+    def prepare(
+        job_rows: tuple[ImageViews, list[np.ndarray | None]],
+    ) -> tuple[ImageViews, list[np.ndarray | None], list[np.ndarray | None]]:
+        """The image's missing views as normalized inputs (None where cached)."""
+        (path, sha, views), rows = job_rows
+        inputs: list[np.ndarray | None] = [None] * len(views)
         if any(r is None for r in rows):
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if counter is not None:
-                counter[0] += sum(r is None for r in rows)
             image = load_rgb(path)
             for i, view in enumerate(views):
-                if rows[i] is not None:
-                    continue
-                if runner is None:
-                    runner = LiteRTRunner(backbone_tflite)
-                feat = runner(normalize(render_view(image, view, backbone.image_size, sha)))
-                feat = feat.astype(np.float32)
-                rows[i] = feat
-                if root is not None:
-                    _atomic_save(root / sha[:2] / f"{sha}.{view}.npy", feat)
+                if rows[i] is None:
+                    inputs[i] = normalize(render_view(image, view, backbone.image_size, sha))
+        return (path, sha, views), rows, inputs
+
+    def to_prepare() -> Iterator[tuple[ImageViews, list[np.ndarray | None]]]:
+        # cached images pass through untouched; the deadline is checked before an image that
+        # needs computing is handed to the worker, as it was before each computed image
+        for job in images:
+            job_rows = read(job)
+            if (
+                any(r is None for r in job_rows[1])
+                and deadline is not None
+                and time.monotonic() >= deadline
+            ):
+                return
+            yield job_rows
+
+    runner: LiteRTRunner | None = None
+    out: list[np.ndarray] = []
+    for (_path, sha, views), rows, inputs in prefetched(prepare, to_prepare()):
+        if deadline is not None and time.monotonic() >= deadline and any(r is None for r in rows):
+            break
+        if counter is not None:
+            counter[0] += sum(r is None for r in rows)
+        for i, x in enumerate(inputs):
+            if x is None:
+                continue
+            if runner is None:
+                runner = LiteRTRunner(backbone_tflite)
+            feat = runner(x).astype(np.float32, copy=False)
+            rows[i] = feat
+            f = cached(sha, views[i])
+            if f is not None:
+                _atomic_save(f, feat)
         out.append(np.stack([r for r in rows if r is not None]))
         advance(1)
     return out
@@ -165,20 +231,19 @@ def training_data(
     views: tuple[str, ...],
     *,
     cache_dir: Path | None,
-    work: Path,
-    trainer_version: str,
     reporter: Reporter,
     deadline: float | None = None,
 ) -> TrainingData:
-    """The features phase: the backbone converted (or cached), then every view's features.
+    """The features phase: the backbone converted (or taken from the machine cache), then every
+    view's features.
 
     ``views``: of each train image (validation images get the plain view). Features are
-    cached in ``cache_dir`` by image content hash; the converted backbone too (else in ``work``).
+    cached in ``cache_dir`` by image content hash.
     """
     from edgeops.backends.local.ml.export import feature_backbone
 
     with reporter.task(f"converting {backbone.name} backbone", None):
-        backbone_path = feature_backbone(backbone, cache_dir, work, trainer_version)
+        backbone_path = feature_backbone(backbone)
     train_jobs = tuple((e.image_path, sha256_file(e.image_path), views) for e in train)
     val_jobs = tuple((e.image_path, sha256_file(e.image_path), ("plain",)) for e in validation)
     order = label_turns(train)

@@ -8,7 +8,7 @@ decay over ``fine_tune_epochs``. ``optimize_for: accuracy`` tunes Lite2's whole 
 
 Cost: the frozen lower part of the network (stem + all but the last blocks) never changes, so
 its activations are computed once per image view, by a float ``.tflite`` of that lower part run
-in LiteRT (converted once and cached, like the feature backbone); only the top blocks run in
+in LiteRT (converted once per machine, like the feature backbone); only the top blocks run in
 torch eager, forward and backward, each epoch. Each train image contributes
 ``fine_tune_views`` of the head's views (plain, then the seeded random resized crops when
 ``training.augment``). Batch norm keeps its ImageNet statistics (eval mode) and drop-connect is
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeops.backends.local.ml.backbone import Backbone
-from edgeops.backends.local.ml.hparams import TRAINER_VERSION, HParams, fine_tuned_families
+from edgeops.backends.local.ml.hparams import HParams, fine_tuned_families
 from edgeops.runtime.images import load_rgb, normalize
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ def maybe_fine_tune(
     """The fine-tune phase: the top blocks with the head, when ``hp.fine_tune`` asks for it,
     ``training.fine_tune`` does not forbid it and the estimated cost fits in the budget left."""
     from edgeops.backends.local.ml import estimate
-    from edgeops.backends.local.ml.export import cached_model
+    from edgeops.backends.local.ml.export import backbone_path, converted_backbone
 
     if spec.training.fine_tune == "never":
         return FineTuneOutcome(False, "training.fine_tune is never")
@@ -334,8 +334,8 @@ def maybe_fine_tune(
     if not data.validation:
         return FineTuneOutcome(False, "no validation images to early-stop on")
     blocks = hp.fine_tune_blocks
-    lower_name = f"{backbone.name}-lower{blocks}-{TRAINER_VERSION}.tflite"
-    cached = cache_dir is not None and (cache_dir / "backbones" / lower_name).exists()
+    lower_kind = f"lower{blocks}"
+    cached = backbone_path(backbone, lower_kind).exists()
     upper_ms = measure_upper_ms(backbone, blocks)
     seconds = estimate.fine_tune_seconds(
         n_train_views=sum(len(tuning_views(v, hp.fine_tune_views)) for _, _, v in data.train),
@@ -360,7 +360,7 @@ def maybe_fine_tune(
             details=details,
         )
     with reporter.task(f"converting {backbone.name} lower blocks", None):
-        lower = cached_model(lower_name, cache_dir, work, lambda: lower_model(backbone, blocks))
+        lower = converted_backbone(backbone, lower_kind, lambda: lower_model(backbone, blocks))
     jobs = [(p, sha, tuning_views(views, hp.fine_tune_views)) for p, sha, views in data.train]
     jobs += data.validation
     with reporter.task("computing activations for fine-tuning", len(jobs)) as task:

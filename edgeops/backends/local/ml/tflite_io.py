@@ -1,6 +1,11 @@
-"""Flatbuffer surgery on ``.tflite`` files: uint8 interface and TFLite metadata.
+"""Flatbuffer surgery on ``.tflite`` files: a linear head grafted on a converted backbone, uint8
+interface and TFLite metadata.
 
 Why here and not a library:
+- The float32 classifier is the feature backbone (already converted, in the machine cache) with
+  the head appended: FULLY_CONNECTED (weights, bias) then SOFTMAX, or LOGISTIC for multi-label,
+  after the pooled features, the ops and versions litert-torch itself emits for backbone + head.
+  A second litert-torch conversion of backbone + head would give the same graph in ~15 s.
 - ai-edge-quantizer's static int8 model has int8 input/output; MediaPipe and ML Kit accept only
   uint8 or float32 inputs. We put a QUANTIZE (uint8 -> int8) in front and a QUANTIZE
   (int8 -> uint8) behind, as TensorFlow's converter does for ``inference_input_type=uint8``.
@@ -33,9 +38,17 @@ _FILE_TENSOR_AXIS_LABELS = 2
 
 
 def _read(model_bytes: bytes) -> Any:
+    import numpy as np
     from ai_edge_litert.tools import flatbuffer_utils
 
-    return flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+    # Buffers stored after the flatbuffer (ai-edge-quantizer's output) come back as bytearray
+    # slices, which the generated Pack writes one byte per Python call (~8 s for a 4 MB model,
+    # most of the export); as numpy arrays they are written in one copy.
+    for buf in model.buffers:
+        if buf.data is not None and not isinstance(buf.data, np.ndarray):
+            buf.data = np.frombuffer(bytes(buf.data), np.uint8)
+    return model
 
 
 def _write(model: Any) -> bytes:
@@ -57,6 +70,107 @@ def _opcode_index(model: Any, builtin: int) -> int:
     code.version = 1
     model.operatorCodes.append(code)
     return len(model.operatorCodes) - 1
+
+
+def _opcode_version(model: Any, index: int, version: int) -> None:
+    model.operatorCodes[index].version = max(model.operatorCodes[index].version, version)
+
+
+def _constant(model: Any, sg: Any, name: bytes, array: Any) -> int:
+    """A new float32 constant tensor (and its buffer) holding ``array``; its index."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as fb
+
+    buf = fb.BufferT()
+    buf.data = np.frombuffer(np.ascontiguousarray(array, np.float32).tobytes(), np.uint8)
+    model.buffers.append(buf)
+    t = fb.TensorT()
+    t.name = name
+    t.shape = list(array.shape)
+    t.type = fb.TensorType.FLOAT32
+    t.buffer = len(model.buffers) - 1
+    t.quantization = fb.QuantizationParametersT()  # empty, as the converter writes it
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
+def graft_linear_head(features_model: bytes, weight: Any, bias: Any, *, multi_label: bool) -> bytes:
+    """The float features backbone (NHWC image -> pooled features (1, d)) with a linear head:
+    ``softmax(x @ weight.T + bias)`` (``sigmoid`` for multi-label) becomes its single output,
+    under the output's name and signature, as litert-torch converts backbone + head."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as fb
+
+    weight = np.asarray(weight, np.float32)
+    bias = np.asarray(bias, np.float32)
+    model = _read(features_model)
+    if len(model.subgraphs) != 1 or len(model.subgraphs[0].outputs) != 1:
+        raise ValueError("expected a single-subgraph, single-output features model")
+    sg = model.subgraphs[0]
+    feat_idx = sg.outputs[0]
+    feat = sg.tensors[feat_idx]
+    n, d = weight.shape
+    if list(feat.shape) != [1, d] or feat.type != fb.TensorType.FLOAT32 or bias.shape != (n,):
+        raise ValueError(f"cannot graft a ({n}, {d}) head on features of shape {list(feat.shape)}")
+    out_name = feat.name
+    feat.name = b"features"
+
+    def activation(name: bytes, shape: list[int]) -> int:
+        t = fb.TensorT()
+        t.name = name
+        t.shape = shape
+        t.type = fb.TensorType.FLOAT32
+        t.buffer = 0
+        t.quantization = fb.QuantizationParametersT()
+        sg.tensors.append(t)
+        return len(sg.tensors) - 1
+
+    w_idx = _constant(model, sg, b"head/weight", weight)
+    b_idx = _constant(model, sg, b"head/bias", bias)
+    logits = activation(b"head/logits", [1, n])
+    probs = activation(out_name, [1, n])
+
+    fc = fb.OperatorT()
+    fc.opcodeIndex = _opcode_index(model, fb.BuiltinOperator.FULLY_CONNECTED)
+    _opcode_version(model, fc.opcodeIndex, 5)  # keep_num_dims, as litert-torch writes it
+    fc.inputs = [feat_idx, w_idx, b_idx]
+    fc.outputs = [logits]
+    fc.builtinOptionsType = fb.BuiltinOptions.FullyConnectedOptions
+    fc.builtinOptions = fb.FullyConnectedOptionsT()
+    fc.builtinOptions.fusedActivationFunction = fb.ActivationFunctionType.NONE
+    fc.builtinOptions.keepNumDims = True
+    act = fb.OperatorT()
+    act.inputs = [logits]
+    act.outputs = [probs]
+    if multi_label:
+        act.opcodeIndex = _opcode_index(model, fb.BuiltinOperator.LOGISTIC)
+    else:
+        act.opcodeIndex = _opcode_index(model, fb.BuiltinOperator.SOFTMAX)
+        act.builtinOptionsType = fb.BuiltinOptions.SoftmaxOptions
+        act.builtinOptions = fb.SoftmaxOptionsT()
+        act.builtinOptions.beta = 1.0
+    sg.operators += [fc, act]
+    sg.outputs = [probs]
+    for sig in model.signatureDefs or []:
+        for tm in sig.outputs or []:
+            if tm.tensorIndex == feat_idx:
+                tm.tensorIndex = probs
+    _min_runtime_version(model, "2.0.0")  # FULLY_CONNECTED version 5
+    return _write(model)
+
+
+def _min_runtime_version(model: Any, version: str) -> None:
+    """Raises the ``min_runtime_version`` metadata (a zero-padded string) to ``version``."""
+    import numpy as np
+
+    for entry in model.metadata or []:
+        if entry.name == b"min_runtime_version":
+            buf = model.buffers[entry.buffer]
+            old = bytes(bytearray(buf.data))
+            current = old.rstrip(b"\0").decode()
+            if tuple(map(int, current.split("."))) < tuple(map(int, version.split("."))):
+                new = version.encode().ljust(max(len(old), len(version)), b"\0")
+                buf.data = np.frombuffer(new, np.uint8)
 
 
 def _quant(scale: float, zero_point: int) -> Any:
@@ -263,6 +377,7 @@ def add_metadata(
 
     MediaPipe's ImageClassifier and ML Kit custom models read both.
     """
+    import numpy as np
     from ai_edge_litert import schema_py_generated as fb
 
     labels_txt = "".join(f"{lab}\n" for lab in labels)
@@ -282,7 +397,7 @@ def add_metadata(
     model = _read(model_bytes)
     model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()]
     buf = fb.BufferT()
-    buf.data = list(meta)
+    buf.data = np.frombuffer(meta, np.uint8)
     model.buffers.append(buf)
     entry = fb.MetadataT()
     entry.name = METADATA_NAME

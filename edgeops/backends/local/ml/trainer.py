@@ -5,7 +5,8 @@ when it changes), one phase per step, each a function of its own:
 1. features (``features.training_data``): the ImageNet-pretrained EfficientNet-Lite backbone for
    ``optimize_for``, converted to a float ``.tflite`` and run by LiteRT, gives a 1280-d feature
    vector per image view; train images get augmented views (mirror, random resized crops) when
-   ``training.augment``; features are cached by image hash in ``cache_dir``.
+   ``training.augment`` and the train split is small enough for them to pay
+   (``HParams.augment_max_train``); features are cached by image hash in ``cache_dir``.
 2. head (``head.train_head``): a linear head (softmax, or sigmoid for multi-label) with label
    smoothing and dropout, early-stopped on validation loss, inside the node-hour budget.
 3. calibrate (``calibrate.calibrate``): a temperature fitted on held-out logits (validation +
@@ -202,16 +203,19 @@ def train_and_export(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _atomic_dir(out_dir) as work:
+        if opts.augment and not hp.augments(True, len(by_split["train"])):
+            notes.append(
+                f"augmented views not used: {len(by_split['train'])} train images (more than "
+                f"{hp.augment_max_train}, where they stop paying)"
+            )
         with _timed(timings, "features"):
             data = training_data(
                 by_split["train"],
                 by_split["validation"],
                 labels,
                 backbone,
-                view_names(opts.augment, opts.seed, hp.crops),
+                view_names(hp.augments(opts.augment, len(by_split["train"])), opts.seed, hp.crops),
                 cache_dir=cache_dir,
-                work=work,
-                trainer_version=TRAINER_VERSION,
                 reporter=reporter,
                 deadline=deadline,
             )

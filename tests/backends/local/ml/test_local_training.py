@@ -165,11 +165,10 @@ def test_same_seed_same_head(trained, objects, cache_dir) -> None:
     from edgeops.backends.local.ml.export import feature_backbone
     from edgeops.backends.local.ml.features import extract_features, view_names
     from edgeops.backends.local.ml.head import train_head
-    from edgeops.backends.local.ml.trainer import TRAINER_VERSION
     from edgeops.files import sha256_file
 
     bb = backbone_for("latency")
-    path = feature_backbone(bb, cache_dir, cache_dir, TRAINER_VERSION)  # cached by training
+    path = feature_backbone(bb)  # converted by training, in the machine cache
     train = [e for e in objects.examples if e.split == "train"]
     jobs = [(e.image_path, sha256_file(e.image_path), view_names(True, 0)) for e in train]
     feats = extract_features(jobs, bb, path, cache_dir)  # all from the cache
@@ -331,3 +330,12 @@ def test_failed_training_leaves_nothing(objects, cache_dir, spec, tmp_path: Path
             cache_dir=cache_dir,
         )
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_backbone_converted_once_in_the_machine_cache(trained, cache_dir, machine_cache) -> None:
+    from edgeops.backends.local.ml.backbone import backbone_for
+    from edgeops.backends.local.ml.export import backbone_path
+
+    converted = backbone_path(backbone_for("latency"), "features")
+    assert converted.is_file() and converted.parent == machine_cache / "backbones"
+    assert not (cache_dir / "backbones").exists()  # not per backend folder any more
