@@ -4,6 +4,7 @@ errors. The full benchmark trains 3 models per set (minutes); it is run by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -81,7 +82,8 @@ def test_hparams_overrides_flat_or_per_optimize_for() -> None:
 
     assert q.hparams_for("latency", {}) is None
     flat = q.parse_hparams('{"epochs": 300, "learning_rate": 1}')
-    assert q.hparams_for("accuracy", flat) == HParams(fine_tune=True, epochs=300, learning_rate=1)
+    expected = dataclasses.replace(HParams.for_accuracy(), epochs=300, learning_rate=1)
+    assert q.hparams_for("accuracy", flat) == expected
     per = q.parse_hparams('{"accuracy": {"fine_tune_blocks": 4}}')
     assert q.hparams_for("latency", per) is None
     assert q.hparams_for("accuracy", per).fine_tune_blocks == 4
