@@ -59,13 +59,17 @@ def calibrate(
     hp: HParams,
 ) -> Calibration:
     """The calibrate phase: the temperature of the head's logits on validation + out-of-fold
-    train predictions (the out-of-fold heads only while the budget's deadline allows)."""
+    train predictions (the out-of-fold heads only while the budget's deadline allows, and only
+    when the validation split has fewer than ``hp.calibration_validation_enough`` images: one
+    temperature is well determined by that many held-out predictions, and the k heads cost
+    about k times the head's training)."""
     zs, ys, sources = [], [], []
     if data.x_val is not None and data.y_val is not None and len(data.x_val):
         zs.append(logits(head.weight, head.bias, data.x_val))
         ys.append(data.y_val)
         sources.append(f"validation ({len(data.x_val)})")
-    if time.monotonic() < deadline:
+    enough = data.x_val is not None and len(data.x_val) >= hp.calibration_validation_enough
+    if time.monotonic() < deadline and not enough:
         oof = calibration_logits(
             data.per_image,
             data.y_per_image,

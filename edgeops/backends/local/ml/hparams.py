@@ -41,6 +41,8 @@ class HParams:
 
     # calibration (calibrate.py): out-of-fold train predictions join the validation split's
     calibration_folds: int = 5
+    # from this many validation images, the temperature is fitted on them alone (no folds)
+    calibration_validation_enough: int = 100
 
     # fine-tuning the top of the backbone with the head (finetune.py)
     fine_tune: bool = False  # whether `training.fine_tune: auto` fine-tunes (budget permitting)
