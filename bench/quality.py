@@ -301,12 +301,11 @@ def probe_correct(s: HeldOutSet, cache: Path, tmp: Path) -> tuple[list[bool], fl
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
     from edgeops.backends.local.ml.features import extract_features
-    from edgeops.backends.local.ml.hparams import TRAINER_VERSION
     from edgeops.files import sha256_file
 
     t = time.monotonic()
     bb = backbone_for("latency")
-    model = feature_backbone(bb, cache, tmp, TRAINER_VERSION)
+    model = feature_backbone(bb)
 
     def feats(items: Sequence[Item]) -> Any:
         jobs = [(it.path, sha256_file(it.path), ("plain",)) for it in items]
@@ -321,15 +320,14 @@ def probe_correct(s: HeldOutSet, cache: Path, tmp: Path) -> tuple[list[bool], fl
 
 
 def warm_backbones(families: Sequence[str], cache: Path, tmp: Path) -> dict[str, float]:
-    """Converts the feature backbones into ``cache`` now, so no row's wall time has it."""
+    """Converts the feature backbones into the machine cache now, so no row's wall time has it."""
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
-    from edgeops.backends.local.ml.hparams import TRAINER_VERSION
 
     out = {}
     for fam in dict.fromkeys(("latency", *families)):  # the probe needs Lite0
         t = time.monotonic()
-        feature_backbone(backbone_for(fam), cache, tmp, TRAINER_VERSION)
+        feature_backbone(backbone_for(fam))
         out[backbone_for(fam).name] = round(time.monotonic() - t, 1)
     return out
 
