@@ -56,6 +56,21 @@ def test_version_folder_is_complete(trained, objects) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["v1"]
 
 
+def test_int8_model_keeps_the_stem_and_first_block_float(trained) -> None:
+    import re
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeops.backends.local.ml.export import FLOAT_LAYERS
+
+    it = Interpreter(model_path=str(trained.out_dir / "model_int8.tflite"))
+    tensors = it.get_tensor_details()
+    early = [t for t in tensors if re.fullmatch(FLOAT_LAYERS, t["name"])]
+    assert any(t["dtype"] == np.float32 for t in early), [t["name"] for t in tensors[:20]]
+    later = [t for t in tensors if "MBConvBlock_5/" in t["name"]]
+    assert later and {t["dtype"] for t in later} <= {np.int8, np.int32}
+
+
 def test_int8_model_runs_in_litert_with_uint8_pixels(trained) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
