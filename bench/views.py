@@ -1,7 +1,8 @@
 """Do augmented views still pay when a dataset is large? Measured on handwritten digits.
 
-Debian's ``opencv-doc`` ships ``digits.png``: 5,000 20x20 digits in a 2000x1000 image, 500 per
-digit (digit d fills cell rows 5d..5d+4, 100 cells a row). For each train size, a per-digit
+``bench/data/digits/digits.png`` (Debian ``opencv-doc``'s copy, with its licence): 5,000
+20x20 digits in a 2000x1000 image, 500 per digit (digit d fills cell rows 5d..5d+4, 100 cells
+a row). For each train size, a per-digit
 balanced train set (85% train, 15% validation for early stopping) is drawn from the first 300
 cells of each digit, and every model is tested on the same 2,000 held-out digits (the last 200
 of each). The head (the local trainer's, on frozen EfficientNet-Lite0 features computed with
@@ -27,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DIGITS = Path("/usr/share/doc/opencv-doc/examples/data/digits.png")
+DIGITS = REPO / "bench" / "data" / "digits" / "digits.png"  # opencv-doc's, licence beside it
 
 
 def cells(digits_png: Path, out: Path) -> dict[int, list[Path]]:
@@ -56,7 +57,7 @@ def main() -> int:
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if not args.digits.is_file():
-        print(f"error: {args.digits} not found (Debian package opencv-doc)", file=sys.stderr)
+        print(f"error: {args.digits} not found; pass --digits PATH", file=sys.stderr)
         return 1
 
     from edgeops.backends.local.ml.backbone import backbone_for
