@@ -292,7 +292,7 @@ def paired(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
     }
 
 
-def probe_correct(s: HeldOutSet, cache: Path, tmp: Path) -> tuple[list[bool], float]:
+def probe_correct(s: HeldOutSet, cache: Path) -> tuple[list[bool], float]:
     """Right/wrong per held-out image of LogisticRegression on frozen Lite0 features (plain
     views) of train+validation; and the seconds it took (features included)."""
     import numpy as np
@@ -319,7 +319,7 @@ def probe_correct(s: HeldOutSet, cache: Path, tmp: Path) -> tuple[list[bool], fl
     return right, time.monotonic() - t
 
 
-def warm_backbones(families: Sequence[str], cache: Path, tmp: Path) -> dict[str, float]:
+def warm_backbones(families: Sequence[str]) -> dict[str, float]:
     """Converts the feature backbones into the machine cache now, so no row's wall time has it."""
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.export import feature_backbone
@@ -573,7 +573,7 @@ def run(
     root = (args.cache or tmp / "cache").resolve()
     cache = root / "trainer"
     os.environ["EDGEOPS_CACHE_DIR"] = str(root / "machine")  # throughput records stay here
-    warm = warm_backbones(families, cache, tmp)
+    warm = warm_backbones(families)
     rows: list[dict[str, Any]] = []
     per_set: dict[str, dict[str, Any]] = {}
     for name in sets:
@@ -584,7 +584,7 @@ def run(
             with zipfile.ZipFile(OBJECTS_ZIP) as z:
                 z.extractall(tmp / "objects")
             s = objects_set(tmp / "objects", args.seed)
-        probe_right, probe_s = probe_correct(s, cache, tmp)
+        probe_right, probe_s = probe_correct(s, cache)
         per_set[name] = {
             "labels": list(s.labels),
             "images": {

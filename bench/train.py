@@ -39,6 +39,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from quality import latency_ms  # noqa: E402  (bench/, beside this script)
+
 from edgeops.backends.local.ml import TrainingExample, estimate_seconds, train_and_export  # noqa: E402
 from edgeops.config.model import BudgetSpec, ModelSpec, ThresholdRule  # noqa: E402
 from edgeops.evaluation import evaluate_scores  # noqa: E402
@@ -48,22 +50,6 @@ from edgeops.progress import NullReporter  # noqa: E402
 def split_of(path: Path) -> str:
     h = int(hashlib.sha256(path.read_bytes()).hexdigest()[:8], 16) % 100
     return "train" if h < 70 else "validation" if h < 85 else "test"
-
-
-def latency_ms(model: Path, runs: int = 30) -> float:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(model), num_threads=2)
-    it.allocate_tensors()
-    inp = it.get_input_details()[0]
-    x = np.full(inp["shape"], 100, dtype=inp["dtype"])
-    it.set_tensor(inp["index"], x)
-    for _ in range(3):
-        it.invoke()
-    t = time.perf_counter()
-    for _ in range(runs):
-        it.invoke()
-    return (time.perf_counter() - t) / runs * 1000
 
 
 def main() -> int:

@@ -28,30 +28,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DIGITS = REPO / "bench" / "data" / "digits" / "digits.png"  # opencv-doc's, licence beside it
-
-
-def cells(digits_png: Path, out: Path) -> dict[int, list[Path]]:
-    """Each 20x20 digit as a PNG file, per digit, in image order."""
-    from PIL import Image
-
-    sheet = np.asarray(Image.open(digits_png).convert("L"))
-    paths: dict[int, list[Path]] = {d: [] for d in range(10)}
-    for row in range(50):
-        for col in range(100):
-            d = row // 5
-            p = out / str(d) / f"{row:02d}_{col:02d}.png"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            cell = sheet[row * 20 : (row + 1) * 20, col * 20 : (col + 1) * 20]
-            Image.fromarray(cell).convert("RGB").save(p)
-            paths[d].append(p)
-    return paths
+from quality import DIGITS_PNG, cut_digits  # noqa: E402  (bench/, beside this script)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,300,1000", help="train sizes (all digits)")
-    ap.add_argument("--digits", type=Path, default=DIGITS)
+    ap.add_argument("--digits", type=Path, default=DIGITS_PNG)
     ap.add_argument("--cache", type=Path, default=None, help="features cache to reuse")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -72,7 +55,9 @@ def main() -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        by_digit = cells(args.digits, tmp / "digits")
+        by_digit: dict[int, list[Path]] = {d: [] for d in range(10)}
+        for item in cut_digits(args.digits, tmp / "digits"):  # in image order
+            by_digit[int(item.label)].append(item.path)
         cache = args.cache or tmp / "cache"
         tflite = feature_backbone(bb)
         test = [(p, d) for d in range(10) for p in by_digit[d][300:]]

@@ -314,8 +314,6 @@ def maybe_fine_tune(
     data: TrainingData,
     *,
     multi_label: bool,
-    cache_dir: Path | None,
-    work: Path,
     deadline: float,
     reporter: Reporter,
 ) -> FineTuneOutcome:
@@ -337,8 +335,9 @@ def maybe_fine_tune(
     lower_kind = f"lower{blocks}"
     cached = backbone_path(backbone, lower_kind).exists()
     upper_ms = measure_upper_ms(backbone, blocks)
+    train_jobs = [(p, sha, tuning_views(views, hp.fine_tune_views)) for p, sha, views in data.train]
     seconds = estimate.fine_tune_seconds(
-        n_train_views=sum(len(tuning_views(v, hp.fine_tune_views)) for _, _, v in data.train),
+        n_train_views=sum(len(views) for _, _, views in train_jobs),
         n_val=len(data.validation),
         view_ms=estimate.VIEW_MS[spec.optimize_for],
         upper_ms=upper_ms,
@@ -361,8 +360,7 @@ def maybe_fine_tune(
         )
     with reporter.task(f"converting {backbone.name} lower blocks", None):
         lower = converted_backbone(backbone, lower_kind, lambda: lower_model(backbone, blocks))
-    jobs = [(p, sha, tuning_views(views, hp.fine_tune_views)) for p, sha, views in data.train]
-    jobs += data.validation
+    jobs = train_jobs + list(data.validation)
     with reporter.task("computing activations for fine-tuning", len(jobs)) as task:
         acts = lower_activations(jobs, backbone, lower, task.advance)
     assert data.y_val is not None  # there are validation images

@@ -76,6 +76,20 @@ def _opcode_version(model: Any, index: int, version: int) -> None:
     model.operatorCodes[index].version = max(model.operatorCodes[index].version, version)
 
 
+def _float_tensor(sg: Any, name: bytes, shape: list[int], buffer: int = 0) -> int:
+    """A new float32 tensor in subgraph ``sg`` (``buffer`` 0: an activation); its index."""
+    from ai_edge_litert import schema_py_generated as fb
+
+    t = fb.TensorT()
+    t.name = name
+    t.shape = shape
+    t.type = fb.TensorType.FLOAT32
+    t.buffer = buffer
+    t.quantization = fb.QuantizationParametersT()  # empty, as the converter writes it
+    sg.tensors.append(t)
+    return len(sg.tensors) - 1
+
+
 def _constant(model: Any, sg: Any, name: bytes, array: Any) -> int:
     """A new float32 constant tensor (and its buffer) holding ``array``; its index."""
     import numpy as np
@@ -84,14 +98,7 @@ def _constant(model: Any, sg: Any, name: bytes, array: Any) -> int:
     buf = fb.BufferT()
     buf.data = np.frombuffer(np.ascontiguousarray(array, np.float32).tobytes(), np.uint8)
     model.buffers.append(buf)
-    t = fb.TensorT()
-    t.name = name
-    t.shape = list(array.shape)
-    t.type = fb.TensorType.FLOAT32
-    t.buffer = len(model.buffers) - 1
-    t.quantization = fb.QuantizationParametersT()  # empty, as the converter writes it
-    sg.tensors.append(t)
-    return len(sg.tensors) - 1
+    return _float_tensor(sg, name, list(array.shape), len(model.buffers) - 1)
 
 
 def graft_linear_head(features_model: bytes, weight: Any, bias: Any, *, multi_label: bool) -> bytes:
@@ -115,20 +122,10 @@ def graft_linear_head(features_model: bytes, weight: Any, bias: Any, *, multi_la
     out_name = feat.name
     feat.name = b"features"
 
-    def activation(name: bytes, shape: list[int]) -> int:
-        t = fb.TensorT()
-        t.name = name
-        t.shape = shape
-        t.type = fb.TensorType.FLOAT32
-        t.buffer = 0
-        t.quantization = fb.QuantizationParametersT()
-        sg.tensors.append(t)
-        return len(sg.tensors) - 1
-
     w_idx = _constant(model, sg, b"head/weight", weight)
     b_idx = _constant(model, sg, b"head/bias", bias)
-    logits = activation(b"head/logits", [1, n])
-    probs = activation(out_name, [1, n])
+    logits = _float_tensor(sg, b"head/logits", [1, n])
+    probs = _float_tensor(sg, out_name, [1, n])
 
     fc = fb.OperatorT()
     fc.opcodeIndex = _opcode_index(model, fb.BuiltinOperator.FULLY_CONNECTED)

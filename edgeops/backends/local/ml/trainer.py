@@ -203,7 +203,8 @@ def train_and_export(
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with _atomic_dir(out_dir) as work:
-        if opts.augment and not hp.augments(True, len(by_split["train"])):
+        augmented = hp.augments(opts.augment, len(by_split["train"]))
+        if opts.augment and not augmented:
             notes.append(
                 f"augmented views not used: {len(by_split['train'])} train images (more than "
                 f"{hp.augment_max_train}, where they stop paying)"
@@ -214,7 +215,7 @@ def train_and_export(
                 by_split["validation"],
                 labels,
                 backbone,
-                view_names(hp.augments(opts.augment, len(by_split["train"])), opts.seed, hp.crops),
+                view_names(augmented, opts.seed, hp.crops),
                 cache_dir=cache_dir,
                 reporter=reporter,
                 deadline=deadline,
@@ -305,8 +306,6 @@ def train_and_export(
             head,
             data,
             multi_label=multi_label,
-            cache_dir=cache_dir,
-            work=work,
             deadline=deadline,
             reporter=reporter,
         )

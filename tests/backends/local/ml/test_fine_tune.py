@@ -60,7 +60,7 @@ def test_forced_fine_tune_exports_the_tuned_network(objects, cache_dir, spec, tm
     assert outcome.evaluation.extra["int8_float_top1_agreement"] >= 0.75
 
 
-def test_fine_tune_is_skipped_with_a_reason(objects, cache_dir, spec, tmp_path) -> None:
+def test_fine_tune_is_skipped_with_a_reason(objects, spec) -> None:
     from edgeops.backends.local.ml.backbone import backbone_for
     from edgeops.backends.local.ml.features import TrainingData
     from edgeops.backends.local.ml.finetune import maybe_fine_tune
@@ -88,8 +88,6 @@ def test_fine_tune_is_skipped_with_a_reason(objects, cache_dir, spec, tmp_path) 
             None,
             data,
             multi_label=False,
-            cache_dir=cache_dir,
-            work=tmp_path,
             deadline=time.monotonic() + seconds,
             reporter=NullReporter(),
         )
