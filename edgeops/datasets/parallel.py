@@ -1,16 +1,19 @@
-"""Run the per-image inspection on a thread pool, in batches, with progress.
+"""Run the per-image inspection in parallel, in batches, with progress.
 
-hashlib and Pillow's decoders release the GIL, so threads overlap the I/O, hashing and decoding
-of different images; batching keeps the per-future overhead off small images (see
-bench/plan_scaling.py for measurements).
+Threads (:func:`map_parallel`) overlap what releases the GIL: reading, hashing and decoding
+large photos. Small images are the opposite: opening one is mostly Pillow's Python code, so
+threads fight over the GIL (20k 32x32 images took 8.0 s on 4 threads against 3.3 s on one).
+Large scans therefore go to a pool of processes, one per core (:func:`map_processes`), in
+chunks; see bench/plan_scaling.py for the measurements.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import TypeVar
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from typing import Any, TypeVar
 
 from edgeops.progress import Task
 
@@ -18,6 +21,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 BATCH = 16  # images per submitted task
+PROCESS_MIN = 2000  # fewer items than this stay in this process (a pool costs ~0.2 s to start)
+CHUNK = 256  # items per task sent to a worker process
+# What the forkserver imports once, so that each worker it forks starts with them.
+PRELOAD = ["edgeops.datasets.images", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"]
 
 
 def default_workers() -> int:
@@ -58,3 +65,85 @@ def map_parallel(
                 f.cancel()
             raise
     return out  # type: ignore[return-value]  # every slot was filled above
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def map_processes(
+    fn: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    *,
+    task: Task | None = None,
+    processes: int | None = None,
+    minimum: int | None = None,
+    threads: bool = False,
+) -> list[R]:
+    """``fn(items)`` computed in chunks on a pool of worker processes, in input order.
+
+    ``fn`` takes a list of items and returns one result per item; it must be importable by name
+    (a module-level function) and so must the items and results be picklable.
+
+    Below ``minimum`` (default :data:`PROCESS_MIN`) items, or on one core, it runs in this
+    process: on a thread per core if ``threads`` (the caller knows the work releases the GIL,
+    e.g. decoding photos rather than thumbnails), else on this thread.
+
+    Workers are forks of this process when it runs no other thread, else they come from a
+    forkserver (a fork could inherit a lock another thread holds); they ignore SIGINT: an
+    interrupt reaches this process alone, which cancels what has not started and re-raises.
+    """
+    n_workers = processes or cores()
+    if n_workers <= 1 or len(items) < (PROCESS_MIN if minimum is None else minimum):
+        if threads and n_workers > 1:
+            return map_parallel(lambda x: fn([x])[0], items, task=task, workers=n_workers)
+        out_here: list[R] = []
+        for start in range(0, len(items), CHUNK):
+            chunk = fn(list(items[start : start + CHUNK]))
+            out_here.extend(chunk)
+            if task is not None:
+                task.advance(len(chunk))
+        return out_here
+
+    import multiprocessing
+    import threading
+
+    ctx: Any
+    if threading.active_count() == 1:  # nothing else holds a lock a forked child could need
+        ctx = multiprocessing.get_context("fork")
+    else:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+    # at least 8 tasks per worker (balance, progress, a prompt interrupt), at most CHUNK items
+    size = max(16, min(CHUNK, len(items) // (8 * n_workers)))
+    out: list[R | None] = [None] * len(items)
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init)
+    try:
+        futures = {
+            pool.submit(fn, list(items[start : start + size])): start
+            for start in range(0, len(items), size)
+        }
+        for fut in as_completed(futures):
+            chunk = fut.result()
+            start = futures[fut]
+            out[start : start + len(chunk)] = chunk
+            if task is not None:
+                task.advance(len(chunk))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return out  # type: ignore[return-value]  # every slot was filled above
+
+
+def _worker_init() -> None:
+    import gc
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker shares its parent's heap (the scan's records so far): keep the garbage
+    # collector from walking, and so copying, all of it on every collection.
+    gc.freeze()

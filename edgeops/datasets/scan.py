@@ -21,10 +21,10 @@ from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
 from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
-from edgeops.datasets.images import Inspection, inspect_file, size_error
+from edgeops.datasets.images import Inspection, inspect_paths, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
-from edgeops.datasets.parallel import map_parallel
+from edgeops.datasets.parallel import map_processes
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import (
@@ -40,6 +40,8 @@ from edgeops.datasets.split import NearGroups
 from edgeops.datasets.zipsource import PROGRESS_MIN, ZipScan, scan_zip
 from edgeops.errors import DatasetError
 from edgeops.progress import Reporter
+
+PHOTO_BYTES = 16 * 1024  # mean file size from which a small scan decodes on threads
 
 
 class RemoteReader(Protocol):
@@ -425,11 +427,14 @@ def _inspect_files(ctx: _Ctx, scope: str, stats: list[FileStat]) -> dict[str, In
             misses.append(st)
     if misses:
         paths = [st.path for st in misses]
+        # Decoding photos releases the GIL, so a few hundred go on threads; opening thumbnails
+        # is mostly Python, which threads only fight over (bench/plan_scaling.py).
+        photos = sum(st.size for st in misses) >= PHOTO_BYTES * len(misses)
         if len(misses) >= PROGRESS_MIN:
             with ctx.reporter.task(ctx.description, len(misses)) as task:
-                fresh = map_parallel(inspect_file, paths, task=task)
+                fresh = map_processes(inspect_paths, paths, task=task, threads=photos)
         else:
-            fresh = map_parallel(inspect_file, paths)
+            fresh = map_processes(inspect_paths, paths, threads=photos)
         results.update(zip(paths, fresh, strict=True))
     if ctx.cache is not None:
         current = {st.path for st in stats}

@@ -115,7 +115,7 @@ def test_31mb_image_is_rejected_before_reading(
         read.append(path)
         return real(path)
 
-    monkeypatch.setattr("edgeops.datasets.scan.inspect_file", spy)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
     message = scan_error(spec_for("folder", base), tmp_path)
     assert "data/cat/huge.png: 31.0 MB is larger than the 30 MB limit per image" in message
     assert "downscale or recompress it" in message

@@ -8,6 +8,7 @@ images a model was trained on cost nothing here, and what is computed here speed
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,16 +24,25 @@ FEATURE_BACKBONE = "latency"  # EfficientNet-Lite0: the fastest of the trainer's
 FEATURE_BACKBONE_NAME = "efficientnet-lite0"
 
 
+def _cached_path(cache_dir: str | Path, sha: str) -> str:
+    return os.path.join(cache_dir, "features", FEATURE_BACKBONE_NAME, sha[:2], f"{sha}.plain.npy")
+
+
 def _cached_file(cache_dir: Path, sha: str) -> Path:
-    return cache_dir / "features" / FEATURE_BACKBONE_NAME / sha[:2] / f"{sha}.plain.npy"
+    return Path(_cached_path(cache_dir, sha))
 
 
 def cached_image_features(cache_dir: Path, shas: Sequence[str]) -> tuple[str, Any] | None:
     """What ``image_features`` returns for these images when every one of them is cached, else
     None; never computes a feature, and imports numpy only when all are cached."""
-    files = [_cached_file(cache_dir, sha) for sha in shas]
-    if not all(f.exists() for f in files):
-        return None
+    # Plain strings, stopping at the first missing file: a plan on 100k images that were never
+    # inspected must not build 100k Path objects to find that out.
+    files = []
+    for sha in shas:
+        path = _cached_path(cache_dir, sha)
+        if not os.path.exists(path):
+            return None
+        files.append(path)
     import numpy as np
 
     if not files:

@@ -1,0 +1,100 @@
+"""Large scans inspect images in worker processes: same results, same order, same problems."""
+
+from __future__ import annotations
+
+import os
+import threading
+import zlib
+from pathlib import Path
+
+import pytest
+
+from edgeops.datasets import parallel
+from edgeops.datasets.images import inspect_paths, png_chunks_error
+
+from .conftest import Seeds, image_bytes, make_label_tree, scan, scan_error, spec_for
+
+
+class Advances:
+    def __init__(self) -> None:
+        self.total = 0
+
+    def advance(self, n: int = 1) -> None:
+        self.total += n
+
+
+def _paths(base: Path) -> list[str]:
+    return sorted(os.path.join(d, f) for d, _, files in os.walk(base) for f in files)
+
+
+def test_pool_matches_inspecting_here(tmp_path: Path, seeds: Seeds) -> None:
+    make_label_tree(tmp_path / "data", {"cat": 300, "dog": 300}, seeds)
+    (tmp_path / "data" / "dog" / "notes.jpg").write_text("not an image")
+    paths = _paths(tmp_path / "data")
+    here = inspect_paths(paths)
+    task = Advances()
+    pooled = parallel.map_processes(inspect_paths, paths, task=task, processes=2, minimum=0)
+    assert pooled == here  # every result, in input order
+    assert task.total == len(paths)
+    assert sum(1 for i in pooled if i.error) == 1
+
+
+def test_pool_is_used_from_a_threaded_process(tmp_path: Path, seeds: Seeds) -> None:
+    """With other threads running, workers come from a forkserver instead of a fork."""
+    make_label_tree(tmp_path / "data", {"cat": 40, "dog": 40}, seeds)
+    paths = _paths(tmp_path / "data")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        pooled = parallel.map_processes(inspect_paths, paths, processes=2, minimum=0)
+    finally:
+        stop.set()
+        other.join()
+    assert pooled == inspect_paths(paths)
+
+
+def test_large_folder_scan_goes_through_the_pool(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 150, "dog": 150, "fox": 150}, seeds)
+    spec = spec_for("folder", base)
+    here = scan(spec, tmp_path, cache="here.sqlite")
+
+    used: list[int] = []
+    real = parallel.ProcessPoolExecutor
+
+    def counting_pool(*args: object, **kw: object) -> object:
+        used.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    pooled = scan(spec, tmp_path, cache="pooled.sqlite")
+    assert used, "the scan did not use worker processes"
+    assert pooled == here
+    assert pooled.fingerprint() == here.fingerprint()
+
+    # a bad file among hundreds is still named, and the scan still fails as a whole
+    (base / "fox" / "cut.png").write_bytes(image_bytes(seeds(), size=(64, 64))[:200])
+    assert "data/fox/cut.png: corrupt or truncated image" in scan_error(spec, tmp_path)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data)
+    return len(data).to_bytes(4, "big") + kind + data + crc.to_bytes(4, "big")
+
+
+def test_png_chunk_check_sees_what_decoding_skips() -> None:
+    good = image_bytes(7, "PNG", size=(16, 16))
+    assert png_chunks_error(good) == ""
+    iend = good.rindex(b"IEND") - 4
+    # a text chunk after the image data with a broken CRC: decoding never reads it
+    text = bytearray(_chunk(b"tEXt", b"Comment\x00hello"))
+    text[-1] ^= 0xFF
+    broken = good[:iend] + bytes(text) + good[iend:]
+    assert "bad checksum in tEXt chunk" in png_chunks_error(broken)
+    assert "truncated" in png_chunks_error(good[:iend])  # no IEND
+    assert "truncated" in png_chunks_error(good[:-2])  # IEND cut short
