@@ -260,10 +260,16 @@ class ModelCatalog:
             raise ModelNotFound(name)
         return p
 
-    def get(self, name: str, arm: Arm = "stable") -> LoadedModel:
+    def last_published(self, name: str) -> Published | None:
+        """What was published as ``name`` at the last look (no I/O)."""
+        return self._published.get(name)
+
+    def get(self, name: str, arm: Arm = "stable", entry: Published | None = None) -> LoadedModel:
         """The loaded model one side of ``name`` serves (blocking: call it from a worker
-        thread). The candidate side of a name whose rollout was just removed is its stable one."""
-        entry = self.entry(name)
+        thread). The candidate side of a name whose rollout was just removed is its stable one.
+        ``entry``: what ``entry(name)`` just returned (saves looking at the registry again)."""
+        if entry is None:
+            entry = self.entry(name)
         if arm == "candidate" and entry.rollout is None:
             arm = "stable"
         p = entry.arm(arm)
@@ -314,6 +320,9 @@ class ModelCatalog:
                 self._reg = None
 
 
+ORIENTATION = 0x0112  # the EXIF tag exif_transpose reads
+
+
 def decode_image(data: bytes, size: tuple[int, int]) -> np.ndarray:
     """Image bytes -> uint8 HxWx3 pixels at ``size`` (whole image resized, as in training:
     the pixels of ``runtime.images.load_rgb`` then a bilinear resize, from one open)."""
@@ -332,9 +341,14 @@ def decode_image(data: bytes, size: tuple[int, int]) -> np.ndarray:
             raise BadImage(f"image is {w}x{h} pixels; at most {MAX_PIXELS // 1_000_000} MP")
         try:
             im.seek(0)
-            upright = ImageOps.exif_transpose(im)  # a decoded copy
+            upright: Image.Image = im
+            if im.getexif().get(ORIENTATION, 1) == 1:  # upright already: no transposed copy
+                im.load()
+            else:
+                upright = ImageOps.exif_transpose(im)  # a decoded copy
             image = upright if upright.mode == "RGB" else upright.convert("RGB")
+            height, width = size
+            resized = image.resize((width, height), Image.Resampling.BILINEAR)
         except Exception as e:  # truncated data, bad palettes, bombs: never a server error
             raise BadImage(f"the image is damaged or truncated ({e})") from None
-    height, width = size
-    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
+    return np.asarray(resized, dtype=np.uint8)

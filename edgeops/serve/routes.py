@@ -169,7 +169,7 @@ class Routes:
         try:
             p = self.catalog.entry(name)
             arm: Arm = p.rollout.arm_for(name, client_id) if p.rollout is not None else "stable"
-            model = self.catalog.get(name, arm)
+            model = self.catalog.get(name, arm, entry=p)
         except ModelNotFound:
             raise self._not_found(name) from None
         except ModelUnavailable as e:
@@ -186,7 +186,7 @@ class Routes:
             "X-Edgeops-Model-Version": str(p.version),
             "X-Edgeops-Rollout-Arm": arm,
         }
-        if self.catalog.published().get(p.name, p).rollout is not None:
+        if (self.catalog.last_published(p.name) or p).rollout is not None:
             headers["Vary"] = "X-Client-Id"  # the answer depends on who asks
         return headers
 

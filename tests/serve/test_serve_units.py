@@ -116,6 +116,29 @@ def test_decode_image(monkeypatch: pytest.MonkeyPatch) -> None:
         served.decode_image(_png(40, 30), (224, 224))
 
 
+@pytest.mark.parametrize("orientation", [None, 1, 3, 6, 8])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_decode_image_gives_the_training_pixels(
+    tmp_path: Path, orientation: int | None, fmt: str
+) -> None:
+    """Served pixels are the trainer's: upright by the EXIF orientation, then resized."""
+    import numpy as np
+
+    from edgeops.runtime.images import load_rgb, to_input
+
+    rng = np.random.default_rng(orientation or 0)
+    im = Image.fromarray(rng.integers(0, 256, size=(30, 50, 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[served.ORIENTATION] = orientation
+    path = tmp_path / f"photo.{fmt.lower()}"
+    im.save(path, format=fmt, exif=exif.tobytes())
+    served_pixels = served.decode_image(path.read_bytes(), (224, 224))
+    assert np.array_equal(served_pixels, to_input(load_rgb(path), 224))
+    if orientation in (6, 8):  # turned a quarter: the wide photo stands upright
+        assert load_rgb(path).size == (30, 50)
+
+
 @pytest.fixture
 def empty_server(tmp_path: Path) -> Iterator[str]:
     """A real uvicorn in a thread over a backend folder where nothing was applied yet."""
