@@ -101,6 +101,10 @@ def _constant(model: Any, sg: Any, name: bytes, array: Any) -> int:
     return _float_tensor(sg, name, list(array.shape), len(model.buffers) - 1)
 
 
+GRAFT_FEATURES = "features"  # the grafted model's name for the backbone's output
+GRAFT_LOGITS = "head/logits"  # ... and for the head's logits (before softmax/sigmoid)
+
+
 def graft_linear_head(features_model: bytes, weight: Any, bias: Any, *, multi_label: bool) -> bytes:
     """The float features backbone (NHWC image -> pooled features (1, d)) with a linear head:
     ``softmax(x @ weight.T + bias)`` (``sigmoid`` for multi-label) becomes its single output,
@@ -120,11 +124,11 @@ def graft_linear_head(features_model: bytes, weight: Any, bias: Any, *, multi_la
     if list(feat.shape) != [1, d] or feat.type != fb.TensorType.FLOAT32 or bias.shape != (n,):
         raise ValueError(f"cannot graft a ({n}, {d}) head on features of shape {list(feat.shape)}")
     out_name = feat.name
-    feat.name = b"features"
+    feat.name = GRAFT_FEATURES.encode()
 
     w_idx = _constant(model, sg, b"head/weight", weight)
     b_idx = _constant(model, sg, b"head/bias", bias)
-    logits = _float_tensor(sg, b"head/logits", [1, n])
+    logits = _float_tensor(sg, GRAFT_LOGITS.encode(), [1, n])
     probs = _float_tensor(sg, out_name, [1, n])
 
     fc = fb.OperatorT()

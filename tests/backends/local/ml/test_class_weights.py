@@ -76,3 +76,49 @@ def test_weighing_raises_the_rare_labels_recall(seed: int) -> None:
         HParams(learning_rate=0.05, dropout=0.0, class_weight=weighing.weights)
     )
     assert weighed > plain + 0.1, (plain, weighed)
+
+
+@pytest.mark.parametrize(
+    ("multi_label", "weighted"), [(False, False), (False, True), (True, False)]
+)
+def test_numpy_loss_and_gradient_are_torchs(multi_label: bool, weighted: bool) -> None:
+    """The head trains in numpy; fine-tuning uses torch's ``weighted_loss``: same loss, and
+    the numpy gradient is torch's autograd one."""
+    import torch
+
+    from edgeops.backends.local.ml.head import _loss_and_grad, weighted_loss
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, (16, 4)).astype(np.float32)
+    if multi_label:
+        y = (rng.random((16, 4)) < 0.4).astype(np.float32) * 0.9 + 0.05
+    else:
+        y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)] * 0.9 + 0.025
+    cw = (0.5, 1.0, 2.0, 4.0) if weighted else None
+    loss, grad = _loss_and_grad(z, y, multi_label, None if cw is None else np.array(cw, np.float32))
+    zt = torch.tensor(z, requires_grad=True)
+    want = weighted_loss(torch, multi_label, cw)(zt, torch.tensor(y))
+    want.backward()
+    assert loss == pytest.approx(float(want), rel=1e-5)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_numpy_adam_is_torchs() -> None:
+    import torch
+
+    from edgeops.backends.local.ml.head import _Adam
+
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(3, 5)).astype(np.float32)
+    b = rng.normal(size=3).astype(np.float32)
+    tw, tb = torch.tensor(w.copy(), requires_grad=True), torch.tensor(b.copy(), requires_grad=True)
+    ours = _Adam((w, b), lr=5e-3, weight_decay=1e-2)
+    theirs = torch.optim.Adam([tw, tb], lr=5e-3, weight_decay=1e-2)
+    for _ in range(20):
+        gw = rng.normal(size=w.shape).astype(np.float32)
+        gb = rng.normal(size=b.shape).astype(np.float32)
+        ours.step((gw, gb))
+        tw.grad, tb.grad = torch.tensor(gw), torch.tensor(gb)
+        theirs.step()
+    np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b, tb.detach().numpy(), rtol=1e-5, atol=1e-6)

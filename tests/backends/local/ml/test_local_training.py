@@ -65,7 +65,7 @@ def test_int8_model_keeps_the_stem_and_first_block_float(trained) -> None:
 
     it = Interpreter(model_path=str(trained.out_dir / "model_int8.tflite"))
     tensors = it.get_tensor_details()
-    early = [t for t in tensors if re.fullmatch(FLOAT_LAYERS, t["name"])]
+    early = [t for t in tensors if re.search(FLOAT_LAYERS, t["name"])]
     assert any(t["dtype"] == np.float32 for t in early), [t["name"] for t in tensors[:20]]
     later = [t for t in tensors if "MBConvBlock_5/" in t["name"]]
     assert later and {t["dtype"] for t in later} <= {np.int8, np.int32}
@@ -257,7 +257,8 @@ def _cache_without_features(cache_dir: Path, dest: Path, images: list[Path]) -> 
 
 
 def _train_on_a_tiny_budget(objects, spec, cache: Path, out: Path):  # noqa: ANN202
-    """3.6 s of budget: less than export and evaluation take, so no feature is computed."""
+    """0.36 s of budget: less than export and evaluation take (the reserve, measured on this
+    machine by the earlier trainings), so no feature is computed."""
     from edgeops.backends.local.ml import train_and_export
     from edgeops.progress import NullReporter
 
@@ -266,7 +267,7 @@ def _train_on_a_tiny_budget(objects, spec, cache: Path, out: Path):  # noqa: ANN
         objects.examples,
         objects.labels,
         False,
-        dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.001)),
+        dataclasses.replace(spec, budget=BudgetSpec(node_hours=0.0001)),
         out,
         version=4,
         dataset_fingerprint="sha256:tiny",
@@ -316,10 +317,10 @@ def test_budget_too_small_for_any_features_is_a_clear_error(
         _train_on_a_tiny_budget(objects, spec, cache, tmp_path / "v5")
     assert isinstance(caught.value, EdgeopsError)  # a user error: exit 1, no traceback
     message = str(caught.value)
-    assert "budget.node_hours 0.001 ran out while computing backbone features" in message
+    assert "budget.node_hours 0.0001 ran out while computing backbone features" in message
     assert f"0 of {len(train)} train images" in message
     wanted = float(message.rsplit("budget.node_hours: ", 1)[1].split()[0])
-    assert wanted > 0.001
+    assert wanted > 0.0001
     assert not (tmp_path / "v5").exists()
 
 
