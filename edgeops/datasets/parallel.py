@@ -23,6 +23,7 @@ R = TypeVar("R")
 BATCH = 16  # images per submitted task
 PROCESS_MIN = 2000  # fewer items than this stay in this process (a pool costs ~0.2 s to start)
 CHUNK = 256  # items per task sent to a worker process
+PHOTO_BYTES = 16 * 1024  # mean file size from which a small scan decodes on threads
 # What the forkserver imports once, so that each worker it forks starts with them.
 PRELOAD = ["edgeops.datasets.images", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"]
 

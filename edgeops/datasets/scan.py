@@ -24,7 +24,7 @@ from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
 from edgeops.datasets.images import Inspection, inspect_paths, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
-from edgeops.datasets.parallel import map_processes
+from edgeops.datasets.parallel import PHOTO_BYTES, map_processes
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import (
@@ -40,8 +40,6 @@ from edgeops.datasets.split import NearGroups
 from edgeops.datasets.zipsource import PROGRESS_MIN, ZipScan, scan_zip
 from edgeops.errors import DatasetError
 from edgeops.progress import Reporter
-
-PHOTO_BYTES = 16 * 1024  # mean file size from which a small scan decodes on threads
 
 
 class RemoteReader(Protocol):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeops.datasets.images import MAX_IMAGE_BYTES, Inspection, inspect_bytes, size_error
-from edgeops.datasets.parallel import map_parallel
+from edgeops.datasets.parallel import PHOTO_BYTES, map_processes
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.sources import is_junk, label_layout
 from edgeops.progress import Reporter
@@ -186,15 +186,18 @@ def scan_zip(
             else:
                 to_read.append(info)
 
-    reader = _Reader(path)
+    # as for folders (parallel.py): many entries on a process per core, a few photos on
+    # threads, a few thumbnails here; each worker process opens the zip once
+    work = [(os.fspath(path), info.filename) for info in to_read]
+    photos = sum(info.file_size for info in to_read) >= PHOTO_BYTES * len(to_read)
     try:
         if len(to_read) >= PROGRESS_MIN:
             with reporter.task(description, len(to_read)) as task:
-                results = map_parallel(reader.inspect, to_read, task=task)
+                results = map_processes(inspect_members, work, task=task, threads=photos)
         else:
-            results = map_parallel(reader.inspect, to_read)
+            results = map_processes(inspect_members, work, threads=photos)
     finally:
-        reader.close()
+        _close_readers()
     known.update((info.filename, r) for info, r in zip(to_read, results, strict=True))
 
     out: list[ZipMember] = []
@@ -240,6 +243,9 @@ class _Reader:
         for zf in self._opened:
             zf.close()
 
+    def info(self, name: str) -> zipfile.ZipInfo:
+        return self._zip().getinfo(name)
+
     def inspect(self, info: zipfile.ZipInfo) -> Inspection:
         limit = min(info.file_size, MAX_IMAGE_BYTES)
         chunks: list[bytes] = []
@@ -280,3 +286,27 @@ class _Reader:
                 size=info.file_size, error=f"corrupt zip entry ({e}); re-create the zip"
             )
         return inspect_bytes(b"".join(chunks))
+
+
+_READERS: dict[str, _Reader] = {}  # per process (and shared by its threads): path -> reader
+_READERS_LOCK = threading.Lock()
+
+
+def inspect_members(work: list[tuple[str, str]]) -> list[Inspection]:
+    """Inspect (zip path, entry name) pairs: one task of :func:`parallel.map_processes`. The
+    zip is opened once per process and thread; its inflated bytes count against the total."""
+    out = []
+    for path, name in work:
+        with _READERS_LOCK:
+            reader = _READERS.get(path)
+            if reader is None:
+                reader = _READERS[path] = _Reader(Path(path))
+        out.append(reader.inspect(reader.info(name)))
+    return out
+
+
+def _close_readers() -> None:
+    with _READERS_LOCK:
+        for reader in _READERS.values():
+            reader.close()
+        _READERS.clear()

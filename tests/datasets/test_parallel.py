@@ -12,7 +12,16 @@ import pytest
 from edgeops.datasets import parallel
 from edgeops.datasets.images import inspect_paths, png_chunks_error
 
-from .conftest import Seeds, image_bytes, make_label_tree, scan, scan_error, spec_for
+from .conftest import (
+    Seeds,
+    image_bytes,
+    make_label_tree,
+    scan,
+    scan_error,
+    spec_for,
+    tree_members,
+    write_zip,
+)
 
 
 class Advances:
@@ -80,6 +89,31 @@ def test_large_folder_scan_goes_through_the_pool(
     # a bad file among hundreds is still named, and the scan still fails as a whole
     (base / "fox" / "cut.png").write_bytes(image_bytes(seeds(), size=(64, 64))[:200])
     assert "data/fox/cut.png: corrupt or truncated image" in scan_error(spec, tmp_path)
+
+
+def test_large_zip_scan_goes_through_the_pool(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    members = tree_members({"cat": 150, "dog": 150}, seeds)
+    members.append(("dog/cut.png", image_bytes(seeds(), size=(64, 64))[:200]))
+    spec = spec_for("zip", write_zip(tmp_path / "data.zip", members))
+    here = scan_error(spec, tmp_path)
+
+    used: list[int] = []
+    real = parallel.ProcessPoolExecutor
+
+    def counting_pool(*args: object, **kw: object) -> object:
+        used.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    for suffix in ("", "-wal", "-shm"):  # forget the cached scan of the zip
+        Path(f"{tmp_path / '.edgeops' / 'cache.sqlite'}{suffix}").unlink(missing_ok=True)
+    pooled = scan_error(spec, tmp_path)
+    assert used, "the scan did not use worker processes"
+    assert pooled == here and "data.zip:dog/cut.png: corrupt or truncated image" in pooled
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
