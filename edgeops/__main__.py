@@ -2,4 +2,5 @@ import sys
 
 from edgeops.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process re-imports the main module
+    sys.exit(main())
