@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -47,10 +45,6 @@ class Routes:
         self.settings = settings
         self.catalog = catalog
         self.metrics = metrics
-        # Predictions in worker threads at once: as many as a model has interpreters. More
-        # threads would only queue for an interpreter while holding a thread and fighting
-        # over the GIL; requests beyond it wait here, in the event loop, for free.
-        self._predicting = anyio.CapacityLimiter(settings.interpreters)
 
     def routes(self) -> list[Route]:
         return [
@@ -71,8 +65,8 @@ class Routes:
         req = await parse_predict(request, self.settings)
         client_id = client_id_of(request, req.client_id)
         # one trip to a worker thread for the lookup, the decoding and the model
-        model, arm, predictions, headers = await anyio.to_thread.run_sync(
-            self._predict, name, client_id, req, limiter=self._predicting
+        model, arm, predictions, headers = await run_in_threadpool(
+            self._predict, name, client_id, req
         )
         self.metrics.count_predictions(name, len(predictions))
         p = model.published
