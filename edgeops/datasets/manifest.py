@@ -55,7 +55,7 @@ class Manifest:
             return str(known)
         head = f"{FINGERPRINT_VERSION}\nmulti_label={int(self.multi_label)}\n"
         lines = [
-            f"{rec.sha256}\t{','.join(sorted(rec.labels))}\t{rec.split}\n"
+            f"{rec.sha256}\t{_labels_text(rec.labels)}\t{rec.split}\n"
             for rec in sorted(self.images, key=lambda r: r.sha256)
         ]
         digest = hashlib.sha256((head + "".join(lines)).encode()).hexdigest()
@@ -79,3 +79,8 @@ class Manifest:
             for label in rec.labels:
                 counts[label][rec.split] += 1
         return counts
+
+
+def _labels_text(labels: tuple[str, ...]) -> str:
+    # one label needs no sorting (100k sorted() calls were 0.4 s of a cold plan)
+    return labels[0] if len(labels) == 1 else ",".join(sorted(labels))
