@@ -71,16 +71,7 @@ def test_large_folder_scan_goes_through_the_pool(
     spec = spec_for("folder", base)
     here = scan(spec, tmp_path, cache="here.sqlite")
 
-    used: list[int] = []
-    real = parallel.ProcessPoolExecutor
-
-    def counting_pool(*args: object, **kw: object) -> object:
-        used.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
-    monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
-    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    used = pools_started(monkeypatch)
     pooled = scan(spec, tmp_path, cache="pooled.sqlite")
     assert used, "the scan did not use worker processes"
     assert pooled == here
@@ -99,6 +90,17 @@ def test_large_zip_scan_goes_through_the_pool(
     spec = spec_for("zip", write_zip(tmp_path / "data.zip", members))
     here = scan_error(spec, tmp_path)
 
+    used = pools_started(monkeypatch)
+    for suffix in ("", "-wal", "-shm"):  # forget the cached scan of the zip
+        Path(f"{tmp_path / '.edgeops' / 'cache.sqlite'}{suffix}").unlink(missing_ok=True)
+    pooled = scan_error(spec, tmp_path)
+    assert used, "the scan did not use worker processes"
+    assert pooled == here and "data.zip:dog/cut.png: corrupt or truncated image" in pooled
+
+
+def pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Scans from 100 images on use worker processes, as if on 2 cores; the returned list
+    gets an item per pool started."""
     used: list[int] = []
     real = parallel.ProcessPoolExecutor
 
@@ -109,11 +111,7 @@ def test_large_zip_scan_goes_through_the_pool(
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
     monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
-    for suffix in ("", "-wal", "-shm"):  # forget the cached scan of the zip
-        Path(f"{tmp_path / '.edgeops' / 'cache.sqlite'}{suffix}").unlink(missing_ok=True)
-    pooled = scan_error(spec, tmp_path)
-    assert used, "the scan did not use worker processes"
-    assert pooled == here and "data.zip:dog/cut.png: corrupt or truncated image" in pooled
+    return used
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
