@@ -106,7 +106,7 @@ def pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     def counting_pool(*args: object, **kw: object) -> object:
         used.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
+        return real(*args, **kw)  # type: ignore[call-overload]
 
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
     monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
