@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -94,9 +95,10 @@ def map_processes(
     process: on a thread per core if ``threads`` (the caller knows the work releases the GIL,
     e.g. decoding photos rather than thumbnails), else on this thread.
 
-    Workers are forks of this process when it runs no other thread, else they come from a
-    forkserver (a fork could inherit a lock another thread holds); they ignore SIGINT: an
-    interrupt reaches this process alone, which cancels what has not started and re-raises.
+    Workers are forks of this process on Linux when it runs no other thread, else they come from
+    a forkserver (a fork could inherit a lock another thread holds), or are spawned (Windows);
+    they ignore SIGINT: an interrupt reaches this process alone, which cancels what has not
+    started and re-raises.
     """
     n_workers = processes or cores()
     if n_workers <= 1 or len(items) < (PROCESS_MIN if minimum is None else minimum):
@@ -114,11 +116,16 @@ def map_processes(
     import threading
 
     ctx: Any
-    if threading.active_count() == 1:  # nothing else holds a lock a forked child could need
+    methods = multiprocessing.get_all_start_methods()
+    # fork only on Linux, and only when nothing else runs: no other thread holds a lock a
+    # forked child could need (macOS's system libraries are not fork-safe at all)
+    if sys.platform == "linux" and threading.active_count() == 1:
         ctx = multiprocessing.get_context("fork")
-    else:
+    elif "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
+    else:  # Windows
+        ctx = multiprocessing.get_context("spawn")
     # at least 8 tasks per worker (balance, progress, a prompt interrupt), at most CHUNK items
     size = max(16, min(CHUNK, len(items) // (8 * n_workers)))
     out: list[R | None] = [None] * len(items)
