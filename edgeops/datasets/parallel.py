@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from edgeops.progress import Task
 
@@ -112,24 +112,10 @@ def map_processes(
                 task.advance(len(chunk))
         return out_here
 
-    import multiprocessing
-    import threading
-
-    ctx: Any
-    methods = multiprocessing.get_all_start_methods()
-    # fork only on Linux, and only when nothing else runs: no other thread holds a lock a
-    # forked child could need (macOS's system libraries are not fork-safe at all)
-    if sys.platform == "linux" and threading.active_count() == 1:
-        ctx = multiprocessing.get_context("fork")
-    elif "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(PRELOAD)
-    else:  # Windows
-        ctx = multiprocessing.get_context("spawn")
     # at least 8 tasks per worker (balance, progress, a prompt interrupt), at most CHUNK items
     size = max(16, min(CHUNK, len(items) // (8 * n_workers)))
     out: list[R | None] = [None] * len(items)
-    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init)
+    pool = _pool(n_workers)
     try:
         futures = {
             pool.submit(fn, list(items[start : start + size])): start
@@ -146,6 +132,76 @@ def map_processes(
         raise
     pool.shutdown(wait=True)
     return out  # type: ignore[return-value]  # every slot was filled above
+
+
+def _pool(n_workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    import threading
+
+    ctx: Any
+    methods = multiprocessing.get_all_start_methods()
+    # fork only on Linux, and only when nothing else runs: no other thread holds a lock a
+    # forked child could need (macOS's system libraries are not fork-safe at all)
+    if sys.platform == "linux" and threading.active_count() == 1:
+        ctx = multiprocessing.get_context("fork")
+    elif "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+    else:  # Windows
+        ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=_worker_init)
+
+
+class Prefetch(Generic[T, R]):
+    """:func:`map_processes` for items handed over while they are still being found (a folder
+    walk): once ``minimum`` items were offered, worker processes start on them, in chunks of
+    :data:`CHUNK`, while the rest are found. Fewer than ``minimum`` in all: nothing is done
+    here (:meth:`take` returns nothing, the caller inspects them as usual).
+
+    Use as a context manager: leaving it (an error, an interrupt) cancels what has not started.
+    """
+
+    def __init__(self, fn: Callable[[list[T]], list[R]], *, minimum: int | None = None) -> None:
+        self.fn = fn
+        self.minimum = PROCESS_MIN if minimum is None else minimum
+        self.buffer: list[T] = []
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: dict[Any, list[T]] = {}
+        self.n_workers = cores()
+
+    def __enter__(self) -> Prefetch[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def offer(self, items: Sequence[T]) -> None:
+        self.buffer.extend(items)
+        if self.pool is None and self.n_workers > 1 and len(self.buffer) >= self.minimum:
+            self.pool = _pool(self.n_workers)
+        if self.pool is not None:
+            self._submit(full_only=True)
+
+    def _submit(self, *, full_only: bool) -> None:
+        assert self.pool is not None
+        while len(self.buffer) >= CHUNK or (self.buffer and not full_only):
+            chunk, self.buffer = self.buffer[:CHUNK], self.buffer[CHUNK:]
+            self.futures[self.pool.submit(self.fn, chunk)] = chunk
+
+    def take(self, task: Task | None = None) -> dict[T, R]:
+        """item -> result of everything offered (empty if no pool started)."""
+        if self.pool is None:
+            return {}
+        self._submit(full_only=False)
+        out: dict[T, R] = {}
+        for fut in as_completed(self.futures):
+            chunk = self.futures[fut]
+            out.update(zip(chunk, fut.result(), strict=True))
+            if task is not None:
+                task.advance(len(chunk))
+        return out
 
 
 def _worker_init() -> None:

@@ -10,6 +10,7 @@ half-imported. Nothing is ever written except the hash cache.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -20,11 +21,11 @@ from edgeops.config.model import DatasetSpec
 from edgeops.datasets import snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
-from edgeops.datasets.hashcache import HashCache, StoredSnapshot, open_cache
+from edgeops.datasets.hashcache import CachedFile, HashCache, StoredSnapshot, open_cache
 from edgeops.datasets.images import Inspection, inspect_paths, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
-from edgeops.datasets.parallel import PHOTO_BYTES, map_processes
+from edgeops.datasets.parallel import PHOTO_BYTES, Prefetch, map_processes
 from edgeops.datasets.problems import Problems
 from edgeops.datasets.rules import DataRules
 from edgeops.datasets.sources import (
@@ -265,11 +266,21 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         what = "not a folder" if base.exists() else "folder not found"
         ctx.problems.add(ctx.shown, f"{what}; fix source.folder in edgeops.yaml")
         return [], {}
-    files = walk_folder(base, ctx.root, ctx.problems, ctx.listing)
-    prefix = "" if ctx.shown == "." else ctx.shown + "/"
-    layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
-    stats = dict(files)
-    inspected = _inspect_files(ctx, os.fspath(base), [stats[rel] for rel, _ in layout.labelled])
+    scope = os.fspath(base)
+    cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
+    # A large first scan starts inspecting each label folder's files while the walk goes on
+    # to the next (files of no label are inspected for nothing, and not kept).
+    with Prefetch(inspect_paths) as prefetch:
+
+        def offer(found: list[FileStat]) -> None:
+            prefetch.offer([st.path for st in found if _needs_reading(st, cached)])
+
+        files = walk_folder(base, ctx.root, ctx.problems, ctx.listing, on_files=offer)
+        prefix = "" if ctx.shown == "." else ctx.shown + "/"
+        layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
+        stats = dict(files)
+        labelled = [stats[rel] for rel, _ in layout.labelled]
+        inspected = _inspect_files(ctx, scope, labelled, cached=cached, prefetch=prefetch)
     found: Found = []
     for rel, label in layout.labelled:
         st = stats[rel]
@@ -408,9 +419,28 @@ def _stat(path: str, where: str, problems: Problems) -> FileStat | None:
     return FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _inspect_files(ctx: _Ctx, scope: str, stats: list[FileStat]) -> dict[str, Inspection]:
-    """path -> accepted Inspection; rejections go to ctx.problems. Uses and fills the cache."""
-    cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
+def _needs_reading(st: FileStat, cached: dict[str, CachedFile]) -> bool:
+    """Whether ``st``'s bytes must be inspected: not too large (or empty), not in the cache."""
+    if size_error(st.size):
+        return False
+    hit = cached.get(st.path)
+    return hit is None or not hit.matches(st)
+
+
+def _inspect_files(
+    ctx: _Ctx,
+    scope: str,
+    stats: list[FileStat],
+    *,
+    cached: dict[str, CachedFile] | None = None,
+    prefetch: Prefetch[str, Inspection] | None = None,
+) -> dict[str, Inspection]:
+    """path -> accepted Inspection; rejections go to ctx.problems. Uses and fills the cache.
+
+    ``cached``: the cache's rows of ``scope`` when the caller read them already; ``prefetch``:
+    where the caller started inspecting (some of) the misses already."""
+    if cached is None:
+        cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
     results: dict[str, Inspection] = {}
     misses: list[FileStat] = []
     for st in stats:
@@ -428,12 +458,15 @@ def _inspect_files(ctx: _Ctx, scope: str, stats: list[FileStat]) -> dict[str, In
         # Decoding photos releases the GIL, so a few hundred go on threads; opening thumbnails
         # is mostly Python, which threads only fight over (bench/plan_scaling.py).
         photos = sum(st.size for st in misses) >= PHOTO_BYTES * len(misses)
-        if len(misses) >= PROGRESS_MIN:
-            with ctx.reporter.task(ctx.description, len(misses)) as task:
-                fresh = map_processes(inspect_paths, paths, task=task, threads=photos)
-        else:
-            fresh = map_processes(inspect_paths, paths, threads=photos)
-        results.update(zip(paths, fresh, strict=True))
+        with contextlib.ExitStack() as stack:
+            task = None
+            if len(misses) >= PROGRESS_MIN:
+                task = stack.enter_context(ctx.reporter.task(ctx.description, len(misses)))
+            done = prefetch.take(task) if prefetch is not None else {}
+            rest = [p for p in paths if p not in done]
+            fresh = map_processes(inspect_paths, rest, task=task, threads=photos)
+        results.update(done)
+        results.update(zip(rest, fresh, strict=True))
     if ctx.cache is not None:
         current = {st.path for st in stats}
         forget = [p for p in cached if p not in current]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -130,13 +131,18 @@ class Listed(NamedTuple):
 
 
 def walk_folder(
-    base: Path, root: Path, problems: Problems, listing: list[Listed] | None = None
+    base: Path,
+    root: Path,
+    problems: Problems,
+    listing: list[Listed] | None = None,
+    on_files: Callable[[list[FileStat]], None] | None = None,
 ) -> list[tuple[str, FileStat]]:
     """Every non-junk file under ``base`` as (posix relpath, FileStat), sorted by relpath.
 
     Symlinks are followed only when they resolve inside ``base``; one that points outside (or
     nowhere) is a problem. Folder symlinks are followed once (no loops). ``listing``, when
-    given, gets every folder walked (see ``Listed``).
+    given, gets every folder walked (see ``Listed``); ``on_files`` gets each folder's files as
+    soon as it is listed (a scan starts inspecting them while the walk goes on).
     """
     base_real = os.path.realpath(base)
     base_norm = os.path.normpath(base)
@@ -157,6 +163,7 @@ def walk_folder(
             return
         names: list[str] = []
         stats: list[int] = []
+        found: list[FileStat] = []
         plain = True
         for d in items:
             if d.name in JUNK_NAMES or d.name.startswith("."):
@@ -190,13 +197,16 @@ def walk_folder(
                 visited.add(real)
                 walk(d.path, rel + "/")
             elif stat_mod.S_ISREG(st.st_mode):
-                path = base_prefix + rel
-                out.append((rel, FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)))
+                fst = FileStat(base_prefix + rel, st.st_size, st.st_mtime_ns, st.st_ino)
+                out.append((rel, fst))
+                found.append(fst)
                 names.append(d.name)
                 stats += (st.st_size, st.st_mtime_ns, st.st_ino)
             else:
                 problems.add(display_path(d.path, root), "not a regular file; remove it")
                 plain = False
+        if on_files is not None and found:
+            on_files(found)
         if listing is not None and key is not None:
             path = folder if folder.endswith(os.sep) else folder + os.sep
             listing.append(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgeops.datasets import parallel
+from edgeops.datasets import scan as scan_module
 from edgeops.datasets.images import inspect_paths, png_chunks_error
 
 from .conftest import (
@@ -72,8 +73,17 @@ def test_large_folder_scan_goes_through_the_pool(
     here = scan(spec, tmp_path, cache="here.sqlite")
 
     used = pools_started(monkeypatch)
+    after_walk: list[int] = []  # images left to inspect once the walk was over
+    real_map = scan_module.map_processes
+
+    def counting_map(fn, items, **kw):  # type: ignore[no-untyped-def]
+        after_walk.append(len(items))
+        return real_map(fn, items, **kw)
+
+    monkeypatch.setattr(scan_module, "map_processes", counting_map)
     pooled = scan(spec, tmp_path, cache="pooled.sqlite")
     assert used, "the scan did not use worker processes"
+    assert after_walk == [0]  # all were inspected while the walk went on (from 100 found)
     assert pooled == here
     assert pooled.fingerprint() == here.fingerprint()
 
