@@ -206,7 +206,7 @@ def test_the_budget_is_the_plans_estimate_with_headroom() -> None:
     # the plan's estimate: from this machine's earlier runs (this test session's), if any
     assert big.node_hours * 3600 >= 2 * local_training_estimate(50_000, "latency")
     assert any("50000 images" in line for line in big.comment)
-    assert init.size_budget(10_000_000, "local").node_hours == 100  # the schema's maximum
+    assert init.size_budget(10**9, "local").node_hours == 100  # the schema's maximum
 
 
 def test_gitignore_lines_are_added_once() -> None:
