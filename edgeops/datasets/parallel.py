@@ -13,10 +13,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from typing import Any, Generic, TypeVar
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from edgeops.progress import Task
+
+if TYPE_CHECKING:  # multiprocessing is imported only when a pool starts
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -137,6 +140,7 @@ def map_processes(
 def _pool(n_workers: int) -> ProcessPoolExecutor:
     import multiprocessing
     import threading
+    from concurrent.futures import ProcessPoolExecutor
 
     ctx: Any
     methods = multiprocessing.get_all_start_methods()

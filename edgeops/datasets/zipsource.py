@@ -13,6 +13,7 @@ The result (``ZipScan``) depends only on the zip's bytes, so the hash cache stor
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat as stat_mod
@@ -187,8 +188,9 @@ def scan_zip(
                 to_read.append(info)
 
     # as for folders (parallel.py): many entries on a process per core, a few photos on
-    # threads, a few thumbnails here; each worker process opens the zip once
-    work = [(os.fspath(path), info.filename) for info in to_read]
+    # threads, a few thumbnails here; each worker process opens the zip once per scan
+    scan = next(_SCANS)
+    work = [(os.fspath(path), scan, info.filename) for info in to_read]
     photos = sum(info.file_size for info in to_read) >= PHOTO_BYTES * len(to_read)
     try:
         if len(to_read) >= PROGRESS_MIN:
@@ -197,7 +199,7 @@ def scan_zip(
         else:
             results = map_processes(inspect_members, work, threads=photos)
     finally:
-        _close_readers()
+        _close_readers(scan)
     known.update((info.filename, r) for info, r in zip(to_read, results, strict=True))
 
     out: list[ZipMember] = []
@@ -288,25 +290,30 @@ class _Reader:
         return inspect_bytes(b"".join(chunks))
 
 
-_READERS: dict[str, _Reader] = {}  # per process (and shared by its threads): path -> reader
+# Per process, shared by its threads: (zip path, scan) -> its reader. Keyed by scan too, so
+# that two scans at once (say, review's page and a plan in one process) neither share a total
+# nor close each other's zip.
+_READERS: dict[tuple[str, int], _Reader] = {}
 _READERS_LOCK = threading.Lock()
+_SCANS = itertools.count()
 
 
-def inspect_members(work: list[tuple[str, str]]) -> list[Inspection]:
-    """Inspect (zip path, entry name) pairs: one task of :func:`parallel.map_processes`. The
-    zip is opened once per process and thread; its inflated bytes count against the total."""
+def inspect_members(work: list[tuple[str, int, str]]) -> list[Inspection]:
+    """Inspect (zip path, scan, entry name) items: one task of :func:`parallel.map_processes`.
+    The zip is opened once per process, scan and thread; its inflated bytes count against the
+    total."""
     out = []
-    for path, name in work:
+    for path, scan, name in work:
         with _READERS_LOCK:
-            reader = _READERS.get(path)
+            reader = _READERS.get((path, scan))
             if reader is None:
-                reader = _READERS[path] = _Reader(Path(path))
+                reader = _READERS[path, scan] = _Reader(Path(path))
         out.append(reader.inspect(reader.info(name)))
     return out
 
 
-def _close_readers() -> None:
+def _close_readers(scan: int) -> None:
+    """Closes what ``scan`` opened in this process (worker processes exit with theirs)."""
     with _READERS_LOCK:
-        for reader in _READERS.values():
-            reader.close()
-        _READERS.clear()
+        for key in [k for k in _READERS if k[1] == scan]:
+            _READERS.pop(key).close()

@@ -112,13 +112,13 @@ def pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Scans from 100 images on use worker processes, as if on 2 cores; the returned list
     gets an item per pool started."""
     used: list[int] = []
-    real = parallel.ProcessPoolExecutor
+    real = parallel._pool
 
-    def counting_pool(*args: object, **kw: object) -> object:
+    def counting_pool(n_workers: int) -> object:
         used.append(1)
-        return real(*args, **kw)  # type: ignore[call-overload]
+        return real(n_workers)
 
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(parallel, "_pool", counting_pool)
     monkeypatch.setattr(parallel, "PROCESS_MIN", 100)
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     return used

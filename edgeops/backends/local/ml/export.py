@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
-import os
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
@@ -40,7 +40,7 @@ from edgeops.backends.local.ml.backbone import (
     make_feature_module,
 )
 from edgeops.backends.local.ml.hparams import TRAINER_VERSION
-from edgeops.files import sha256_file
+from edgeops.files import atomic_write, sha256_file
 from edgeops.runtime.images import NORM_MEAN, NORM_STD, load_rgb, normalize, to_input
 from edgeops.runtime.quiet import captured
 
@@ -131,19 +131,8 @@ def converted_backbone(backbone: Backbone, kind: str, build: Callable[[], bytes]
     backend folder. Written to a temporary file then renamed, so a reader never sees half a
     file, and two processes converting at once both end with a whole one."""
     path = backbone_path(backbone, kind)
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = build()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    if not path.exists():
+        atomic_write(path, build())
     return path
 
 
@@ -314,16 +303,9 @@ class BackboneCalibration:
         for i, name in enumerate(names):
             arrays[f"min{i}"] = np.asarray(self.qsv[name]["min"])
             arrays[f"max{i}"] = np.asarray(self.qsv[name]["max"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)  # type: ignore[arg-type]  # (mypy: a key could be allow_pickle)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]  # (mypy: a key could be allow_pickle)
+        atomic_write(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> BackboneCalibration | None:
@@ -341,20 +323,14 @@ def calibrate_backbone(
     features_model: bytes, representative: Sequence[np.ndarray]
 ) -> BackboneCalibration:
     """:class:`BackboneCalibration` of the features backbone, computed now."""
-    from ai_edge_litert.interpreter import Interpreter
+    from edgeops.runtime.litert import LiteRTRunner
 
     qsv = _calibrate(features_model, representative)
-    interp = Interpreter(model_content=features_model)
-    out = interp.get_output_details()[0]
-    qsv[tflite_io.GRAFT_FEATURES] = qsv.pop(out["name"])  # the graft's name for it
-    interp.allocate_tensors()
-    index = interp.get_input_details()[0]["index"]
-    rows = []
-    for x in representative:
-        interp.set_tensor(index, x[None].astype(np.float32))
-        interp.invoke()
-        rows.append(interp.get_tensor(out["index"]).reshape(-1).copy())
-    return BackboneCalibration(qsv, np.stack(rows).astype(np.float32), out["name"])
+    runner = LiteRTRunner(features_model)
+    output = runner.output["name"]
+    qsv[tflite_io.GRAFT_FEATURES] = qsv.pop(output)  # the graft's name for it
+    rows = [runner(x).reshape(-1) for x in representative]
+    return BackboneCalibration(qsv, np.stack(rows).astype(np.float32), output)
 
 
 def backbone_calibration(
