@@ -15,6 +15,7 @@ from typing import Any
 from edgeops.addresses import dataset_address, model_address, publish_address
 from edgeops.backends.base import Backend
 from edgeops.config.model import Config, ModelSpec, PublishTarget
+from edgeops.gcpause import pausing
 from edgeops.progress import Reporter
 from edgeops.state import (
     DesiredDataset,
@@ -34,6 +35,7 @@ def cache_path(config: Config) -> Path:
     return base / "cache" / "hashes.sqlite"
 
 
+@pausing
 def resolve(config: Config, backend: Backend, reporter: Reporter) -> DesiredState:
     from edgeops.datasets import scan_dataset
     from edgeops.health.grouping import near_groups_for

@@ -54,16 +54,21 @@ def assemble_manifest(
                 refused[insp.format] = rules.format_problem(insp.format)
             if refused[insp.format]:
                 problems.add(entry.describe(), refused[insp.format])
-    groups: dict[str, list[tuple[Entry, Inspection]]] = {}
-    for entry, insp in found:
-        groups.setdefault(insp.sha256, []).append((entry, insp))
+    # sha256 -> the first (entry, inspection) with those bytes; later copies go to ``copies``
+    first: dict[str, tuple[Entry, Inspection]] = {}
+    copies: dict[str, list[tuple[Entry, Inspection]]] = {}
+    keep = first.setdefault
+    for item in found:
+        held = keep(item[1].sha256, item)
+        if held is not item:
+            copies.setdefault(held[1].sha256, [held]).append(item)
 
     labelled: dict[str, tuple[tuple[str, ...], Entry, Inspection]] = {}
     unlabelled: dict[str, tuple[Entry, Inspection]] = {}
     duplicates: list[tuple[str, str]] = []
-    for sha, items in groups.items():
-        if len(items) == 1:  # the common case, kept cheap for 100k-image datasets
-            e, i = items[0]
+    for sha, (e, i) in first.items():
+        items = copies.get(sha)
+        if items is None:  # the common case, kept cheap for 100k-image datasets
             if e.labels:
                 labelled[sha] = (e.labels, e, i)
             else:
@@ -161,13 +166,19 @@ def assemble_manifest(
             f"{'their' if follow != 1 else 'its'} own hash split ({len(near_groups)} groups)"
         )
     images = tuple(
-        _record(sha, labels, splits[sha], entry, insp)
-        for sha, (labels, entry, insp) in sorted(labelled.items())
+        [
+            ImageRecord(
+                sha, labels, splits[sha], e.where, i.size, i.format, i.width, i.height, e.locator
+            )
+            for sha, (labels, e, i) in sorted(labelled.items())
+        ]
     )
     unl = tuple(
-        _record(sha, (), "train", entry, insp)
-        for sha, (entry, insp) in sorted(unlabelled.items())
-        if sha not in labelled
+        [
+            ImageRecord(sha, (), "train", e.where, i.size, i.format, i.width, i.height, e.locator)
+            for sha, (e, i) in sorted(unlabelled.items())
+            if sha not in labelled
+        ]
     )
     duplicates.extend(
         (labelled[sha][1].where, entry.where)
@@ -182,20 +193,4 @@ def assemble_manifest(
         duplicates=tuple(duplicates),
         warnings=tuple(warnings),
         source_kind=spec.source.kind,
-    )
-
-
-def _record(
-    sha: str, labels: tuple[str, ...], split: str, entry: Entry, insp: Inspection
-) -> ImageRecord:
-    return ImageRecord(
-        sha256=sha,
-        labels=labels,
-        split=split,
-        source=entry.where,
-        size=insp.size,
-        format=insp.format,
-        width=insp.width,
-        height=insp.height,
-        locator=entry.locator,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from edgeops.config.model import SPLITS
@@ -55,8 +56,8 @@ class Manifest:
             return str(known)
         head = f"{FINGERPRINT_VERSION}\nmulti_label={int(self.multi_label)}\n"
         lines = [
-            f"{rec.sha256}\t{_labels_text(rec.labels)}\t{rec.split}\n"
-            for rec in sorted(self.images, key=lambda r: r.sha256)
+            f"{rec[0]}\t{rec[1][0] if len(rec[1]) == 1 else _labels_text(rec[1])}\t{rec[2]}\n"
+            for rec in sorted(self.images, key=itemgetter(0))  # (sha256, labels, split, ...)
         ]
         digest = hashlib.sha256((head + "".join(lines)).encode()).hexdigest()
         self.remember_fingerprint(digest)

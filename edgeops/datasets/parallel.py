@@ -88,6 +88,7 @@ def map_processes(
     processes: int | None = None,
     minimum: int | None = None,
     threads: bool = False,
+    on_chunk: Callable[[Sequence[T], list[R]], None] | None = None,
 ) -> list[R]:
     """``fn(items)`` computed in chunks on a pool of worker processes, in input order.
 
@@ -98,6 +99,9 @@ def map_processes(
     process: on a thread per core if ``threads`` (the caller knows the work releases the GIL,
     e.g. decoding photos rather than thumbnails), else on this thread.
 
+    ``on_chunk(items, results)`` is called on this thread as each chunk's results come in (in
+    any order), e.g. to keep them before the rest are done.
+
     Workers are forks of this process on Linux when it runs no other thread, else they come from
     a forkserver (a fork could inherit a lock another thread holds), or are spawned (Windows);
     they ignore SIGINT: an interrupt reaches this process alone, which cancels what has not
@@ -106,11 +110,17 @@ def map_processes(
     n_workers = processes or cores()
     if n_workers <= 1 or len(items) < (PROCESS_MIN if minimum is None else minimum):
         if threads and n_workers > 1:
-            return map_parallel(lambda x: fn([x])[0], items, task=task, workers=n_workers)
+            done = map_parallel(lambda x: fn([x])[0], items, task=task, workers=n_workers)
+            if on_chunk is not None:
+                on_chunk(items, done)
+            return done
         out_here: list[R] = []
         for start in range(0, len(items), CHUNK):
-            chunk = fn(list(items[start : start + CHUNK]))
+            part = list(items[start : start + CHUNK])
+            chunk = fn(part)
             out_here.extend(chunk)
+            if on_chunk is not None:
+                on_chunk(part, chunk)
             if task is not None:
                 task.advance(len(chunk))
         return out_here
@@ -128,6 +138,8 @@ def map_processes(
             chunk = fut.result()
             start = futures[fut]
             out[start : start + len(chunk)] = chunk
+            if on_chunk is not None:
+                on_chunk(items[start : start + len(chunk)], chunk)
             if task is not None:
                 task.advance(len(chunk))
     except BaseException:
@@ -194,15 +206,23 @@ class Prefetch(Generic[T, R]):
             chunk, self.buffer = self.buffer[:CHUNK], self.buffer[CHUNK:]
             self.futures[self.pool.submit(self.fn, chunk)] = chunk
 
-    def take(self, task: Task | None = None) -> dict[T, R]:
-        """item -> result of everything offered (empty if no pool started)."""
+    def take(
+        self,
+        task: Task | None = None,
+        on_chunk: Callable[[Sequence[T], list[R]], None] | None = None,
+    ) -> dict[T, R]:
+        """item -> result of everything offered (empty if no pool started); ``on_chunk`` as
+        for :func:`map_processes`."""
         if self.pool is None:
             return {}
         self._submit(full_only=False)
         out: dict[T, R] = {}
         for fut in as_completed(self.futures):
             chunk = self.futures[fut]
-            out.update(zip(chunk, fut.result(), strict=True))
+            results = fut.result()
+            out.update(zip(chunk, results, strict=True))
+            if on_chunk is not None:
+                on_chunk(chunk, results)
             if task is not None:
                 task.advance(len(chunk))
         return out
@@ -213,5 +233,7 @@ def _worker_init() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A forked worker shares its parent's heap (the scan's records so far): keep the garbage
-    # collector from walking, and so copying, all of it on every collection.
+    # collector from walking, and so copying, all of it on every collection. The parent may
+    # have paused the collector while it scans (edgeops/gcpause.py): a worker collects.
     gc.freeze()
+    gc.enable()

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -40,6 +41,7 @@ from edgeops.datasets.sources import (
 from edgeops.datasets.split import NearGroups
 from edgeops.datasets.zipsource import PROGRESS_MIN, ZipScan, scan_zip
 from edgeops.errors import DatasetError
+from edgeops.gcpause import pausing
 from edgeops.progress import Reporter
 
 
@@ -61,6 +63,7 @@ class RemoteReader(Protocol):
         ...
 
 
+@pausing
 def scan_dataset(
     spec: DatasetSpec,
     *,
@@ -138,6 +141,7 @@ class SourceScan(NamedTuple):
     overrides: Applied  # what the labels overrides file changed (empty without one)
 
 
+@pausing
 def scan_source(
     spec: DatasetSpec,
     *,
@@ -282,11 +286,12 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         labelled = [stats[rel] for rel, _ in layout.labelled]
         inspected = _inspect_files(ctx, scope, labelled, cached=cached, prefetch=prefetch)
     found: Found = []
+    one = {label: (label,) for label in layout.label_dirs}  # one labels tuple per label
     for rel, label in layout.labelled:
         st = stats[rel]
         insp = inspected.get(st.path)
         if insp is not None:
-            found.append((Entry(st.path, prefix + rel, (label,)), insp))
+            found.append((Entry(st.path, prefix + rel, one[label]), insp))
     return found, {label: prefix + folder for label, folder in layout.label_dirs.items()}
 
 
@@ -453,6 +458,7 @@ def _inspect_files(
             results[st.path] = hit.inspection
         else:
             misses.append(st)
+    keeper = _CacheKeeper(ctx.cache, scope, misses)
     if misses:
         paths = [st.path for st in misses]
         # Decoding photos releases the GIL, so a few hundred go on threads; opening thumbnails
@@ -462,16 +468,20 @@ def _inspect_files(
             task = None
             if len(misses) >= PROGRESS_MIN:
                 task = stack.enter_context(ctx.reporter.task(ctx.description, len(misses)))
-            done = prefetch.take(task) if prefetch is not None else {}
-            rest = [p for p in paths if p not in done]
-            fresh = map_processes(inspect_paths, rest, task=task, threads=photos)
+            try:
+                done = prefetch.take(task, keeper.add) if prefetch is not None else {}
+                rest = [p for p in paths if p not in done]
+                fresh = map_processes(
+                    inspect_paths, rest, task=task, threads=photos, on_chunk=keeper.add
+                )
+            except BaseException:  # an interrupt, or a worker died: keep what was read
+                keeper.flush()
+                raise
         results.update(done)
         results.update(zip(rest, fresh, strict=True))
     if ctx.cache is not None:
-        current = {st.path for st in stats}
-        forget = [p for p in cached if p not in current]
-        if misses or forget:
-            ctx.cache.store_files(scope, ((st, results[st.path]) for st in misses), forget)
+        current = {st.path for st in stats} if cached else set()
+        keeper.flush(forget=[p for p in cached if p not in current])
 
     accepted: dict[str, Inspection] = {}
     for st in stats:
@@ -481,3 +491,32 @@ def _inspect_files(
         else:
             accepted[st.path] = insp
     return accepted
+
+
+class _CacheKeeper:
+    """Stores inspections in the hash cache in batches as they come in, so that the cache
+    writes overlap the inspection still going on, and an interrupted scan keeps what it read."""
+
+    BATCH = 8192
+
+    def __init__(self, cache: HashCache | None, scope: str, misses: list[FileStat]) -> None:
+        self.cache = cache
+        self.scope = scope
+        self.stat_of = {st.path: st for st in misses} if cache is not None else {}
+        self.pending: list[tuple[FileStat, Inspection]] = []
+
+    def add(self, paths: Sequence[str], results: list[Inspection]) -> None:
+        if self.cache is None:
+            return
+        stat_of = self.stat_of
+        # a prefetched path outside the misses (a file of no label) is not kept
+        self.pending += [
+            (stat_of[p], r) for p, r in zip(paths, results, strict=True) if p in stat_of
+        ]
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+
+    def flush(self, forget: list[str] | None = None) -> None:
+        if self.cache is not None and (self.pending or forget):
+            self.cache.store_files(self.scope, self.pending, forget or ())
+        self.pending = []

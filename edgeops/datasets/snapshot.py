@@ -144,10 +144,12 @@ def _columns(records: Sequence[ImageRecord]) -> dict[str, Any]:
         return dict(_EMPTY)
     columns = map(list, zip(*records, strict=True))
     sha, labels, split, source, size, fmt, width, height, locator = columns
-    label_sets: dict[tuple[str, ...], int] = {}
-    formats: dict[str, int] = {}
-    label_idx = [label_sets.setdefault(x, len(label_sets)) for x in labels]
-    format_idx = [formats.setdefault(x, len(formats)) for x in fmt]
+    # value -> its index in order of first use, then every row's index: C loops, no Python
+    # call per row
+    label_sets = {x: i for i, x in enumerate(dict.fromkeys(labels))}
+    formats = {x: i for i, x in enumerate(dict.fromkeys(fmt))}
+    label_idx = list(map(label_sets.__getitem__, labels))
+    format_idx = list(map(formats.__getitem__, fmt))
     code = {name: str(i) for i, name in enumerate(SPLITS)}
     source_prefix = os.path.commonprefix(source)
     locator_prefix = os.path.commonprefix(locator)

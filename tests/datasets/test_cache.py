@@ -165,3 +165,40 @@ def test_cache_write_failure_is_a_warning(
     assert reporter.warnings == [
         "hash cache unusable (disk I/O error); the next scan re-reads files"
     ]
+
+
+def test_an_interrupted_scan_keeps_what_it_read(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inspections reach the cache in batches while the scan goes on, and what is pending when
+    it is interrupted is kept then: the next scan reads only the rest."""
+    from edgeops.datasets import parallel
+    from edgeops.datasets import scan as scan_module
+
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 12, "dog": 12}, seeds)
+    spec = spec_for("folder", base)
+    monkeypatch.setattr(parallel, "CHUNK", 4)  # inspected 4 at a time, kept from 8 on
+    monkeypatch.setattr(scan_module._CacheKeeper, "BATCH", 8)  # stored twice
+    real = scan_module.inspect_paths
+    calls: list[int] = []
+
+    def interrupted(paths: list[str]) -> list[Inspection]:
+        calls.append(len(paths))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(paths)
+
+    monkeypatch.setattr(scan_module, "inspect_paths", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scan(spec, tmp_path)
+    assert calls == [4, 4, 4, 4]
+
+    spy = CountingInspect()
+    monkeypatch.setattr(scan_module, "inspect_paths", real)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    manifest = scan(spec, tmp_path)
+    assert len(manifest.images) == 24
+    assert len(spy.paths) == 24 - 12  # the 3 chunks read before the interrupt were kept
+    monkeypatch.undo()
+    assert scan(spec, tmp_path, cache="fresh.sqlite") == manifest  # as a scan from scratch

@@ -140,3 +140,35 @@ def test_png_chunk_check_sees_what_decoding_skips() -> None:
     assert "bad checksum in tEXt chunk" in png_chunks_error(broken)
     assert "truncated" in png_chunks_error(good[:iend])  # no IEND
     assert "truncated" in png_chunks_error(good[:-2])  # IEND cut short
+
+
+def collector_enabled(items: list[int]) -> list[bool]:
+    import gc
+
+    return [gc.isenabled() for _ in items]
+
+
+def test_scans_pause_the_collector_but_workers_collect(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    make_label_tree(tmp_path / "data", {"cat": 10, "dog": 10}, seeds)
+    seen: list[bool] = []
+    real = scan_module.assemble_manifest
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(scan_module, "assemble_manifest", spy)
+    scan(spec_for("folder", tmp_path / "data"), tmp_path)
+    assert seen == [False] and gc.isenabled()
+
+    from edgeops import gcpause
+
+    with gcpause.paused():  # a worker forked from a paused scan collects its own garbage
+        assert (
+            parallel.map_processes(collector_enabled, [1, 2, 3], processes=2, minimum=0)
+            == [True] * 3
+        )
