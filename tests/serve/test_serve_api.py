@@ -197,12 +197,34 @@ def test_malformed_json_is_400(server: Server) -> None:
 def test_bad_base64_and_non_image_bytes_are_400(server: Server) -> None:
     r = server.post_json(PREDICT, {"instances": [{"image": {"b64": "not base64!"}}]})
     assert_error(r, 400, r"instances\[0\]\.image\.b64 is not valid base64")
+    unpadded = b64(PHOTOS["fish"]).rstrip("=")[:-1]
+    r = server.post_json(PREDICT, {"instances": [{"image": {"b64": unpadded}}]})
+    assert_error(r, 400, r"instances\[0\]\.image\.b64 is not valid base64")
+    r = server.post_json(PREDICT, {"instances": [{"image": {"b64": "é" * 8}}]})
+    assert_error(r, 400, r"instances\[0\]\.image\.b64 is not valid base64")
     r = server.post_json(PREDICT, instances(PHOTOS["fish"], b"just some text, not a picture"))
     assert_error(r, 400, r"instances\[1\]: not an image")
     r = server.post_json(PREDICT, instances(PHOTOS["fish"][:2000]))  # a truncated JPEG
     assert_error(r, 400, r"instances\[0\]")
     body, ctype = multipart([("notes.txt", b"hello")], {})
     assert_error(server.call("POST", PREDICT, body, {"Content-Type": ctype}), 400, "notes.txt")
+
+
+def test_base64_with_line_breaks_and_json_the_stdlib_reads(server: Server) -> None:
+    """MIME-wrapped base64 (a line break every 76 characters) is the same image; a body with a
+    byte order mark, which orjson refuses, is read as Python's json reads it; NaN is refused."""
+    plain = server.post_json(PREDICT, instances(PHOTOS["fish"]))
+    assert plain.status == 200
+    wrapped = base64.encodebytes(PHOTOS["fish"]).decode()
+    assert "\n" in wrapped
+    r = server.post_json(PREDICT, {"instances": [{"image": {"b64": wrapped}}]})
+    assert r.status == 200 and r.json()["predictions"] == plain.json()["predictions"]
+    body = json.dumps({"instances": [{"image": {"b64": b64(PHOTOS["fish"])}, "key": "k"}]})
+    r = server.post_json(PREDICT, b"\xef\xbb\xbf" + body.encode())
+    assert r.status == 200 and r.json()["predictions"][0]["key"] == "k"
+    for constant in ("NaN", "-Infinity", "1e400"):  # not JSON: a key could not be sent back
+        bad = body.replace('"k"', constant).encode()
+        assert_error(server.post_json(PREDICT, bad), 400, "not valid JSON")
 
 
 def test_unsupported_content_type_is_415(server: Server) -> None:
