@@ -40,6 +40,13 @@ def paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                # What the pause allocated is still counted as young: the first collection
+                # after it would walk all of it (0.4 s after a plan of 100k images). Moved to
+                # the oldest generation instead (freeze, then unfreeze: two list merges), it is
+                # walked only by a full collection, when the oldest generation has grown by a
+                # quarter; cyclic garbage among it is collected then.
+                gc.freeze()
+                gc.unfreeze()
                 gc.enable()
 
 

@@ -56,3 +56,22 @@ def test_restored_after_an_error_and_on_overlapping_threads() -> None:
     leave.set()
     t.join()
     assert gc.isenabled()
+
+
+def test_what_a_pause_allocated_is_old_and_its_cycles_still_collected() -> None:
+    import weakref
+
+    class Node:
+        other: object = None
+
+    with gcpause.paused():
+        kept = [[i] for i in range(10_000)]
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: only the cyclic collector frees it
+        gone = weakref.ref(a)
+        del a, b
+    assert gc.get_count()[0] < 1_000  # not charged to the young generation: no walk of them
+    assert any(obj is kept[0] for obj in gc.get_objects(generation=2))
+    assert gone() is not None  # uncollected until a full collection
+    gc.collect()
+    assert gone() is None
