@@ -45,9 +45,11 @@ def create_app(settings: ServeSettings, catalog: ModelCatalog | None = None) -> 
                 except (ModelNotFound, ModelUnavailable) as e:
                     log.warning("not loaded: %s", e)
         yield
+        endpoints.close()
         catalog.close()
 
-    routes = Routes(settings, catalog, metrics).routes()
+    endpoints = Routes(settings, catalog, metrics)
+    routes = endpoints.routes()
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     return Guard(app, settings, metrics, routes)
 
