@@ -8,27 +8,58 @@ how to quote it. The schema itself is never shown.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgeops.config.checks import ConfigPath, did_you_mean
 from edgeops.config.document import Document, Located, value_kind
-from edgeops.config.schema import load_schema, validator
+from edgeops.config.schema import load_schema, schema_text, validator
+
+if TYPE_CHECKING:  # jsonschema is imported only when a document has to be validated
+    from jsonschema.exceptions import ValidationError
 
 
 def schema_problems(data: dict[str, Any], doc: Document) -> Iterator[Located]:
-    """Every schema error of ``data``, as a message on the line ``doc`` recorded for it."""
+    """Every schema error of ``data``, as a message on the line ``doc`` recorded for it.
+
+    A document this schema accepted before on this machine is not validated again: the
+    verdict depends on the two alone, and importing jsonschema and validating cost about a
+    tenth of a second of every command (the machine cache keeps one empty file per accepted
+    document and schema: ``config-valid/``)."""
+    known = _accepted_marker(data)
+    if known is not None and known.exists():
+        return
+    clean = True
     for error in validator().iter_errors(data):
+        clean = False
         path: ConfigPath = tuple(error.absolute_path)
         for sub_path, message in _explain(error, path, doc):
             # A missing key is reported on the line of the mapping that lacks it.
             line_path = path if error.validator == "required" else sub_path
             yield Located(doc.line_of(line_path), sub_path, message)
+    if clean and known is not None:
+        try:
+            known.parent.mkdir(parents=True, exist_ok=True)
+            known.touch()
+        except OSError:
+            pass  # a read-only cache: validated again next time
+
+
+def _accepted_marker(data: dict[str, Any]) -> Path | None:
+    """Where the machine cache marks ``data`` as accepted by this schema (None: cannot key it)."""
+    from edgeops.machine import cache_dir
+
+    try:
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):  # keys of mixed types: validate every time
+        return None
+    key = hashlib.sha256(f"{schema_text()}\0{text}".encode()).hexdigest()
+    return cache_dir() / "config-valid" / key[:2] / key
 
 
 _TYPE_NAMES = {
