@@ -177,6 +177,12 @@ def scan_once(spec: DatasetSpec, folder: Path, cache: Path) -> int:
     return len(m.images)
 
 
+def floors(data: Path) -> tuple[float, float]:
+    """(the stat walk, best of REPEAT; sha256 + decode on every core) of ``data``."""
+    walk = min(timed(lambda: stat_walk(data)) for _ in range(REPEAT))
+    return walk, timed(lambda: sha_decode_all(data))
+
+
 def measure(base: Path, n: int, cli: bool, n_rounds: int = ROUNDS) -> dict[str, Any]:
     t0 = time.perf_counter()
     folder = generate(base, n)
@@ -186,9 +192,7 @@ def measure(base: Path, n: int, cli: bool, n_rounds: int = ROUNDS) -> dict[str, 
     cache = folder / ".edgeops" / "bench-cache.sqlite"
 
     stat_walk(data)  # the OS page cache is warm for every measurement alike
-    walk_s = min(timed(lambda: stat_walk(data)) for _ in range(REPEAT))
     sha_s = timed(lambda: sha_all(data))
-    floor_s = timed(lambda: sha_decode_all(data))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{cache}{suffix}").unlink(missing_ok=True)
     t = time.perf_counter()
@@ -198,20 +202,20 @@ def measure(base: Path, n: int, cli: bool, n_rounds: int = ROUNDS) -> dict[str, 
     row: dict[str, Any] = {
         "images": n,
         "generate_s": round(gen, 3),
-        "stat_walk_s": round(walk_s, 3),
         "sha256_s": round(sha_s, 3),
-        "sha_decode_s": round(floor_s, 3),
         "scan_cold_s": round(cold_s, 3),
         "scan_warm_s": round(warm_s, 3),
     }
-    if cli:
+    if not cli:
+        walk_s, floor_s = floors(data)
+        row["stat_walk_s"], row["sha_decode_s"] = round(walk_s, 3), round(floor_s, 3)
+    else:
         # Rounds alternate the floors and the plans: on a shared machine the speed drifts by
         # more than the differences looked for, so each ratio takes its two figures from the
         # same minute, and the median round is reported (every round's ratios are kept).
         rounds = []
         for _ in range(n_rounds):
-            walk = min(timed(lambda: stat_walk(data)) for _ in range(REPEAT))
-            floor = timed(lambda: sha_decode_all(data))
+            walk, floor = floors(data)
             shutil.rmtree(folder / ".edgeops" / "cache", ignore_errors=True)
             plan_cold, rc, out, cold_mb = run_plan(folder)
             plan_warm, rc2, out2, warm_mb = min(run_plan(folder) for _ in range(REPEAT))
@@ -231,7 +235,7 @@ def measure(base: Path, n: int, cli: bool, n_rounds: int = ROUNDS) -> dict[str, 
                 row["plan_error"] = (out2 or out).splitlines()[-1][:200]
                 break
         median = sorted(rounds, key=lambda r: r["cold/floor"])[len(rounds) // 2]
-        row.update(median)  # the round with the median cold ratio (its floors replace the above)
+        row.update(median)  # the round with the median cold ratio, its floors with it
         row["warm/walk"] = statistics.median(r["warm/walk"] for r in rounds)
         row["rounds"] = rounds
         row["plan_exit"] = rc2

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 _REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schema" / "edgeops.schema.json"
 
 
+@cache
 def schema_text() -> str:
-    """The schema file's text, from the wheel's data folder or the source checkout."""
+    """The schema file's text, from the wheel's data folder or the source checkout (read once:
+    the validation cache keys on it, the validator parses it)."""
     packaged = resources.files("edgeops").joinpath("_data", "edgeops.schema.json")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")

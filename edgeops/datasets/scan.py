@@ -277,10 +277,7 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
     with Prefetch(inspect_paths) as prefetch:
 
         def offer(found: list[FileStat]) -> None:
-            if cached:
-                prefetch.offer([st.path for st in found if _needs_reading(st, cached)])
-            else:  # a first scan: every file of an acceptable size
-                prefetch.offer([st.path for st in found if not size_error(st.size)])
+            prefetch.offer([st.path for st in found if _needs_reading(st, cached)])
 
         files = walk_folder(base, ctx.root, ctx.problems, ctx.listing, on_files=offer)
         prefix = "" if ctx.shown == "." else ctx.shown + "/"
