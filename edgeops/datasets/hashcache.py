@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -125,35 +125,24 @@ class HashCache:
     def store_files(
         self,
         scope: str,
-        rows: Iterable[tuple[FileStat, Inspection]],
+        rows: Iterable[tuple[FileStat, Sequence[Any]]],
         forget: Iterable[str] = (),
     ) -> None:
+        """Keep each file's inspection (an ``Inspection``, or its fields as a plain tuple) under
+        its stat; drop the rows of ``forget``."""
         try:
             self._store_files(scope, rows, forget)
         except sqlite3.Error as e:
             self._failed(e)
 
     def _store_files(
-        self, scope: str, rows: Iterable[tuple[FileStat, Inspection]], forget: Iterable[str]
+        self, scope: str, rows: Iterable[tuple[FileStat, Sequence[Any]]], forget: Iterable[str]
     ) -> None:
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        scope,
-                        st.path,
-                        st.size,
-                        st.mtime_ns,
-                        st.inode,
-                        i.sha256,
-                        i.format,
-                        i.width,
-                        i.height,
-                        i.error,
-                    )
-                    for st, i in rows
-                ),
+                # Inspection's fields: size, sha256, format, width, height, error
+                ((scope, st.path, st.size, st.mtime_ns, st.inode, *i[1:]) for st, i in rows),
             )
             self._db.executemany(
                 "DELETE FROM files WHERE scope = ? AND path = ?", ((scope, p) for p in forget)

@@ -80,16 +80,34 @@ def inspect_bytes(data: bytes) -> Inspection:
 def inspect_file(path: str) -> Inspection:
     """Read (at most 30 MB + 1 byte of) ``path`` and inspect it."""
     try:
-        with open(path, "rb") as f:
-            # read(n) allocates n bytes up front: ask for the file's size (+1 to see it grow),
-            # not for the 30 MB cap, which cost more than decoding a small image.
-            want = min(os.fstat(f.fileno()).st_size, MAX_IMAGE_BYTES) + 1
-            data = f.read(want)
-            if len(data) == want and want <= MAX_IMAGE_BYTES:  # it grew since: read on
-                data += f.read(MAX_IMAGE_BYTES + 1 - want)
+        data = read_file(path)
     except OSError as e:
         return Inspection(size=0, error=f"cannot read: {e.strerror or e}; check its permissions")
     return inspect_bytes(data)
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of ``path``, at most 30 MB + 1 (enough to see it is too large).
+
+    Through the file descriptor: ``open()`` builds a buffered file object around it (and asks
+    whether it is a terminal), twice the cost of reading a small image."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        # read(n) allocates n bytes up front: ask for the file's size (+1 to see it grow), not
+        # for the 30 MB cap, which cost more than decoding a small image.
+        size = os.fstat(fd).st_size
+        data = os.read(fd, min(size, MAX_IMAGE_BYTES) + 1)
+        if len(data) < size or len(data) == size + 1 <= MAX_IMAGE_BYTES:
+            # a short read (some file systems), or it grew since: read on up to the cap
+            chunks = [data]
+            got = len(data)
+            while got <= MAX_IMAGE_BYTES and (more := os.read(fd, MAX_IMAGE_BYTES + 1 - got)):
+                chunks.append(more)
+                got += len(more)
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return data
 
 
 def _decode(data: bytes) -> tuple[str, int, int, str]:
@@ -142,9 +160,11 @@ def png_chunks_error(data: bytes) -> str:
         pos = crc_at + 4
 
 
-def inspect_paths(paths: list[str]) -> list[Inspection]:
-    """:func:`inspect_file` of each path: one task of a process pool (``parallel.py``)."""
-    return [inspect_file(p) for p in paths]
+def inspect_paths(paths: list[str]) -> list[tuple[Any, ...]]:
+    """:func:`inspect_file` of each path, as plain tuples of the Inspection's fields: one task
+    of a process pool (``parallel.py``). A NamedTuple is pickled through Python code (2.6 us
+    each, a plain tuple 0.3 us); ``Inspection._make`` rebuilds it."""
+    return [tuple(inspect_file(p)) for p in paths]
 
 
 def _load(im: Any, pil_format: str, width: int, height: int) -> None:

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets import snapshot
@@ -438,7 +438,7 @@ def _inspect_files(
     stats: list[FileStat],
     *,
     cached: dict[str, CachedFile] | None = None,
-    prefetch: Prefetch[str, Inspection] | None = None,
+    prefetch: Prefetch[str, tuple[Any, ...]] | None = None,
 ) -> dict[str, Inspection]:
     """path -> accepted Inspection; rejections go to ctx.problems. Uses and fills the cache.
 
@@ -477,8 +477,10 @@ def _inspect_files(
             except BaseException:  # an interrupt, or a worker died: keep what was read
                 keeper.flush()
                 raise
-        results.update(done)
-        results.update(zip(rest, fresh, strict=True))
+        # the workers send plain tuples (see inspect_paths)
+        make = Inspection._make
+        results.update(zip(done, map(make, done.values()), strict=True))
+        results.update(zip(rest, map(make, fresh), strict=True))
     if ctx.cache is not None:
         current = {st.path for st in stats} if cached else set()
         keeper.flush(forget=[p for p in cached if p not in current])
@@ -503,9 +505,10 @@ class _CacheKeeper:
         self.cache = cache
         self.scope = scope
         self.stat_of = {st.path: st for st in misses} if cache is not None else {}
-        self.pending: list[tuple[FileStat, Inspection]] = []
+        self.pending: list[tuple[FileStat, Sequence[Any]]] = []
 
-    def add(self, paths: Sequence[str], results: list[Inspection]) -> None:
+    def add(self, paths: Sequence[str], results: Sequence[Sequence[Any]]) -> None:
+        """Keep the inspections (Inspections, or their fields as plain tuples) of ``paths``."""
         if self.cache is None:
             return
         stat_of = self.stat_of

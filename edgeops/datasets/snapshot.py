@@ -28,6 +28,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from edgeops import fastjson
 from edgeops.config.model import SPLITS, DatasetSpec
 from edgeops.datasets.hashcache import StoredSnapshot
 from edgeops.datasets.manifest import ImageRecord, Manifest
@@ -89,7 +90,7 @@ def encode_listing(listing: Sequence[Listed], walk_start_ns: int) -> tuple[str, 
             return None
         folders.append([d.path, d.inode, d.mtime_ns, d.names])
         stats.extend(d.stats)
-    return json.dumps(folders), json.dumps(stats)
+    return fastjson.dumps(folders), fastjson.dumps(stats)
 
 
 def reusable(manifest: Manifest, rules: DataRules | None) -> bool:
@@ -107,7 +108,7 @@ def reusable(manifest: Manifest, rules: DataRules | None) -> bool:
 
 
 def encode_manifest(manifest: Manifest) -> str:
-    return json.dumps(
+    return fastjson.dumps(
         {
             "dataset": manifest.dataset,
             "multi_label": manifest.multi_label,
@@ -117,15 +118,14 @@ def encode_manifest(manifest: Manifest) -> str:
             "warnings": manifest.warnings,
             "source_kind": manifest.source_kind,
             "fingerprint": manifest.fingerprint(),
-        },
-        separators=(",", ":"),
+        }
     )
 
 
 def decode_manifest(text: str) -> Manifest:
     """The Manifest ``encode_manifest`` stored; raises ValueError/KeyError/TypeError/IndexError
     on anything else."""
-    data = json.loads(text)
+    data = fastjson.loads(text)
     manifest = Manifest(
         dataset=str(data["dataset"]),
         multi_label=bool(data["multi_label"]),
@@ -224,7 +224,7 @@ def reuse(stored: StoredSnapshot | None, inputs: str, rules: DataRules | None) -
     if stored is None or stored.inputs != inputs:
         return None
     try:
-        if not unchanged(json.loads(stored.folders), json.loads(stored.stats)):
+        if not unchanged(fastjson.loads(stored.folders), fastjson.loads(stored.stats)):
             return None
         manifest = decode_manifest(stored.manifest)
     except (ValueError, KeyError, TypeError, IndexError):

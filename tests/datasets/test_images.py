@@ -121,3 +121,37 @@ def test_31mb_image_is_rejected_before_reading(
     assert "downscale or recompress it" in message
     assert str(big) not in read  # rejected from its size alone
     assert len(read) == 20
+
+
+@pytest.mark.parametrize("size", [1, 4095, 4096, 4097, 1 << 20])
+def test_read_file_reads_every_byte(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "f.bin"
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path.write_bytes(data)
+    assert images.read_file(str(path)) == data
+
+
+def test_read_file_reads_on_when_the_file_grew_after_its_size_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file appended to between fstat and read is read whole (its bytes are what is hashed),
+    not cut at the size fstat saw."""
+    path = tmp_path / "growing.bin"
+    path.write_bytes(b"a" * 1000)
+    real_fstat = images.os.fstat
+
+    def stale_fstat(fd: int) -> object:
+        st = real_fstat(fd)
+        with open(path, "ab") as f:  # grows right after its size was taken
+            f.write(b"b" * 5000)
+        return st
+
+    monkeypatch.setattr(images.os, "fstat", stale_fstat)
+    assert images.read_file(str(path)) == b"a" * 1000 + b"b" * 5000
+
+
+def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.png"
+    insp = inspect_file(str(missing))
+    assert not insp.ok
+    assert insp.error.startswith("cannot read:")
