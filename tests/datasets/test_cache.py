@@ -138,10 +138,12 @@ def test_cache_rows_of_deleted_files_are_forgotten(tmp_path: Path, seeds: Seeds)
     scan(spec, tmp_path)
     os.remove(tree["cat"][0])
     scan(spec, tmp_path)
-    db = sqlite3.connect(tmp_path / ".edgeops" / "cache.sqlite")
-    (n,) = db.execute("SELECT COUNT(*) FROM files").fetchone()
-    db.close()
-    assert n == 20
+    from edgeops.datasets.hashcache import HashCache
+
+    with HashCache(tmp_path / ".edgeops" / "cache.sqlite") as cache:
+        kept = cache.load_files(os.fspath(base))
+    assert len(kept) == 20
+    assert str(tree["cat"][0]) not in kept
 
 
 def test_cache_write_failure_is_a_warning(
