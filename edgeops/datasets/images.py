@@ -79,34 +79,62 @@ def inspect_bytes(data: bytes) -> Inspection:
 
 def inspect_file(path: str) -> Inspection:
     """Read (at most 30 MB + 1 byte of) ``path`` and inspect it."""
+    return Inspection._make(inspect_path(path)[3:])
+
+
+def inspect_path(path: str) -> tuple[Any, ...]:
+    """``path``'s (size, mtime_ns, inode), then its Inspection's fields, as one plain tuple.
+
+    The stat is of the open file, the one whose bytes are hashed (0, 0, 0 when it cannot be
+    opened): a scan keys its cache with it, so the walk that found the file need not stat it.
+    A file too large (or empty) is refused from that stat, unread."""
     try:
-        data = read_file(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as e:
-        return Inspection(size=0, error=f"cannot read: {e.strerror or e}; check its permissions")
-    return inspect_bytes(data)
+        return (0, 0, 0, *_unreadable(e))
+    try:
+        st = os.fstat(fd)
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        err = size_error(st.st_size)
+        if err:
+            return (*key, *Inspection(size=st.st_size, error=err))
+        data = _read(fd, st.st_size)
+    except OSError as e:
+        return (0, 0, 0, *_unreadable(e))
+    finally:
+        os.close(fd)
+    return (*key, *inspect_bytes(data))
+
+
+def _unreadable(e: OSError) -> Inspection:
+    return Inspection(size=0, error=f"cannot read: {e.strerror or e}; check its permissions")
 
 
 def read_file(path: str) -> bytes:
-    """The bytes of ``path``, at most 30 MB + 1 (enough to see it is too large).
-
-    Through the file descriptor: ``open()`` builds a buffered file object around it (and asks
-    whether it is a terminal), twice the cost of reading a small image."""
+    """The bytes of ``path``, at most 30 MB + 1 (enough to see it is too large)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
-        # read(n) allocates n bytes up front: ask for the file's size (+1 to see it grow), not
-        # for the 30 MB cap, which cost more than decoding a small image.
-        size = os.fstat(fd).st_size
-        data = os.read(fd, min(size, MAX_IMAGE_BYTES) + 1)
-        if len(data) < size or len(data) == size + 1 <= MAX_IMAGE_BYTES:
-            # a short read (some file systems), or it grew since: read on up to the cap
-            chunks = [data]
-            got = len(data)
-            while got <= MAX_IMAGE_BYTES and (more := os.read(fd, MAX_IMAGE_BYTES + 1 - got)):
-                chunks.append(more)
-                got += len(more)
-            data = b"".join(chunks)
+        return _read(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
+
+
+def _read(fd: int, size: int) -> bytes:
+    """At most 30 MB + 1 bytes of the open file ``fd``, whose size was ``size``.
+
+    Through the descriptor: ``open()`` builds a buffered file object around it (and asks whether
+    it is a terminal), twice the cost of reading a small image. And read(n) allocates n bytes up
+    front: ask for the file's size (+1 to see it grow), not for the 30 MB cap, which cost more
+    than decoding a small image."""
+    data = os.read(fd, min(size, MAX_IMAGE_BYTES) + 1)
+    if len(data) < size or len(data) == size + 1 <= MAX_IMAGE_BYTES:
+        # a short read (some file systems), or it grew since: read on up to the cap
+        chunks = [data]
+        got = len(data)
+        while got <= MAX_IMAGE_BYTES and (more := os.read(fd, MAX_IMAGE_BYTES + 1 - got)):
+            chunks.append(more)
+            got += len(more)
+        data = b"".join(chunks)
     return data
 
 
@@ -161,10 +189,9 @@ def png_chunks_error(data: bytes) -> str:
 
 
 def inspect_paths(paths: list[str]) -> list[tuple[Any, ...]]:
-    """:func:`inspect_file` of each path, as plain tuples of the Inspection's fields: one task
-    of a process pool (``parallel.py``). A NamedTuple is pickled through Python code (2.6 us
-    each, a plain tuple 0.3 us); ``Inspection._make`` rebuilds it."""
-    return [tuple(inspect_file(p)) for p in paths]
+    """:func:`inspect_path` of each path: one task of a process pool (``parallel.py``). Plain
+    tuples: a NamedTuple is pickled through Python code (2.6 us each, a plain tuple 0.3 us)."""
+    return [inspect_path(p) for p in paths]
 
 
 def _load(im: Any, pil_format: str, width: int, height: int) -> None:

@@ -272,6 +272,9 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         return [], {}
     scope = os.fspath(base)
     cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
+    # Nothing cached (a first scan): every file is read, and the worker that reads one stats
+    # it, so the walk need not (``walk_folder(lazy=True)``).
+    lazy = not cached
     # A large first scan starts inspecting each label folder's files while the walk goes on
     # to the next (files of no label are inspected for nothing, and not kept).
     with Prefetch(inspect_paths) as prefetch:
@@ -279,12 +282,17 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         def offer(found: list[FileStat]) -> None:
             prefetch.offer([st.path for st in found if _needs_reading(st, cached)])
 
-        files = walk_folder(base, ctx.root, ctx.problems, ctx.listing, on_files=offer)
+        files = walk_folder(base, ctx.root, ctx.problems, ctx.listing, on_files=offer, lazy=lazy)
         prefix = "" if ctx.shown == "." else ctx.shown + "/"
         layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
         stats = dict(files)
         labelled = [stats[rel] for rel, _ in layout.labelled]
-        inspected = _inspect_files(ctx, scope, labelled, cached=cached, prefetch=prefetch)
+        read: dict[str, tuple[int, int, int]] = {}
+        inspected = _inspect_files(
+            ctx, scope, labelled, cached=cached, prefetch=prefetch, read=read
+        )
+    if lazy and ctx.listing is not None:
+        ctx.listing[:] = [_with_stats(d, read) for d in ctx.listing]
     found: Found = []
     one = {label: (label,) for label in layout.label_dirs}  # one labels tuple per label
     for rel, label in layout.labelled:
@@ -424,8 +432,25 @@ def _stat(path: str, where: str, problems: Problems) -> FileStat | None:
     return FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def _with_stats(d: Listed, read: dict[str, tuple[int, int, int]]) -> Listed:
+    """A folder of a lazy walk with the stats of its files as the scan read them; a file not
+    read (or that could not be opened) leaves the folder untrusted (no snapshot)."""
+    if d.stats is not None:
+        return d
+    stats: list[int] = []
+    for name in d.names:
+        key = read.get(d.path + name)
+        if key is None or key == (0, 0, 0):
+            return d._replace(stats=(), plain=False)
+        stats += key
+    return d._replace(stats=tuple(stats))
+
+
 def _needs_reading(st: FileStat, cached: dict[str, CachedFile]) -> bool:
-    """Whether ``st``'s bytes must be inspected: not too large (or empty), not in the cache."""
+    """Whether ``st``'s bytes must be inspected: not too large (or empty), not in the cache.
+    A file the walk did not stat always is (its reader refuses it by size if need be)."""
+    if not st.known:
+        return True
     if size_error(st.size):
         return False
     hit = cached.get(st.path)
@@ -439,31 +464,32 @@ def _inspect_files(
     *,
     cached: dict[str, CachedFile] | None = None,
     prefetch: Prefetch[str, tuple[Any, ...]] | None = None,
+    read: dict[str, tuple[int, int, int]] | None = None,
 ) -> dict[str, Inspection]:
     """path -> accepted Inspection; rejections go to ctx.problems. Uses and fills the cache.
 
     ``cached``: the cache's rows of ``scope`` when the caller read them already; ``prefetch``:
-    where the caller started inspecting (some of) the misses already."""
+    where the caller started inspecting (some of) the misses already; ``read`` gets the
+    (size, mtime_ns, inode) of every file read, as its reader stat'ed it ((0, 0, 0): it could
+    not be opened). A file of unknown stat (``FileStat.known``) is read."""
     if cached is None:
         cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
     results: dict[str, Inspection] = {}
     misses: list[FileStat] = []
     for st in stats:
-        err = size_error(st.size)  # never read a file that is too large (or empty)
-        if err:
-            results[st.path] = Inspection(size=st.size, error=err)
-            continue
-        hit = cached.get(st.path)
-        if hit is not None and hit.matches(st):
-            results[st.path] = hit.inspection
-        else:
-            misses.append(st)
-    keeper = _CacheKeeper(ctx.cache, scope, misses)
+        if st.known:
+            err = size_error(st.size)  # never read a file that is too large (or empty)
+            if err:
+                results[st.path] = Inspection(size=st.size, error=err)
+                continue
+            hit = cached.get(st.path)
+            if hit is not None and hit.matches(st):
+                results[st.path] = hit.inspection
+                continue
+        misses.append(st)
+    keeper = _CacheKeeper(ctx.cache, scope, misses, results, read)
     if misses:
         paths = [st.path for st in misses]
-        # Decoding photos releases the GIL, so a few hundred go on threads; opening thumbnails
-        # is mostly Python, which threads only fight over (bench/plan_scaling.py).
-        photos = sum(st.size for st in misses) >= PHOTO_BYTES * len(misses)
         with contextlib.ExitStack() as stack:
             task = None
             if len(misses) >= PROGRESS_MIN:
@@ -471,16 +497,16 @@ def _inspect_files(
             try:
                 done = prefetch.take(task, keeper.add) if prefetch is not None else {}
                 rest = [p for p in paths if p not in done]
-                fresh = map_processes(
-                    inspect_paths, rest, task=task, threads=photos, on_chunk=keeper.add
+                map_processes(
+                    inspect_paths,
+                    rest,
+                    task=task,
+                    threads=_photos(misses),
+                    on_chunk=keeper.add,
                 )
             except BaseException:  # an interrupt, or a worker died: keep what was read
                 keeper.flush()
                 raise
-        # the workers send plain tuples (see inspect_paths)
-        make = Inspection._make
-        results.update(zip(done, map(make, done.values()), strict=True))
-        results.update(zip(rest, map(make, fresh), strict=True))
     if ctx.cache is not None:
         current = {st.path for st in stats} if cached else set()
         keeper.flush(forget=[p for p in cached if p not in current])
@@ -495,28 +521,60 @@ def _inspect_files(
     return accepted
 
 
+def _photos(misses: list[FileStat]) -> bool:
+    """Whether the files to read are photos (a mean size of ``PHOTO_BYTES`` or more), whose
+    decoding releases the GIL: a few hundred of them go on threads; opening thumbnails is
+    mostly Python, which threads only fight over (bench/plan_scaling.py). Files a lazy walk did
+    not stat are sized from a sample."""
+    sizes = [st.size for st in misses if st.known]
+    if len(sizes) < len(misses):
+        for st in misses[:: max(1, len(misses) // 32)]:
+            if not st.known:
+                with contextlib.suppress(OSError):
+                    sizes.append(os.stat(st.path).st_size)
+    return bool(sizes) and sum(sizes) >= PHOTO_BYTES * len(sizes)
+
+
 class _CacheKeeper:
-    """Stores inspections in the hash cache in batches as they come in, so that the cache
-    writes overlap the inspection still going on, and an interrupted scan keeps what it read."""
+    """Takes the readers' results as each chunk comes in: the Inspections, the stats they
+    read, and the cache rows, stored in batches so that the cache writes overlap the
+    inspection still going on, and an interrupted scan keeps what it read."""
 
     BATCH = 8192
 
-    def __init__(self, cache: HashCache | None, scope: str, misses: list[FileStat]) -> None:
+    def __init__(
+        self,
+        cache: HashCache | None,
+        scope: str,
+        misses: list[FileStat],
+        results: dict[str, Inspection],
+        read: dict[str, tuple[int, int, int]] | None,
+    ) -> None:
         self.cache = cache
         self.scope = scope
-        self.stat_of = {st.path: st for st in misses} if cache is not None else {}
+        self.wanted = {st.path for st in misses}
+        self.results = results
+        self.read = read
         self.pending: list[tuple[FileStat, Sequence[Any]]] = []
 
-    def add(self, paths: Sequence[str], results: Sequence[Sequence[Any]]) -> None:
-        """Keep the inspections (Inspections, or their fields as plain tuples) of ``paths``."""
-        if self.cache is None:
-            return
-        stat_of = self.stat_of
-        # a prefetched path outside the misses (a file of no label) is not kept
-        self.pending += [
-            (stat_of[p], r) for p, r in zip(paths, results, strict=True) if p in stat_of
-        ]
-        if len(self.pending) >= self.BATCH:
+    def add(self, paths: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """``inspect_paths``'s rows of ``paths``: (size, mtime_ns, inode, *Inspection)."""
+        wanted = self.wanted
+        make = Inspection._make
+        pending = self.pending
+        keep = self.cache is not None
+        for path, row in zip(paths, rows, strict=True):
+            if path not in wanted:  # a prefetched file of no label: not kept
+                continue
+            insp = make(row[3:])
+            self.results[path] = insp
+            key = row[:3]
+            if self.read is not None:
+                self.read[path] = key
+            # a file that could not be opened has no stat to key its row: read again next time
+            if keep and key != (0, 0, 0):
+                pending.append((FileStat(path, *key), insp))
+        if len(pending) >= self.BATCH:
             self.flush()
 
     def flush(self, forget: list[str] | None = None) -> None:

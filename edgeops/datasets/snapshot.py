@@ -86,7 +86,7 @@ def encode_listing(listing: Sequence[Listed], walk_start_ns: int) -> tuple[str, 
     folders = []
     stats: list[int] = []
     for d in listing:
-        if not d.plain or d.mtime_ns >= walk_start_ns - RACY_NS:
+        if not d.plain or d.stats is None or d.mtime_ns >= walk_start_ns - RACY_NS:
             return None
         folders.append([d.path, d.inode, d.mtime_ns, d.names])
         stats.extend(d.stats)

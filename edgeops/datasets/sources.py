@@ -45,9 +45,13 @@ class FileStat(NamedTuple):
     """A file to inspect, with the stat fields that key the hash cache."""
 
     path: str  # absolute
-    size: int
+    size: int  # -1 (and mtime_ns, inode): not stat'ed yet (``walk_folder(lazy=True)``)
     mtime_ns: int
     inode: int
+
+    @property
+    def known(self) -> bool:
+        return self.size >= 0
 
 
 def display_path(path: Path | str, root: Path) -> str:
@@ -126,7 +130,9 @@ class Listed(NamedTuple):
     inode: int
     mtime_ns: int
     names: tuple[str, ...]  # the regular files it holds, sorted (junk left out)
-    stats: tuple[int, ...]  # (size, mtime_ns, inode) of each of ``names``, flattened
+    # (size, mtime_ns, inode) of each of ``names``, flattened; None from a ``lazy`` walk until
+    # the scan fills them in with the stats of the files it read
+    stats: tuple[int, ...] | None
     plain: bool  # no symlink, nothing rejected: the names say everything the walk saw
 
 
@@ -136,6 +142,8 @@ def walk_folder(
     problems: Problems,
     listing: list[Listed] | None = None,
     on_files: Callable[[list[FileStat]], None] | None = None,
+    *,
+    lazy: bool = False,
 ) -> list[tuple[str, FileStat]]:
     """Every non-junk file under ``base`` as (posix relpath, FileStat), sorted by relpath.
 
@@ -143,6 +151,11 @@ def walk_folder(
     nowhere) is a problem. Folder symlinks are followed once (no loops). ``listing``, when
     given, gets every folder walked (see ``Listed``); ``on_files`` gets each folder's files as
     soon as it is listed (a scan starts inspecting them while the walk goes on).
+
+    ``lazy``: a regular file (by its directory entry's type) is not stat'ed: its FileStat has
+    size, mtime_ns and inode -1 (``FileStat.known`` is False), and its folder's ``Listed.stats``
+    is None. For a first scan, whose readers stat each file as they open it: the walk of 100k
+    files is then half its cost.
     """
     base_real = os.path.realpath(base)
     base_norm = os.path.normpath(base)
@@ -169,6 +182,12 @@ def walk_folder(
             if d.name in JUNK_NAMES or d.name.startswith("."):
                 continue
             rel = rel_prefix + d.name
+            if lazy and d.is_file(follow_symlinks=False):  # no stat: the entry's type says it
+                fst = FileStat(base_prefix + rel, -1, -1, -1)
+                out.append((rel, fst))
+                found.append(fst)
+                names.append(d.name)
+                continue
             if d.is_symlink():
                 plain = False
                 shown = display_path(d.path, root)
@@ -209,9 +228,8 @@ def walk_folder(
             on_files(found)
         if listing is not None and key is not None:
             path = folder if folder.endswith(os.sep) else folder + os.sep
-            listing.append(
-                Listed(path, key.st_ino, key.st_mtime_ns, tuple(names), tuple(stats), plain)
-            )
+            known = None if lazy else tuple(stats)
+            listing.append(Listed(path, key.st_ino, key.st_mtime_ns, tuple(names), known, plain))
 
     walk(base_norm, "")
     out.sort(key=lambda item: item[0])

@@ -19,9 +19,9 @@ from .conftest import Seeds, image_bytes, make_label_tree, scan, spec_for, tree_
 class CountingInspect:
     def __init__(self) -> None:
         self.paths: list[str] = []
-        self.real = images.inspect_file  # taken before the spy replaces it
+        self.real = images.inspect_path  # taken before the spy replaces it
 
-    def __call__(self, path: str) -> Inspection:
+    def __call__(self, path: str) -> tuple[object, ...]:
         self.paths.append(path)
         return self.real(path)
 
@@ -33,14 +33,14 @@ def test_unchanged_folder_reads_no_file_bytes(
     tree = make_label_tree(base, {"cat": 30, "dog": 30}, seeds)
     spec = spec_for("folder", base)
     spy = CountingInspect()
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_path", spy)
     first = scan(spec, tmp_path)
     assert len(spy.paths) == 60
 
-    def no_read(path: str) -> Inspection:
+    def no_read(path: str) -> tuple[object, ...]:
         raise AssertionError(f"read {path} although it is cached")
 
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", no_read)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_path", no_read)
     real_open = open
 
     def guarded_open(file: object, mode: str = "r", *args: object, **kw: object) -> object:
@@ -55,7 +55,7 @@ def test_unchanged_folder_reads_no_file_bytes(
 
     # A changed file (new content, new size/mtime) is read again, and only that one.
     spy = CountingInspect()
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_path", spy)
     changed = tree["cat"][3]
     changed.write_bytes(image_bytes(10_000, size=(9, 9)))
     third = scan(spec, tmp_path)
@@ -73,7 +73,7 @@ def test_rejections_are_cached_too(
     with pytest.raises(DatasetError) as first:
         scan(spec, tmp_path)
     spy = CountingInspect()
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_path", spy)
     with pytest.raises(DatasetError) as second:
         scan(spec, tmp_path)
     assert spy.paths == []
@@ -198,7 +198,7 @@ def test_an_interrupted_scan_keeps_what_it_read(
 
     spy = CountingInspect()
     monkeypatch.setattr(scan_module, "inspect_paths", real)
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    monkeypatch.setattr("edgeops.datasets.images.inspect_path", spy)
     manifest = scan(spec, tmp_path)
     assert len(manifest.images) == 24
     assert len(spy.paths) == 24 - 12  # the 3 chunks read before the interrupt were kept

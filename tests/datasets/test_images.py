@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from edgeops.datasets import images
-from edgeops.datasets.images import MAX_IMAGE_BYTES, inspect_bytes, inspect_file
+from edgeops.datasets.images import MAX_IMAGE_BYTES, Inspection, inspect_bytes, inspect_file
 
 from .conftest import Seeds, image_bytes, make_label_tree, problem_lines, scan_error, spec_for
 
@@ -64,14 +64,30 @@ def test_empty_bytes_are_rejected() -> None:
     assert "empty file (0 bytes)" in inspect_bytes(b"").error
 
 
-def test_file_read_is_capped(tmp_path: Path) -> None:
+def test_a_file_too_large_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p = tmp_path / "big.png"
     p.write_bytes(image_bytes(1))
     with p.open("r+b") as f:
         f.truncate(MAX_IMAGE_BYTES + 5)  # sparse: cheap to make
-    insp = inspect_file(str(p))
+
+    def no_read(fd: int, n: int) -> bytes:
+        raise AssertionError("read a file its size refuses")
+
+    monkeypatch.setattr(images.os, "read", no_read)
+    size, mtime_ns, inode, *fields = images.inspect_path(str(p))
+    insp = Inspection._make(fields)
     assert "larger than the 30 MB limit" in insp.error
-    assert insp.size == MAX_IMAGE_BYTES + 1  # read stopped one byte past the limit
+    assert insp.size == size == MAX_IMAGE_BYTES + 5
+    st = p.stat()
+    assert (mtime_ns, inode) == (st.st_mtime_ns, st.st_ino)
+
+
+def test_a_file_that_cannot_be_opened_has_no_stat(tmp_path: Path) -> None:
+    size, mtime_ns, inode, *fields = images.inspect_path(str(tmp_path / "gone.png"))
+    assert (size, mtime_ns, inode) == (0, 0, 0)  # nothing to key a cache row with
+    assert Inspection._make(fields).error.startswith("cannot read:")
 
 
 def test_bad_files_in_a_folder_source_are_all_named(tmp_path: Path, seeds: Seeds) -> None:
@@ -108,19 +124,20 @@ def test_31mb_image_is_rejected_before_reading(
     with big.open("r+b") as f:
         f.truncate(31 * 1024 * 1024)
 
-    read: list[str] = []
-    real = images.inspect_file
+    read: list[int] = []
+    real = images._read
 
-    def spy(path: str) -> images.Inspection:
-        read.append(path)
-        return real(path)
+    def spy(fd: int, size: int) -> bytes:
+        read.append(size)
+        return real(fd, size)
 
-    monkeypatch.setattr("edgeops.datasets.images.inspect_file", spy)
+    monkeypatch.setattr(images, "_read", spy)
     message = scan_error(spec_for("folder", base), tmp_path)
     assert "data/cat/huge.png: 31.0 MB is larger than the 30 MB limit per image" in message
     assert "downscale or recompress it" in message
-    assert str(big) not in read  # rejected from its size alone
+    # rejected from its size alone: the 20 images were read, not the huge file
     assert len(read) == 20
+    assert 31 * 1024 * 1024 not in read
 
 
 @pytest.mark.parametrize("size", [1, 4095, 4096, 4097, 1 << 20])

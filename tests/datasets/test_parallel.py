@@ -46,7 +46,7 @@ def test_pool_matches_inspecting_here(tmp_path: Path, seeds: Seeds) -> None:
     pooled = parallel.map_processes(inspect_paths, paths, task=task, processes=2, minimum=0)
     assert pooled == here  # every result, in input order
     assert task.total == len(paths)
-    assert sum(1 for i in map(Inspection._make, pooled) if i.error) == 1
+    assert sum(1 for row in pooled if Inspection._make(row[3:]).error) == 1
 
 
 def test_pool_is_used_from_a_threaded_process(tmp_path: Path, seeds: Seeds) -> None:

@@ -12,6 +12,7 @@ from edgeops.config.model import SplitSpec
 from edgeops.datasets.hashcache import HashCache
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.snapshot import RACY_NS
+from edgeops.datasets.sources import Listed
 
 from .conftest import Seeds, image_bytes, make_label_tree, scan, spec_for
 from .test_rules import scan_with_rules
@@ -199,3 +200,45 @@ def test_near_duplicate_grouping_is_asked_again_on_every_scan(
     assert asked == [24, 24]
     moved = {r.sha256: r.split for r in second.images}
     assert moved[train] == moved[held]  # the group's split, though no file changed
+
+
+def test_a_first_scan_keys_everything_with_the_stats_of_the_files_it_read(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first scan's walk does not stat the files (their readers do): the snapshot and the
+    per-file cache still hold each file's real (size, mtime_ns, inode)."""
+    base = tmp_path / "data"
+    tree = make_label_tree(base, {"cat": 12, "dog": 11}, seeds)
+    backdate(base)
+    from edgeops.datasets.problems import Problems
+    from edgeops.datasets.sources import walk_folder
+
+    listing: list[Listed] = []
+    walked = walk_folder(base, tmp_path, Problems(), listing, lazy=True)
+    assert walked and not any(st.known for _, st in walked)  # the walk stat'ed no file
+    assert listing and all(d.stats is None for d in listing)
+    scan(spec_for("folder", base), tmp_path)
+    files = [p for paths in tree.values() for p in paths]
+    with HashCache(tmp_path / ".edgeops" / "cache.sqlite") as cache:
+        stored = cache.load_snapshot(os.fspath(base))
+        rows = cache.load_files(os.fspath(base))
+    assert stored is not None
+    import json
+
+    folders = json.loads(stored.folders)
+    stats = json.loads(stored.stats)
+    expected: list[int] = []
+    for folder, _inode, _mtime, names in folders:
+        for name in names:
+            st = os.stat(folder + name)
+            expected += (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert stats == expected and len(stats) == 3 * len(files)
+    for p in files:
+        st = p.stat()
+        assert (rows[str(p)].size, rows[str(p)].mtime_ns, rows[str(p)].inode) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+        )
+    no_walk(monkeypatch)  # and the next scan takes the snapshot
+    assert len(scan(spec_for("folder", base), tmp_path).images) == 23
