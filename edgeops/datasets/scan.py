@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
-from edgeops.datasets import snapshot
+from edgeops.datasets import deferred, snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
 from edgeops.datasets.hashcache import CachedFile, HashCache, StoredSnapshot, open_cache
@@ -90,6 +90,7 @@ def scan_dataset(
         if kept is not None:
             return kept
     listing: list[Listed] | None = [] if folder else None
+    read: dict[str, tuple[int, int, int]] = {}
     walk_start_ns = time.time_ns()
     manifest = scan_source(
         spec,
@@ -101,10 +102,16 @@ def scan_dataset(
         rules=rules,
         near=near,
         listing=listing,
+        read=read,
     ).manifest  # a source with problems raised: its old snapshot, if any, can no longer match
     if listing is not None:
-        made = snapshot.make(inputs, listing, walk_start_ns, manifest)
-        _keep_snapshot(cache_path, scope, made, reporter)
+        # for the next scan only: a large one's is written by a child while this run goes on
+        def keep() -> str:
+            folders = [_with_stats(d, read) for d in listing]  # a lazy walk's, filled in
+            made = snapshot.make(inputs, folders, walk_start_ns, manifest)
+            return _keep_snapshot(cache_path, scope, made)
+
+        deferred.run(cache_path, len(manifest.images) + len(manifest.unlabelled), reporter, keep)
     return manifest
 
 
@@ -112,6 +119,7 @@ def _kept_manifest(
     cache_path: Path, scope: str, inputs: str, reporter: Reporter, rules: DataRules | None
 ) -> Manifest | None:
     """The folder source's Manifest from its snapshot, if nothing it depends on changed."""
+    deferred.wait(cache_path)  # a snapshot this process is still writing is read once written
     cache, _ = open_cache(cache_path)  # scan_source says why when it is unusable
     if cache is None:
         return None
@@ -122,17 +130,14 @@ def _kept_manifest(
     return manifest
 
 
-def _keep_snapshot(
-    cache_path: Path, scope: str, made: StoredSnapshot | None, reporter: Reporter
-) -> None:
-    """Store the fresh snapshot, or none (the stale one is dropped)."""
+def _keep_snapshot(cache_path: Path, scope: str, made: StoredSnapshot | None) -> str:
+    """Store the fresh snapshot, or none (the stale one is dropped); what went wrong, or ""."""
     cache, _ = open_cache(cache_path)
     if cache is None:
-        return
+        return ""  # scan_source said why
     with cache:
         cache.store_snapshot(scope, made)
-        if cache.problem:
-            reporter.warn(cache.problem)
+        return cache.problem
 
 
 class SourceScan(NamedTuple):
@@ -153,13 +158,15 @@ def scan_source(
     rules: DataRules | None = None,
     near: NearGroups | None = None,
     listing: list[Listed] | None = None,
+    read: dict[str, tuple[int, int, int]] | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
 
     Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
     subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
-    ``listing`` gets the folders a folder source's walk listed.
+    ``listing`` gets the folders a folder source's walk listed, ``read`` the (size, mtime_ns,
+    inode) of each file it read, as its reader stat'ed it (see ``_with_stats``).
     """
     src = spec.source
     shown = display_path(src.path, root)
@@ -169,6 +176,7 @@ def scan_source(
     ctx = _Ctx(spec, root, shown, cache, reporter, problems)
     ctx.remote = remote
     ctx.listing = listing
+    ctx.read = read
     try:
         if src.kind == "zip":
             found, label_where = _scan_zip_source(ctx)
@@ -226,6 +234,7 @@ class _Ctx:
         self.problems = problems
         self.remote: RemoteReader | None = None  # csv rows with remote URIs (gs://)
         self.listing: list[Listed] | None = None  # gets a folder source's listed folders
+        self.read: dict[str, tuple[int, int, int]] | None = None  # the stats of files read
 
     @property
     def description(self) -> str:
@@ -287,12 +296,9 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
         stats = dict(files)
         labelled = [stats[rel] for rel, _ in layout.labelled]
-        read: dict[str, tuple[int, int, int]] = {}
         inspected = _inspect_files(
-            ctx, scope, labelled, cached=cached, prefetch=prefetch, read=read
+            ctx, scope, labelled, cached=cached, prefetch=prefetch, read=ctx.read
         )
-    if lazy and ctx.listing is not None:
-        ctx.listing[:] = [_with_stats(d, read) for d in ctx.listing]
     found: Found = []
     one = {label: (label,) for label in layout.label_dirs}  # one labels tuple per label
     for rel, label in layout.labelled:
