@@ -242,3 +242,22 @@ def test_a_first_scan_keys_everything_with_the_stats_of_the_files_it_read(
         )
     no_walk(monkeypatch)  # and the next scan takes the snapshot
     assert len(scan(spec_for("folder", base), tmp_path).images) == 23
+
+
+def test_a_manifest_with_unlabelled_images_and_duplicates_round_trips(
+    tmp_path: Path, seeds: Seeds
+) -> None:
+    from edgeops.datasets.snapshot import decode_manifest, encode_manifest
+
+    base = tmp_path / "images"
+    tree = make_label_tree(base, {"cat": 12, "dog": 12}, seeds)
+    (base / "unlabelled.png").write_bytes(image_bytes(999))
+    (base / "copy.png").write_bytes(tree["cat"][0].read_bytes())  # a duplicate, unlabelled
+    labels = tmp_path / "labels.csv"
+    rows = [f"{p.parent.name}/{p.name},{label}" for label, ps in tree.items() for p in ps]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n")
+    manifest = scan(spec_for("images", base, labels_file=labels), tmp_path)
+    assert manifest.duplicates and manifest.unlabelled
+    again = decode_manifest(encode_manifest(manifest))
+    assert again == manifest
+    assert again.fingerprint() == manifest.fingerprint()
