@@ -1,107 +1,140 @@
-"""Writes a scan can leave to a child process: the folder snapshot of a large source.
+"""Writes a scan leaves to a background process: the folder snapshot of a large source.
 
 Encoding and storing the snapshot of 100k images takes 0.5-0.7 s that nothing in this run
 needs: only the next scan reads it. On Linux, when this process runs no other thread (a fork
-then copies no lock another thread holds), a child forked for it does that work on the other
-core while this process goes on with the plan. Elsewhere, for small sources, or when the fork
-fails, the work runs here, as before.
+then copies no lock another thread holds), a process forked for it (detached, as ``git gc
+--auto`` is) does that work on the other core while this one goes on, and may outlive it by
+that long. Elsewhere, for small sources, or when it cannot start, the work runs here.
 
-Nothing is lost or half-written whatever happens: the child writes in one SQLite transaction
-(killed, it leaves the previous snapshot or none), ignores Ctrl-C, and this process waits for it
-before it exits (``atexit``) and before it reads the same cache again (``wait``), so a second
-scan in the same process always finds the snapshot. What went wrong in the child (an unusable
-cache) comes back as a warning through the reporter of the scan that started it.
+Nothing is lost or half-read whatever happens:
+
+- the writer holds an exclusive lock on ``<cache>.writing`` (``flock``, taken before the fork,
+  so there is no moment without it) until it is done; whoever reads the cache's snapshots
+  first waits for that lock (``wait``), this process or the next command, so a plan run right
+  after another always finds its snapshot;
+- it writes in one SQLite transaction (killed, it leaves the previous snapshot or none, and the
+  next scan lists the folder again), ignores Ctrl-C, and writes nothing to the terminal;
+- what went wrong in it (an unusable cache) is what the next scan says when it opens the cache.
 """
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from edgeops.progress import Reporter
 
 MIN_IMAGES = 2000  # below this a snapshot takes a few ms: not worth a process
-
-
-class _Child(NamedTuple):
-    pid: int
-    messages: int  # the read end of a pipe: warnings, one per line
-    reporter: Reporter
-
-
-_children: dict[str, list[_Child]] = {}  # cache path -> children writing to it
-_lock = threading.Lock()
+WAIT_S = 60.0  # how long a reader waits for a writer before it reads without
 
 
 def run(cache_path: Path, images: int, reporter: Reporter, work: Callable[[], str]) -> None:
-    """``work()`` (which returns a warning, or "") in a forked child when worth it and safe,
-    else here; its warning goes to ``reporter``."""
-    if images < MIN_IMAGES or not _can_fork():
+    """``work()`` (which returns a warning, or "") in a detached process when worth it and
+    safe, else here, its warning to ``reporter``."""
+    if images < MIN_IMAGES or not _can_fork() or not _start(cache_path, work):
         warning = work()
         if warning:
             reporter.warn(warning)
+
+
+def wait(cache_path: Path) -> None:
+    """Return once no process is writing to ``cache_path`` (or ``WAIT_S`` passed)."""
+    if not _can_lock():
         return
-    read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
+        fd = os.open(_lock_path(cache_path), os.O_RDONLY)
     except OSError:
-        os.close(read_end)
-        os.close(write_end)
-        warning = work()
-        if warning:
-            reporter.warn(warning)
-        return
-    if pid == 0:  # the child: never returns
-        _child(read_end, write_end, work)
-    os.close(write_end)
-    with _lock:
-        if not _children:
-            atexit.register(wait)
-        _children.setdefault(os.fspath(cache_path), []).append(_Child(pid, read_end, reporter))
+        return  # no writer ever started here
+    try:
+        _lock(fd, shared=True)  # released as fd closes
+    finally:
+        os.close(fd)
 
 
-def wait(cache_path: Path | None = None) -> None:
-    """Wait for the children writing to ``cache_path`` (every child: None), passing on their
-    warnings."""
-    with _lock:
-        if cache_path is None:
-            children = [c for cs in _children.values() for c in cs]
-            _children.clear()
-        else:
-            children = _children.pop(os.fspath(cache_path), [])
-    for child in children:
-        with os.fdopen(child.messages, "rb") as pipe:
-            text = pipe.read().decode("utf-8", "replace")
-        _, status = os.waitpid(child.pid, 0)
-        for line in text.splitlines():
-            child.reporter.warn(line)
-        if os.waitstatus_to_exitcode(status) != 0 and not text:
-            child.reporter.warn(
-                "the dataset snapshot was not stored (its writer failed); the next plan lists "
-                "the folder again"
-            )
+def _lock(fd: int, *, shared: bool) -> bool:
+    """Take the lock on ``fd``, waiting at most ``WAIT_S`` (a stuck writer: go on without)."""
+    import fcntl
+
+    kind = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, kind)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        except OSError:
+            return False
+
+
+def _lock_path(cache_path: Path) -> str:
+    return os.fspath(cache_path) + ".writing"
+
+
+def _can_lock() -> bool:
+    return sys.platform == "linux"
 
 
 def _can_fork() -> bool:
-    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+    return _can_lock() and hasattr(os, "fork") and threading.active_count() == 1
 
 
-def _child(read_end: int, write_end: int, work: Callable[[], str]) -> None:
+def _start(cache_path: Path, work: Callable[[], str]) -> bool:
+    """Fork the writer holding the lock; False (nothing started) when it cannot."""
+    try:
+        fd = os.open(_lock_path(cache_path), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return False
+    try:
+        if not _lock(fd, shared=False):  # waits for a writer still at it
+            os.close(fd)
+            return False
+        pid = os.fork()
+    except OSError:
+        os.close(fd)
+        return False
+    if pid == 0:  # the first child: forks the writer and exits, so no zombie is left here
+        _detach(fd, work)
+    os.close(fd)  # the lock stays held by the writer's copy of the descriptor
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    return True
+
+
+def _detach(fd: int, work: Callable[[], str]) -> None:
     code = 1
     try:
-        os.close(read_end)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent; this is short
-        warning = work()
-        if warning:
-            os.write(write_end, warning.encode() + b"\n")
-        code = 0
+        if os.fork() != 0:
+            code = 0
+        else:
+            os.setsid()  # not in the terminal's process group: Ctrl-C is for the command
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _only_keep(fd)
+            work()
+            code = 0
     except BaseException:  # noqa: BLE001 - nothing may escape a forked child
         code = 1
     finally:
-        os._exit(code)  # no atexit handlers, no flush of the parent's buffers
+        os._exit(code)  # no atexit handlers, no flush of the parent's buffers; the lock goes
+
+
+def _only_keep(lock_fd: int) -> None:
+    """Standard input, output and error to /dev/null, every other descriptor closed but the
+    lock's: a pipe the command was writing to ends when the command does, not when this
+    process does, and nothing the command had open is held any longer."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    if null > 2:
+        os.close(null)
+    top = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536
+    os.closerange(3, lock_fd)
+    os.closerange(lock_fd + 1, max(lock_fd + 1, top))

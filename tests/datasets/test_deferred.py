@@ -1,4 +1,5 @@
-"""The snapshot of a large source is written by a forked child: never lost, never half-read."""
+"""The snapshot of a large source is written by a detached process: never lost, never half-read,
+and waited for by whoever reads the cache next."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,8 +23,13 @@ from .test_snapshot import backdate, no_walk
 forks = pytest.mark.skipif(not deferred._can_fork(), reason="forks only on Linux, one thread")
 
 
-def pid_writer(out: Path, warning: str = "") -> Callable[[], str]:
+def writer(out: Path, go: Path | None = None, warning: str = "") -> Callable[[], str]:
+    """Work that waits for the file ``go`` (if given), then writes its pid to ``out``."""
+
     def work() -> str:
+        deadline = time.monotonic() + 30  # a failed test leaves no writer behind for long
+        while go is not None and not go.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
         out.write_text(str(os.getpid()))
         return warning
 
@@ -30,19 +37,20 @@ def pid_writer(out: Path, warning: str = "") -> Callable[[], str]:
 
 
 @forks
-def test_work_runs_in_a_child_and_its_warning_comes_back(tmp_path: Path) -> None:
-    reporter = NullReporter()
-    out = tmp_path / "pid"
-    deferred.run(tmp_path / "c.sqlite", 10_000, reporter, pid_writer(out, "cache unusable"))
-    deferred.wait(tmp_path / "c.sqlite")
+def test_work_runs_in_another_process_and_readers_wait_for_it(tmp_path: Path) -> None:
+    cache = tmp_path / "c.sqlite"
+    out, go = tmp_path / "pid", tmp_path / "go"
+    deferred.run(cache, 10_000, NullReporter(), writer(out, go))
+    assert not out.exists()  # run() returned while the writer waits for "go"
+    go.touch()
+    deferred.wait(cache)  # returns once the writer is done
     assert int(out.read_text()) != os.getpid()
-    assert reporter.warnings == ["cache unusable"]
 
 
 def test_small_work_runs_here(tmp_path: Path) -> None:
     reporter = NullReporter()
     out = tmp_path / "pid"
-    deferred.run(tmp_path / "c.sqlite", 10, reporter, pid_writer(out, "note"))
+    deferred.run(tmp_path / "c.sqlite", 10, reporter, writer(out, warning="note"))
     assert int(out.read_text()) == os.getpid()  # done before run() returned
     assert reporter.warnings == ["note"]
 
@@ -53,66 +61,72 @@ def test_with_another_thread_running_the_work_runs_here(tmp_path: Path) -> None:
     other.start()
     try:
         out = tmp_path / "pid"
-        deferred.run(tmp_path / "c.sqlite", 10_000, NullReporter(), pid_writer(out))
+        deferred.run(tmp_path / "c.sqlite", 10_000, NullReporter(), writer(out))
         assert int(out.read_text()) == os.getpid()
     finally:
         stop.set()
         other.join()
 
 
-@forks
-def test_a_child_that_fails_is_a_warning(tmp_path: Path) -> None:
-    def fail() -> str:
-        raise RuntimeError("boom")
-
-    reporter = NullReporter()
-    deferred.run(tmp_path / "c.sqlite", 10_000, reporter, fail)
-    deferred.wait()
-    assert len(reporter.warnings) == 1
-    assert "snapshot was not stored" in reporter.warnings[0]
+def test_waiting_where_nothing_was_ever_written_returns(tmp_path: Path) -> None:
+    deferred.wait(tmp_path / "never.sqlite")
 
 
 @forks
-def test_the_process_waits_for_its_children_before_it_exits(tmp_path: Path) -> None:
-    out = tmp_path / "done"
+def test_the_command_ends_and_its_output_pipe_closes_before_the_writer_is_done(
+    tmp_path: Path,
+) -> None:
+    """A command whose output is piped (CI logs, `| tee`) ends when it is done: the writer does
+    not hold the pipe open. The next reader of the cache, another process, waits for it."""
+    cache, out, go = tmp_path / "c.sqlite", tmp_path / "pid", tmp_path / "go"
     code = (
-        "import sys, time\n"
+        "import os, time\n"
         "from pathlib import Path\n"
         "from edgeops.datasets import deferred\n"
         "from edgeops.progress import NullReporter\n"
         "def work():\n"
-        "    time.sleep(0.5)\n"
-        f"    Path({str(out)!r}).write_text('written')\n"
+        "    deadline = time.monotonic() + 30\n"
+        f"    while not Path({str(go)!r}).exists() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.01)\n"
+        f"    Path({str(out)!r}).write_text(str(os.getpid()))\n"
         "    return ''\n"
-        f"deferred.run(Path({str(tmp_path / 'c.sqlite')!r}), 10_000, NullReporter(), work)\n"
-        "sys.exit(0)\n"
+        f"deferred.run(Path({str(cache)!r}), 10_000, NullReporter(), work)\n"
+        "print('planned')\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-    assert out.read_text() == "written"  # the parent exited after its child
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "planned\n"
+    assert not out.exists()  # the command ended; its writer is still waiting for "go"
+    go.touch()
+    reader = "from pathlib import Path\nfrom edgeops.datasets import deferred\n"
+    reader += f"deferred.wait(Path({str(cache)!r}))\nprint(Path({str(out)!r}).read_text())\n"
+    seen = subprocess.run(
+        [sys.executable, "-c", reader], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert int(seen.stdout) not in (os.getpid(), 0)
 
 
 @forks
 def test_a_large_scan_snapshot_is_there_for_the_next_scan_in_the_same_process(
     tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deferred, "MIN_IMAGES", 1)  # every snapshot goes to a child
-    children: list[int] = []
-    real_fork = os.fork
+    monkeypatch.setattr(deferred, "MIN_IMAGES", 1)  # every snapshot goes to a writer
+    started: list[bool] = []
+    real_start = deferred._start
 
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            children.append(pid)
-        return pid
+    def counting_start(cache_path: Path, work: Callable[[], str]) -> bool:
+        started.append(real_start(cache_path, work))
+        return started[-1]
 
-    monkeypatch.setattr(deferred.os, "fork", counting_fork)
+    monkeypatch.setattr(deferred, "_start", counting_start)
     base = tmp_path / "data"
     make_label_tree(base, {"cat": 12, "dog": 12}, seeds)
     backdate(base)
     spec = spec_for("folder", base)
     first = scan(spec, tmp_path)
-    assert len(children) == 1
+    assert started == [True]
     no_walk(monkeypatch)
-    assert scan(spec, tmp_path) == first  # waited for the child, then took its snapshot
+    assert scan(spec, tmp_path) == first  # waited for the writer, then took its snapshot
     with HashCache(tmp_path / ".edgeops" / "cache.sqlite") as cache:
         assert cache.load_snapshot(os.fspath(base)) is not None
