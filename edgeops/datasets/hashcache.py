@@ -133,18 +133,18 @@ class HashCache:
     def store_files(
         self,
         scope: str,
-        rows: Iterable[tuple[FileStat, Sequence[Any]]],
+        rows: Iterable[tuple[str, Sequence[Any]]],
         forget: Iterable[str] = (),
     ) -> None:
-        """Keep each file's inspection (an ``Inspection``, or its fields as a plain tuple) under
-        its stat, and drop what is kept of ``forget``: one batch."""
+        """Keep each file's row, (path, (size, mtime_ns, inode, *its Inspection's fields)) as
+        ``images.inspect_path`` makes it, and drop what is kept of ``forget``: one batch."""
         try:
             self._store_files(scope, rows, forget)
         except sqlite3.Error as e:
             self._failed(e)
 
     def _store_files(
-        self, scope: str, rows: Iterable[tuple[FileStat, Sequence[Any]]], forget: Iterable[str]
+        self, scope: str, rows: Iterable[tuple[str, Sequence[Any]]], forget: Iterable[str]
     ) -> None:
         batch = _batch(rows, forget)
         if not batch["path"] and not batch["forget"]:
@@ -165,9 +165,7 @@ class HashCache:
                 ):
                     _merge(files, fastjson.loads(text))
                 self._db.execute("DELETE FROM file_sets WHERE scope = ?", (scope,))
-                whole = _batch(
-                    ((FileStat(p, *f[:3]), (f.size, *f[3:])) for p, f in files.items()), ()
-                )
+                whole = _batch(((p, (*f[:3], *f.inspection)) for p, f in files.items()), ())
                 self._db.execute(
                     "INSERT INTO file_sets VALUES (?, 1, ?)", (scope, fastjson.dumps(whole))
                 )
@@ -232,15 +230,17 @@ class HashCache:
 FIELDS = ("size", "mtime_ns", "inode", "sha256", "format", "width", "height", "error")
 
 
-def _batch(rows: Iterable[tuple[FileStat, Sequence[Any]]], forget: Iterable[str]) -> dict[str, Any]:
+def _batch(rows: Iterable[tuple[str, Sequence[Any]]], forget: Iterable[str]) -> dict[str, Any]:
     """One batch of files as stored: a column per field (and the paths it forgets)."""
-    table = [(st.path, st.size, st.mtime_ns, st.inode, *i[1:]) for st, i in rows]
-    columns = list(map(list, zip(*table, strict=True))) if table else [[] for _ in range(9)]
-    return {
-        "path": columns[0],
-        **dict(zip(FIELDS, columns[1:], strict=True)),
-        "forget": list(forget),
-    }
+    paths: list[str] = []
+    table: list[Sequence[Any]] = []
+    for path, row in rows:
+        paths.append(path)
+        table.append(row)
+    # a reader's row: size, mtime_ns, inode, then the Inspection (whose own size is skipped)
+    columns = list(zip(*table, strict=True)) if table else [()] * 9
+    kept = columns[:3] + columns[4:]
+    return {"path": paths, **dict(zip(FIELDS, kept, strict=True)), "forget": list(forget)}
 
 
 def _merge(files: dict[str, CachedFile], batch: dict[str, Any]) -> None:

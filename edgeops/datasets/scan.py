@@ -15,9 +15,9 @@ import dataclasses
 import os
 import time
 from collections.abc import Sequence
-from itertools import chain
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol
 
 from edgeops.config.model import DatasetSpec
 from edgeops.datasets import deferred, snapshot
@@ -91,7 +91,7 @@ def scan_dataset(
         if kept is not None:
             return kept
     listing: list[Listed] | None = [] if folder else None
-    read: dict[str, tuple[int, int, int]] = {}
+    read: dict[str, tuple[Any, ...]] = {}
     walk_start_ns = time.time_ns()
     manifest = scan_source(
         spec,
@@ -161,15 +161,15 @@ def scan_source(
     rules: DataRules | None = None,
     near: NearGroups | None = None,
     listing: list[Listed] | None = None,
-    read: dict[str, tuple[int, int, int]] | None = None,
+    read: dict[str, tuple[Any, ...]] | None = None,
 ) -> SourceScan:
     """Every file the source holds (entry + inspection), the Manifest built from them, and what
     the labels overrides file changed.
 
     Problems go to ``problems``: ``Problems`` raises one DatasetError listing them all; a
     subclass whose ``raise_if_any`` does nothing collects them instead (the review page).
-    ``listing`` gets the folders a folder source's walk listed, ``read`` the (size, mtime_ns,
-    inode) of each file it read, as its reader stat'ed it (see ``_with_stats``).
+    ``listing`` gets the folders a folder source's walk listed, ``read`` the row of each file it
+    read (``images.inspect_path``: its stat as its reader took it, then its Inspection).
     """
     src = spec.source
     shown = display_path(src.path, root)
@@ -237,7 +237,7 @@ class _Ctx:
         self.problems = problems
         self.remote: RemoteReader | None = None  # csv rows with remote URIs (gs://)
         self.listing: list[Listed] | None = None  # gets a folder source's listed folders
-        self.read: dict[str, tuple[int, int, int]] | None = None  # the stats of files read
+        self.read: dict[str, tuple[Any, ...]] | None = None  # path -> a reader's row
 
     @property
     def description(self) -> str:
@@ -304,11 +304,12 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         )
     found: Found = []
     one = {label: (label,) for label in layout.label_dirs}  # one labels tuple per label
+    entry = partial(tuple.__new__, Entry)  # from C: a NamedTuple's __new__ is Python
     for rel, label in layout.labelled:
-        st = stats[rel]
-        insp = inspected.get(st.path)
+        path = stats[rel].path
+        insp = inspected.get(path)
         if insp is not None:
-            found.append((Entry(st.path, prefix + rel, one[label]), insp))
+            found.append((entry((path, prefix + rel, one[label], "")), insp))
     return found, {label: prefix + folder for label, folder in layout.label_dirs.items()}
 
 
@@ -441,15 +442,19 @@ def _stat(path: str, where: str, problems: Problems) -> FileStat | None:
     return FileStat(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _with_stats(d: Listed, read: dict[str, tuple[int, int, int]]) -> Listed:
-    """A folder of a lazy walk with the stats of its files as the scan read them; a file not
-    read (or that could not be opened) leaves the folder untrusted (no snapshot)."""
+def _with_stats(d: Listed, read: dict[str, tuple[Any, ...]]) -> Listed:
+    """A folder of a lazy walk with the stats of its files as the scan read them (``read``:
+    path -> its reader's row, which starts with them); a file not read (or that could not be
+    opened) leaves the folder untrusted (no snapshot)."""
     if d.stats is not None:
         return d
-    keys = list(map(read.get, map(d.path.__add__, d.names)))  # C loops: 100k files in a child
-    if None in keys or (0, 0, 0) in keys:
-        return d._replace(stats=(), plain=False)
-    return d._replace(stats=tuple(chain.from_iterable(cast(list[tuple[int, int, int]], keys))))
+    stats: list[int] = []
+    for name in d.names:
+        row = read.get(d.path + name)
+        if row is None or not (row[1] or row[2]):
+            return d._replace(stats=(), plain=False)
+        stats += row[:3]
+    return d._replace(stats=tuple(stats))
 
 
 def _needs_reading(st: FileStat, cached: dict[str, CachedFile]) -> bool:
@@ -470,14 +475,15 @@ def _inspect_files(
     *,
     cached: dict[str, CachedFile] | None = None,
     prefetch: Prefetch[str, tuple[Any, ...]] | None = None,
-    read: dict[str, tuple[int, int, int]] | None = None,
+    read: dict[str, tuple[Any, ...]] | None = None,
 ) -> dict[str, Inspection]:
     """path -> accepted Inspection; rejections go to ctx.problems. Uses and fills the cache.
 
     ``cached``: the cache's rows of ``scope`` when the caller read them already; ``prefetch``:
-    where the caller started inspecting (some of) the misses already; ``read`` gets the
-    (size, mtime_ns, inode) of every file read, as its reader stat'ed it ((0, 0, 0): it could
-    not be opened). A file of unknown stat (``FileStat.known``) is read."""
+    where the caller started inspecting (some of) the misses already; ``read`` gets the row of
+    every file read (``images.inspect_path``: (size, mtime_ns, inode) as its reader stat'ed it,
+    zeros when it could not be opened, then its Inspection). A file of unknown stat
+    (``FileStat.known``) is read."""
     if cached is None:
         cached = ctx.cache.load_files(scope) if ctx.cache is not None else {}
     results: dict[str, Inspection] = {}
@@ -541,6 +547,10 @@ def _photos(misses: list[FileStat]) -> bool:
     return bool(sizes) and sum(sizes) >= PHOTO_BYTES * len(sizes)
 
 
+# An Inspection from a reader's row, by C code (a NamedTuple's _make is a Python function)
+_inspection = partial(tuple.__new__, Inspection)
+
+
 class _CacheKeeper:
     """Takes the readers' results as each chunk comes in: the Inspections, the stats they
     read, and the cache rows, stored in batches so that the cache writes overlap the
@@ -554,33 +564,31 @@ class _CacheKeeper:
         scope: str,
         misses: list[FileStat],
         results: dict[str, Inspection],
-        read: dict[str, tuple[int, int, int]] | None,
+        read: dict[str, tuple[Any, ...]] | None,
     ) -> None:
         self.cache = cache
         self.scope = scope
         self.wanted = {st.path for st in misses}
         self.results = results
         self.read = read
-        self.pending: list[tuple[FileStat, Sequence[Any]]] = []
+        self.pending: list[tuple[str, tuple[Any, ...]]] = []  # (path, a reader's row)
 
     def add(self, paths: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """``inspect_paths``'s rows of ``paths``: (size, mtime_ns, inode, *Inspection)."""
         wanted = self.wanted
-        make = Inspection._make
-        pending = self.pending
-        keep = self.cache is not None
+        results = self.results
+        read = self.read
+        pending = self.pending if self.cache is not None else None
         for path, row in zip(paths, rows, strict=True):
             if path not in wanted:  # a prefetched file of no label: not kept
                 continue
-            insp = make(row[3:])
-            self.results[path] = insp
-            key = row[:3]
-            if self.read is not None:
-                self.read[path] = key
+            results[path] = _inspection(row[3:])
+            if read is not None:
+                read[path] = row
             # a file that could not be opened has no stat to key its row: read again next time
-            if keep and key != (0, 0, 0):
-                pending.append((FileStat(path, *key), insp))
-        if len(pending) >= self.BATCH:
+            if pending is not None and (row[1] or row[2]):
+                pending.append((path, row))
+        if len(self.pending) >= self.BATCH:
             self.flush()
 
     def flush(self, forget: list[str] | None = None) -> None:

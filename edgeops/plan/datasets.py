@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 
 from edgeops.plan.definition import Action, Change, ReasonCode
 from edgeops.state import DesiredDataset, ImageRow, LiveDataset, LiveState
@@ -14,9 +15,9 @@ def dataset_diff(
     desired: tuple[ImageRow, ...], live: tuple[ImageRow, ...]
 ) -> dict[str, dict[str, int]]:
     """Per label: images added, removed, relabelled (to or from this label), moved split."""
+    if not live:  # a new dataset: every image is added (its images are distinct already)
+        return {label: {"added": n} for label, n in _label_counts(desired).items()}
     want = {r.sha256: r for r in desired}
-    if not live:  # a new dataset: every image is added (counted without a Counter per label)
-        return {label: {"added": n} for label, n in _label_counts(want.values()).items()}
     have = {r.sha256: r for r in live}
     per: dict[str, Counter[str]] = {}
 
@@ -61,7 +62,11 @@ def summarize_dataset_diff(diff: dict[str, dict[str, int]]) -> str:
 
 
 def _label_counts(rows: Iterable[ImageRow]) -> dict[str, int]:
-    c = Counter(label for r in rows for label in r.labels)
+    # the label sets counted in C (a handful of distinct ones), then each label
+    c: Counter[str] = Counter()
+    for labels, n in Counter(map(itemgetter(1), rows)).items():
+        for label in labels:
+            c[label] += n
     return dict(sorted(c.items()))
 
 
@@ -85,7 +90,7 @@ def plan_dataset(
             reason=f"new dataset ({summary})",
             reason_codes=(ReasonCode.NEW,),
             after=after,
-            details={"per_label": dataset_diff(d.images, ())},
+            details={"per_label": {label: {"added": n} for label, n in labels.items()}},
             live_serial=live.serial(d.address),
             desired_fingerprint=d.fingerprint,
         ), summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,11 +16,11 @@ from edgeops.datasets.sources import FileStat
 SCOPE = "/data/photos"
 
 
-def row(name: str, sha: str, *, size: int = 10, error: str = "") -> tuple[FileStat, Inspection]:
+def row(name: str, sha: str, *, size: int = 10, error: str = "") -> tuple[str, tuple[Any, ...]]:
+    """A file's row as a reader makes it: (path, (size, mtime_ns, inode, *Inspection))."""
     st = FileStat(f"{SCOPE}/{name}", size, 1_700_000_000_000_000_000 + size, 1000 + size)
-    if error:
-        return st, Inspection(size=size, error=error)
-    return st, Inspection(size, sha, "PNG", 4, 3)
+    insp = Inspection(size=size, error=error) if error else Inspection(size, sha, "PNG", 4, 3)
+    return st.path, (*st[1:], *insp)
 
 
 def batches(path: Path) -> int:
@@ -39,14 +40,13 @@ def test_files_round_trip_with_their_stats_and_verdicts(tmp_path: Path) -> None:
         cache.store_files("/elsewhere", [row("c.png", "c" * 64)])
     with HashCache(path) as cache:
         kept = cache.load_files(SCOPE)
+    mtime_a, mtime_b = rows[0][1][1], rows[1][1][1]
     assert kept == {
-        f"{SCOPE}/a.png": CachedFile(5, rows[0][0].mtime_ns, 1005, "a" * 64, "PNG", 4, 3, ""),
-        f"{SCOPE}/b.png": CachedFile(
-            7, rows[1][0].mtime_ns, 1007, "", "", 0, 0, "not an image; fix"
-        ),
+        f"{SCOPE}/a.png": CachedFile(5, mtime_a, 1005, "a" * 64, "PNG", 4, 3, ""),
+        f"{SCOPE}/b.png": CachedFile(7, mtime_b, 1007, "", "", 0, 0, "not an image; fix"),
     }
-    assert kept[f"{SCOPE}/a.png"].matches(rows[0][0])
-    assert kept[f"{SCOPE}/a.png"].inspection == rows[0][1]
+    assert kept[f"{SCOPE}/a.png"].matches(FileStat(rows[0][0], *rows[0][1][:3]))
+    assert kept[f"{SCOPE}/a.png"].inspection == Inspection(*rows[0][1][3:])
 
 
 def test_a_later_batch_wins_and_forgets(tmp_path: Path) -> None:
@@ -82,10 +82,10 @@ def test_past_max_sets_a_scope_is_rewritten_as_one_batch(
 
 def test_file_names_that_are_not_utf8_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
-    st, insp = row("caf\udce9.png", "e" * 64)  # os.fsdecode of a Latin-1 name
+    name, fields = row("caf\udce9.png", "e" * 64)  # os.fsdecode of a Latin-1 name
     with HashCache(path) as cache:
-        cache.store_files(SCOPE, [(st, insp)])
-        assert cache.load_files(SCOPE)[st.path].sha256 == "e" * 64
+        cache.store_files(SCOPE, [(name, fields)])
+        assert cache.load_files(SCOPE)[name].sha256 == "e" * 64
 
 
 def test_a_batch_this_version_cannot_read_means_reading_every_file(tmp_path: Path) -> None:
