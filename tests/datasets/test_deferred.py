@@ -20,6 +20,8 @@ from edgeops.progress import NullReporter
 from .conftest import Seeds, make_label_tree, scan, spec_for
 from .test_snapshot import backdate, no_walk
 
+# JAX, if an earlier test imported it, warns at any fork in a process that ran it
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 forks = pytest.mark.skipif(not deferred._can_lock(), reason="a writer is forked on Linux only")
 
 
