@@ -204,3 +204,37 @@ def test_an_interrupted_scan_keeps_what_it_read(
     assert len(spy.paths) == 24 - 12  # the 3 chunks read before the interrupt were kept
     monkeypatch.undo()
     assert scan(spec, tmp_path, cache="fresh.sqlite") == manifest  # as a scan from scratch
+
+
+def test_a_large_first_scan_stores_a_bounded_number_of_batches(
+    tmp_path: Path, seeds: Seeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches grow with the scan (at most BATCHES of them), so one scan never makes the cache
+    rewrite a scope as one (past hashcache.MAX_SETS), which holds every row in memory."""
+    from edgeops.datasets import hashcache
+    from edgeops.datasets import scan as scan_module
+
+    base = tmp_path / "data"
+    make_label_tree(base, {"cat": 12, "dog": 12}, seeds)
+    from edgeops.datasets import parallel
+
+    monkeypatch.setattr(parallel, "CHUNK", 4)  # read 4 at a time
+    monkeypatch.setattr(scan_module._CacheKeeper, "BATCH", 2)
+    monkeypatch.setattr(scan_module._CacheKeeper, "BATCHES", 3)
+    monkeypatch.setattr(hashcache, "MAX_SETS", 3)
+    rewrites: list[int] = []
+    real_batch = hashcache._batch
+
+    def counting_batch(rows: object, forget: object) -> dict[str, object]:
+        out = real_batch(rows, forget)  # type: ignore[arg-type]
+        rewrites.append(len(out["path"]))
+        return out
+
+    monkeypatch.setattr(hashcache, "_batch", counting_batch)
+    manifest = scan(spec_for("folder", base), tmp_path)
+    assert len(manifest.images) == 24
+    assert rewrites == [8, 8, 8]  # 24 files in 3 batches of 8, none rewritten
+    db = sqlite3.connect(tmp_path / ".edgeops" / "cache.sqlite")
+    (n,) = db.execute("SELECT COUNT(*) FROM file_sets").fetchone()
+    db.close()
+    assert n == 3
