@@ -172,32 +172,37 @@ def assemble_manifest(
         )
     # sorting the hashes alone, not (hash, value) pairs: a third of the time on 100k images;
     # one pass (each pass over 100k records waits on memory more than it computes)
-    images = [
-        _record((sha, labels, splits[sha], e.where, i.size, i.format, i.width, i.height, e.locator))
-        for sha in sorted(labelled)
-        for labels, e, i in (labelled[sha],)
-    ]
-    unl = [
-        _record((sha, (), "train", e.where, i.size, i.format, i.width, i.height, e.locator))
-        for sha in sorted(unlabelled)
-        if sha not in labelled
-        for e, i in (unlabelled[sha],)
-    ]
+    images = tuple(
+        [
+            _record(
+                (sha, labels, splits[sha], e.where, i.size, i.format, i.width, i.height, e.locator)
+            )
+            for sha in sorted(labelled)
+            for labels, e, i in (labelled[sha],)
+        ]
+    )
+    unl = tuple(
+        [
+            _record((sha, (), "train", e.where, i.size, i.format, i.width, i.height, e.locator))
+            for sha in sorted(unlabelled)
+            if sha not in labelled
+            for e, i in (unlabelled[sha],)
+        ]
+    )
     duplicates.extend(
         (labelled[sha][1].where, entry.where)
         for sha, (entry, _) in unlabelled.items()
         if sha in labelled
     )
-    manifest = Manifest(
+    return Manifest(
         dataset=spec.name,
         multi_label=spec.multi_label,
-        images=tuple(images),
-        unlabelled=tuple(unl),
+        images=images,
+        unlabelled=unl,
         duplicates=tuple(duplicates),
         warnings=tuple(warnings),
         source_kind=spec.source.kind,
     )
-    return manifest
 
 
 # An ImageRecord made by tuple.__new__ from C: the NamedTuple's __new__ is a Python function.

@@ -116,18 +116,20 @@ class HashCache:
 
     def load_files(self, scope: str) -> dict[str, CachedFile]:
         try:
-            batches = self._db.execute(
-                "SELECT files FROM file_sets WHERE scope = ? ORDER BY seq", (scope,)
-            ).fetchall()
+            return self._files(scope)
         except sqlite3.Error as e:
             self._failed(e)
             return {}
-        files: dict[str, CachedFile] = {}
-        try:
-            for (text,) in batches:
-                _merge(files, fastjson.loads(text))
         except (ValueError, KeyError, TypeError):
             return {}  # not what this version writes: read every file again
+
+    def _files(self, scope: str) -> dict[str, CachedFile]:
+        """``scope``'s batches applied in order; raises on a batch this version cannot read."""
+        files: dict[str, CachedFile] = {}
+        for (text,) in self._db.execute(
+            "SELECT files FROM file_sets WHERE scope = ? ORDER BY seq", (scope,)
+        ).fetchall():
+            _merge(files, fastjson.loads(text))
         return files
 
     def store_files(
@@ -159,11 +161,7 @@ class HashCache:
                 "SELECT COUNT(*) FROM file_sets WHERE scope = ?", (scope,)
             ).fetchone()
             if count > MAX_SETS:  # rewritten as one, in the same transaction
-                files: dict[str, CachedFile] = {}
-                for (text,) in self._db.execute(
-                    "SELECT files FROM file_sets WHERE scope = ? ORDER BY seq", (scope,)
-                ):
-                    _merge(files, fastjson.loads(text))
+                files = self._files(scope)
                 self._db.execute("DELETE FROM file_sets WHERE scope = ?", (scope,))
                 whole = _batch(((p, (*f[:3], *f.inspection)) for p, f in files.items()), ())
                 self._db.execute(

@@ -110,13 +110,9 @@ def _unreadable(e: OSError) -> Inspection:
     return Inspection(size=0, error=f"cannot read: {e.strerror or e}; check its permissions")
 
 
-def read_file(path: str) -> bytes:
-    """The bytes of ``path``, at most 30 MB + 1 (enough to see it is too large)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    try:
-        return _read(fd, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
+def opened(row: tuple[Any, ...]) -> bool:
+    """Whether ``inspect_path``'s ``row`` has the stat of an opened file (not zeros)."""
+    return bool(row[1] or row[2])
 
 
 def _read(fd: int, size: int) -> bytes:

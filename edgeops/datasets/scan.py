@@ -24,7 +24,7 @@ from edgeops.datasets import deferred, snapshot
 from edgeops.datasets.assemble import assemble_manifest
 from edgeops.datasets.csv_index import Row, read_rows
 from edgeops.datasets.hashcache import CachedFile, HashCache, StoredSnapshot, open_cache
-from edgeops.datasets.images import Inspection, inspect_paths, size_error
+from edgeops.datasets.images import Inspection, inspect_paths, opened, size_error
 from edgeops.datasets.manifest import Manifest
 from edgeops.datasets.overrides import Applied, apply_overrides, read_overrides, source_path
 from edgeops.datasets.parallel import PHOTO_BYTES, Prefetch, map_processes
@@ -299,8 +299,10 @@ def _scan_folder_source(ctx: _Ctx) -> tuple[Found, dict[str, str]]:
         layout = label_layout([rel for rel, _ in files], ctx.problems, prefix)
         stats = dict(files)
         labelled = [stats[rel] for rel, _ in layout.labelled]
+        # the rows read fill in the stats a lazy walk did not take
+        read = ctx.read if lazy else None
         inspected = _inspect_files(
-            ctx, scope, labelled, cached=cached, prefetch=prefetch, read=ctx.read
+            ctx, scope, labelled, cached=cached, prefetch=prefetch, read=read
         )
     found: Found = []
     one = {label: (label,) for label in layout.label_dirs}  # one labels tuple per label
@@ -451,7 +453,7 @@ def _with_stats(d: Listed, read: dict[str, tuple[Any, ...]]) -> Listed:
     stats: list[int] = []
     for name in d.names:
         row = read.get(d.path + name)
-        if row is None or not (row[1] or row[2]):
+        if row is None or not opened(row):
             return d._replace(stats=(), plain=False)
         stats += row[:3]
     return d._replace(stats=tuple(stats))
@@ -589,7 +591,7 @@ class _CacheKeeper:
             if read is not None:
                 read[path] = row
             # a file that could not be opened has no stat to key its row: read again next time
-            if pending is not None and (row[1] or row[2]):
+            if pending is not None and opened(row):
                 pending.append((path, row))
         if len(self.pending) >= self.batch:
             self.flush()

@@ -113,8 +113,8 @@ def encode_manifest(manifest: Manifest) -> str:
         {
             "dataset": manifest.dataset,
             "multi_label": manifest.multi_label,
-            "images": _columns(_take_apart(manifest.images)),
-            "unlabelled": _columns(_take_apart(manifest.unlabelled)),
+            "images": _columns(manifest.images),
+            "unlabelled": _columns(manifest.unlabelled),
             "duplicates": manifest.duplicates,
             "warnings": manifest.warnings,
             "source_kind": manifest.source_kind,
@@ -140,17 +140,13 @@ def decode_manifest(text: str) -> Manifest:
     return manifest
 
 
-def _take_apart(records: Sequence[ImageRecord]) -> list[list[Any]]:
-    """One list per ImageRecord field, each taken in a C loop (zip(*records) over 100k
-    records: twice the time)."""
-    return [list(map(itemgetter(k), records)) for k in range(len(ImageRecord._fields))]
-
-
-def _columns(columns: list[list[Any]]) -> dict[str, Any]:
-    """One list per ImageRecord field -> the stored form."""
-    if not columns[0]:
+def _columns(records: Sequence[ImageRecord]) -> dict[str, Any]:
+    if not records:
         return dict(_EMPTY)
-    sha, labels, split, source, size, fmt, width, height, locator = columns
+    # a column at a time, each a C loop (zip(*records) over 100k records: twice the time)
+    sha, labels, split, source, size, fmt, width, height, locator = (
+        list(map(itemgetter(k), records)) for k in range(len(ImageRecord._fields))
+    )
     # value -> its index in order of first use, then every row's index: C loops, no Python
     # call per row
     label_sets = {x: i for i, x in enumerate(dict.fromkeys(labels))}

@@ -185,7 +185,7 @@ def test_an_interrupted_scan_keeps_what_it_read(
     real = scan_module.inspect_paths
     calls: list[int] = []
 
-    def interrupted(paths: list[str]) -> list[Inspection]:
+    def interrupted(paths: list[str]) -> list[tuple[object, ...]]:
         calls.append(len(paths))
         if len(calls) == 4:
             raise KeyboardInterrupt
